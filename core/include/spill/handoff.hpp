@@ -1,0 +1,150 @@
+// spill/handoff.hpp: the per-worker handoff between a producer and its collector.
+//
+// Three rings per worker rotate through a triple buffer:
+//
+//     worker's active ring --publish--> slot (fresh) --collect--> collector's front ring
+//             ^                                                        |
+//             +-------------- slot (recycled, empty) <-----------------+
+//
+// The slot is one atomic word. With the FRESH bit set it is the *published*
+// ring pointer (a batch waiting for the collector); without it, it is the
+// *recycled* ring pointer (an empty ring the collector gave back); zero means
+// the worker has taken a fresh batch back to merge into it. Folding
+// "published" and "recycled" into one word makes every transfer a single
+// atomic step, so no interleaving can leave two rings in one place or none
+// where one is needed (the protocol is model-checked in tests/model/handoff.pml).
+//
+// Invariants:
+//   H1  Exactly three rings per worker: one is the worker's active ring, one is
+//       the collector's front ring, one is in the slot word, except while the
+//       worker holds it to merge back (word == 0).
+//   H2  Only the worker changes a word that is not FRESH (0 or recycled); only a
+//       CAS from a FRESH value to something else can race, and it is the one
+//       race in the protocol: worker (merge back, to 0) against collector
+//       (take, to its empty front). Exactly one wins.
+//   H3  A ring is touched only by its current owner; ownership moves only by a
+//       release operation on the word paired with an acquire operation that
+//       reads it, so all writes to the items happen-before the new owner reads
+//       them.
+//   H4  batch_seq is stored (release) after the word, so a collector that reads
+//       batch_seq == r (acquire) and then finds the word FRESH, or recycled, holds
+//       or has taken every item of rounds <= r once it owns the fresh ring.
+//
+// Mapping of each atomic operation to the model (tests/model/handoff.pml):
+//   (P1) worker load of the word            -> step pub_load
+//   (P2) worker CAS FRESH -> 0 (merge back) -> step pub_reclaim
+//   (P3) worker store ring|FRESH            -> step pub_store
+//   (P4) worker store batch_seq             -> step pub_seq
+//   (C1) collector load of batch_seq        -> step col_seq
+//   (C2) collector load of the word         -> step col_load
+//   (C3) collector CAS FRESH -> front       -> step col_take
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "detail/config.hpp"
+#include "spill_ring.hpp"
+#include "spout.hpp"
+
+namespace spill {
+
+namespace detail {
+
+/// Where each round's items end in a ring: (round, end position) pairs, oldest
+/// first. Capacity N is exact: only rounds that left at least one item get a
+/// segment, and entries whose items were all evicted or taken are pruned, so
+/// at most N segments are ever live. Allocated once, with the ring.
+class SegmentLog {
+public:
+    struct Segment {
+        std::uint64_t round;
+        std::uint64_t end;  // ring position one past the segment's last item
+    };
+
+    explicit SegmentLog(std::size_t capacity) : cap_(capacity), seg_(std::make_unique<Segment[]>(capacity)) {}
+
+    [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
+    [[nodiscard]] const Segment& front() const noexcept { return seg_[first_]; }
+    [[nodiscard]] const Segment& back() const noexcept { return seg_[(first_ + size_ - 1) % cap_]; }
+    void clear() noexcept { first_ = size_ = 0; }
+
+    /// Drops segments that end at or before `head` (nothing of them is left).
+    void prune(std::uint64_t head) noexcept {
+        while (size_ != 0 && seg_[first_].end <= head) pop_front();
+    }
+    void pop_front() noexcept {
+        first_ = first_ + 1 == cap_ ? 0 : first_ + 1;
+        --size_;
+    }
+    /// Records that the items up to `end` belong to `round`. Extends the last
+    /// segment when it has the same round. Caller prunes first (see capacity).
+    void append(std::uint64_t round, std::uint64_t end) noexcept {
+        if (size_ != 0) {
+            Segment& last = seg_[(first_ + size_ - 1) % cap_];
+            if (last.round == round) {
+                last.end = end;
+                return;
+            }
+        }
+        seg_[(first_ + size_) % cap_] = Segment{round, end};
+        ++size_;
+    }
+
+private:
+    std::size_t cap_;
+    std::unique_ptr<Segment[]> seg_;
+    std::size_t first_ = 0;
+    std::size_t size_ = 0;
+};
+
+/// A ring plus where its rounds end. This is what travels through a slot.
+template <class T, std::size_t N, class S>
+struct Batch {
+    explicit Batch(S& overflow) : ring(SpoutRef<S>(overflow)), segments(N) {}
+
+    /// Records the items pushed since the last mark as belonging to `round`.
+    void mark_round(std::uint64_t round) noexcept {
+        segments.prune(ring.head_position());
+        if (!ring.empty()) segments.append(round, ring.tail_position());
+    }
+
+    SpillRing<T, N, SpoutRef<S>> ring;
+    SegmentLog segments;
+};
+
+}  // namespace detail
+
+/// The handoff word between worker w and its collector, on its own cache line.
+/// See the header comment for the protocol.
+template <class Batch>
+struct alignas(cache_line) HandoffSlot {
+    static constexpr std::uintptr_t fresh_bit = 1;
+    static_assert(alignof(Batch) >= 2, "the FRESH tag lives in the pointer's low bit");
+
+    static std::uintptr_t fresh(Batch* b) noexcept { return reinterpret_cast<std::uintptr_t>(b) | fresh_bit; }
+    static std::uintptr_t recycled(Batch* b) noexcept { return reinterpret_cast<std::uintptr_t>(b); }
+    static bool is_fresh(std::uintptr_t w) noexcept { return (w & fresh_bit) != 0; }
+    static Batch* ring_of(std::uintptr_t w) noexcept { return reinterpret_cast<Batch*>(w & ~fresh_bit); }
+
+    /// Published (FRESH), recycled (plain) or reclaimed-for-merge (0) ring.
+    std::atomic<std::uintptr_t> word{0};
+    /// Last round whose items the worker has published (H4). Written by the worker only.
+    std::atomic<std::uint64_t> batch_seq{0};
+};
+
+/// Start/finish signalling between the pool's owner and worker w, on its own
+/// cache line. `go` carries the round number to run (or `shutdown`), `done`
+/// the last round finished.
+struct alignas(cache_line) WorkerSignal {
+    static constexpr std::uint64_t shutdown = ~std::uint64_t{0};
+    std::atomic<std::uint64_t> go{0};
+    std::atomic<std::uint64_t> done{0};
+};
+
+static_assert(sizeof(WorkerSignal) == cache_line && alignof(WorkerSignal) == cache_line);
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free && std::atomic<std::uintptr_t>::is_always_lock_free);
+
+}  // namespace spill

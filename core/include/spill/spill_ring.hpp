@@ -1,0 +1,239 @@
+// spill/spill_ring.hpp: a fixed ring that spills its oldest item into a spout.
+//
+// Invariants (single-threaded type; the pool moves whole rings between
+// threads through release/acquire handoffs, never shares one):
+//   I1  head_ <= tail_ and tail_ - head_ <= N. Positions only grow; slot of
+//       position p is p & (N - 1). 64-bit positions do not wrap in practice
+//       (2^64 pushes at 1 ns each is 584 years).
+//   I2  Slots of positions [head_, tail_) hold live objects; all others are raw.
+//   I3  Exactly once: each pushed item leaves through exactly one of pop,
+//       drain/take/iteration-by-move, eviction into the spout, or the final
+//       flush in the destructor. Nothing is destroyed without passing through
+//       one of them.
+//   I4  Strong guarantee on push: if the spout throws while taking the evicted
+//       item, the ring is unchanged and the new item is not consumed.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <iterator>
+#include <memory>
+#include <new>
+#include <optional>
+#include <type_traits>
+#include <utility>
+
+#include "spout.hpp"
+
+namespace spill {
+
+/// A ring of N items (N a power of two) that, when full, evicts its oldest
+/// item into the spout `S` instead of losing it. A ring is itself a spout
+/// (`send` = `push`, `flush` = move everything into `S` and flush it), so rings
+/// chain, and destroying a ring flushes through the whole chain.
+///
+///     spill::SpillRing<int, 4, spill::CollectSpout<int>> ring;
+///     for (int i = 0; i < 6; ++i) ring.push(i);
+///     // ring holds 2 3 4 5; ring.spout().items() == {0, 1}
+template <class T, std::size_t N, class S = DropSpout>
+class SpillRing {
+    static_assert(N >= 1 && (N & (N - 1)) == 0, "SpillRing capacity N must be a power of two");
+    static_assert(std::is_nothrow_move_constructible_v<T>,
+                  "SpillRing needs a nothrow move constructor to keep its exception guarantees");
+    static_assert(std::is_nothrow_destructible_v<T>);
+    static_assert(Spout<S, T>, "S must be a spill::Spout of T");
+
+public:
+    using value_type = T;
+    using spout_type = S;
+    static constexpr std::size_t mask = N - 1;
+
+    SpillRing() requires std::is_default_constructible_v<S> = default;
+    explicit SpillRing(S spout) : spout_(std::move(spout)) {}
+    /// Builds the spout in place (for spouts that cannot move, such as a ring).
+    template <class... Args>
+    explicit SpillRing(std::in_place_t, Args&&... spout_args) : spout_(std::forward<Args>(spout_args)...) {}
+
+    SpillRing(const SpillRing&) = delete;
+    SpillRing& operator=(const SpillRing&) = delete;
+
+    /// Flushes every remaining item into the spout, then flushes the spout. A
+    /// spout that throws here terminates the program: a destructor cannot
+    /// report it, and discarding the items silently would break I3.
+    ~SpillRing() { flush(); }
+
+    [[nodiscard]] static constexpr std::size_t capacity() noexcept { return N; }
+    [[nodiscard]] std::size_t size() const noexcept { return static_cast<std::size_t>(tail_ - head_); }
+    [[nodiscard]] bool empty() const noexcept { return tail_ == head_; }
+    [[nodiscard]] bool full() const noexcept { return tail_ - head_ == N; }
+
+    /// Appends `item`; when full, first evicts the oldest item into the spout.
+    void push(T&& item) {
+        if (tail_ - head_ == N) [[unlikely]] evict_oldest();
+        ::new (static_cast<void*>(slot(tail_))) T(std::move(item));
+        ++tail_;
+    }
+    void push(const T& item) {
+        T copy(item);  // may throw: before the ring is touched
+        push(std::move(copy));
+    }
+    template <class... Args>
+    void emplace(Args&&... args) {
+        T made(std::forward<Args>(args)...);
+        push(std::move(made));
+    }
+
+    /// Spout interface: a ring is a spout, so rings chain.
+    void send(T&& item) { push(std::move(item)); }
+    void send(const T& item) { push(item); }
+
+    /// Moves every item, oldest first, into the spout, then flushes it.
+    void flush() {
+        drain(spout_);
+        spout_.flush();
+    }
+
+    /// Removes and returns the oldest item.
+    [[nodiscard]] std::optional<T> pop() noexcept {
+        if (empty()) return std::nullopt;
+        std::optional<T> out(std::in_place, std::move(*slot(head_)));
+        destroy_front();
+        return out;
+    }
+
+    /// The oldest and newest items. Precondition: not empty.
+    [[nodiscard]] T& front() noexcept { return *slot(head_); }
+    [[nodiscard]] const T& front() const noexcept { return *slot(head_); }
+    [[nodiscard]] T& back() noexcept { return *slot(tail_ - 1); }
+    [[nodiscard]] const T& back() const noexcept { return *slot(tail_ - 1); }
+
+    /// Moves every item, oldest first, into `out`; returns how many. If `out`
+    /// throws, the items it did not take stay in the ring.
+    template <class Out>
+    std::size_t drain(Out& out) {
+        return drain_n(size(), out);
+    }
+
+    /// Moves the oldest `n` items (at most size()) into `out`.
+    template <class Out>
+    std::size_t drain_n(std::size_t n, Out& out) {
+        if (n > size()) n = size();
+        for (std::size_t i = 0; i < n; ++i) {
+            out.send(std::move(*slot(head_)));
+            destroy_front();
+        }
+        return n;
+    }
+
+    [[nodiscard]] S& spout() noexcept { return spout_; }
+    [[nodiscard]] const S& spout() const noexcept { return spout_; }
+
+    /// Monotonic positions: items ever popped/evicted, items ever pushed. The
+    /// pool uses them to mark where each round's items end.
+    [[nodiscard]] std::uint64_t head_position() const noexcept { return head_; }
+    [[nodiscard]] std::uint64_t tail_position() const noexcept { return tail_; }
+
+    // ---- iteration, oldest to newest (read-only view of the live items) ----
+    template <bool Const>
+    class basic_iterator {
+        using ring_ptr = std::conditional_t<Const, const SpillRing*, SpillRing*>;
+
+    public:
+        using iterator_category = std::forward_iterator_tag;
+        using value_type = T;
+        using difference_type = std::ptrdiff_t;
+        using reference = std::conditional_t<Const, const T&, T&>;
+        using pointer = std::conditional_t<Const, const T*, T*>;
+
+        basic_iterator() = default;
+        basic_iterator(ring_ptr ring, std::uint64_t pos) noexcept : ring_(ring), pos_(pos) {}
+        reference operator*() const noexcept { return *ring_->slot(pos_); }
+        pointer operator->() const noexcept { return ring_->slot(pos_); }
+        basic_iterator& operator++() noexcept {
+            ++pos_;
+            return *this;
+        }
+        basic_iterator operator++(int) noexcept {
+            auto old = *this;
+            ++pos_;
+            return old;
+        }
+        friend bool operator==(const basic_iterator& a, const basic_iterator& b) noexcept { return a.pos_ == b.pos_; }
+
+    private:
+        ring_ptr ring_ = nullptr;
+        std::uint64_t pos_ = 0;
+    };
+    using iterator = basic_iterator<false>;
+    using const_iterator = basic_iterator<true>;
+    [[nodiscard]] iterator begin() noexcept { return {this, head_}; }
+    [[nodiscard]] iterator end() noexcept { return {this, tail_}; }
+    [[nodiscard]] const_iterator begin() const noexcept { return {this, head_}; }
+    [[nodiscard]] const_iterator end() const noexcept { return {this, tail_}; }
+
+    // ---- consuming view: take(n) ----
+    /// An input range over the oldest `n` items that moves each item out and
+    /// removes it from the ring as the iterator advances past it. Items not
+    /// reached (a consumer that stopped or threw) stay in the ring.
+    ///
+    ///     for (int&& x : ring.take(2)) out.send(std::move(x));
+    class Take {
+    public:
+        class iterator {
+        public:
+            using iterator_concept = std::input_iterator_tag;
+            using value_type = T;
+            using difference_type = std::ptrdiff_t;
+            using reference = T&&;
+
+            iterator() = default;
+            explicit iterator(Take* take) noexcept : take_(take) {}
+            T&& operator*() const noexcept { return std::move(take_->ring_->front()); }
+            iterator& operator++() noexcept {
+                take_->ring_->destroy_front();
+                --take_->left_;
+                return *this;
+            }
+            void operator++(int) noexcept { ++*this; }
+            bool operator==(std::default_sentinel_t) const noexcept { return take_->left_ == 0; }
+
+        private:
+            Take* take_ = nullptr;
+        };
+        Take(SpillRing* ring, std::size_t n) noexcept : ring_(ring), left_(n) {}
+        Take(const Take&) = delete;
+        Take& operator=(const Take&) = delete;
+        iterator begin() noexcept { return iterator{this}; }
+        std::default_sentinel_t end() const noexcept { return {}; }
+        [[nodiscard]] std::size_t size() const noexcept { return left_; }
+
+    private:
+        SpillRing* ring_;
+        std::size_t left_;
+    };
+    [[nodiscard]] Take take(std::size_t n) noexcept { return Take(this, n < size() ? n : size()); }
+
+private:
+    [[nodiscard]] T* slot(std::uint64_t pos) noexcept {
+        return std::launder(reinterpret_cast<T*>(storage_ + (pos & mask) * sizeof(T)));
+    }
+    [[nodiscard]] const T* slot(std::uint64_t pos) const noexcept {
+        return std::launder(reinterpret_cast<const T*>(storage_ + (pos & mask) * sizeof(T)));
+    }
+    void destroy_front() noexcept {
+        std::destroy_at(slot(head_));
+        ++head_;
+    }
+    // Cold: only runs when the ring is full. Kept out of line so push inlines small.
+    [[gnu::noinline]] void evict_oldest() {
+        spout_.send(std::move(*slot(head_)));  // throws => nothing changed (I4)
+        destroy_front();
+    }
+
+    std::uint64_t head_ = 0;
+    std::uint64_t tail_ = 0;
+    [[no_unique_address]] S spout_{};
+    alignas(T) std::byte storage_[N * sizeof(T)];
+};
+
+}  // namespace spill

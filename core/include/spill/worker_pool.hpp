@@ -1,0 +1,606 @@
+// spill/worker_pool.hpp: the thread-per-core worker pool.
+//
+// One persistent thread per worker. Each round, the owner stores the round's
+// arguments, raises every worker's `go`, and the workers run the task into
+// their own active ring (no sharing while producing), then publish that ring
+// through their HandoffSlot (handoff.hpp) and raise `done`. A collector
+// (the owner through collect(), a FanInSpout, or MergerHandles on other
+// threads) takes published rings, drains them, and gives the empty ring back
+// in the same atomic step. After construction nothing on this path allocates.
+//
+// Backpressure (roadmap Feature 4) is structural; each layer has its valve:
+//
+//     output spout slow
+//       -> collect() runs less often / takes longer
+//         -> slots stay FRESH (the last batch was not taken)
+//           -> at publish the worker takes that batch back and merges its new
+//              items after the old ones (merge back)
+//             -> the merged ring fills to capacity
+//               -> the ring evicts its oldest items into the worker's overflow spout
+//
+//     | layer                        | valve                                  |
+//     |------------------------------|----------------------------------------|
+//     | SpillRing full               | evicts the oldest into the overflow    |
+//     | slot still FRESH at publish  | merge back into the uncollected batch  |
+//     | collector slower than workers| fewer, larger batches per collect()    |
+//     | output spout (I/O)           | whatever it does: block, buffer, fail  |
+//
+// Nothing is lost on any path: produced == delivered + overflowed, and each
+// worker's items stay in push order in both streams (stats() counts merges).
+//
+// Atomics between the owner and worker w (each pair labelled):
+//   (A) owner: signal.go.store(round, release)  publishes args_ and the round
+//       number; paired with (B) worker: await_change(go) acquire load.
+//   (C) worker: signal.done.store(round, release) publishes the worker's
+//       stats and error; paired with (D) owner: await_at_least(done) acquire.
+//   The ring transfers (P1..P4, C1..C3) are described in handoff.hpp.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <exception>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "detail/config.hpp"
+#include "detail/wait.hpp"
+#include "fan_in.hpp"
+#include "merger.hpp"
+#include "handoff.hpp"
+#include "spill_ring.hpp"
+#include "spout.hpp"
+
+namespace spill {
+
+/// One worker's failure in one round.
+struct WorkerFailure {
+    std::size_t worker;
+    std::uint64_t round;
+    std::exception_ptr error;
+};
+
+/// Thrown by join()/run() when at least one worker's task threw. The pool is
+/// still usable, and every item pushed before the throw was still published.
+class WorkerError : public std::runtime_error {
+public:
+    explicit WorkerError(std::vector<WorkerFailure> failures)
+        : std::runtime_error(describe(failures)), failures_(std::move(failures)) {}
+    [[nodiscard]] const std::vector<WorkerFailure>& failures() const noexcept { return failures_; }
+
+private:
+    static std::string describe(const std::vector<WorkerFailure>& f) {
+        std::string msg = "worker " + std::to_string(f.front().worker) + " failed in round " + std::to_string(f.front().round);
+        try {
+            std::rethrow_exception(f.front().error);
+        } catch (const std::exception& e) {
+            msg += ": ";
+            msg += e.what();
+        } catch (...) {
+            msg += ": non-standard exception";
+        }
+        if (f.size() > 1) msg += " (and " + std::to_string(f.size() - 1) + " more failures)";
+        return msg;
+    }
+    std::vector<WorkerFailure> failures_;
+};
+
+/// Per-worker counters. Written by the worker; read them when no round is in flight.
+struct WorkerStats {
+    std::uint64_t rounds = 0;         ///< rounds this worker ran
+    std::uint64_t published = 0;      ///< publishes into a recycled ring
+    std::uint64_t merge_backs = 0;    ///< publishes that merged into an uncollected batch
+    std::uint64_t merged_items = 0;   ///< items moved during merge backs
+    std::uint64_t failures = 0;       ///< rounds whose task threw
+};
+
+/// The thread-per-core pool. Build it with `spill::pool<T, N>(workers)...spawn<A>(task)`.
+///
+///     auto pool = spill::pool<int, 1024>(4).spawn<int>(
+///         [](auto& ring, std::size_t worker, const int& n) {
+///             for (int i = 0; i < n; ++i) ring.push(i);
+///         });
+///     spill::CollectSpout<int> out;
+///     pool.run(100);          // or: pool.dispatch(100); pool.collect(out); pool.join();
+///     pool.collect(out);      // 400 items
+///
+/// T item type; N ring capacity (power of two); S per-worker overflow spout;
+/// F task, called as `f(ring_type& ring, std::size_t worker, const A& args)`;
+/// A round arguments.
+template <class T, std::size_t N, class S, class F, class A>
+class WorkerPool {
+public:
+    using value_type = T;
+    using args_type = A;
+    using overflow_type = S;
+    using batch_type = detail::Batch<T, N, S>;
+    using ring_type = SpillRing<T, N, SpoutRef<S>>;
+    using slot_type = HandoffSlot<batch_type>;
+
+    struct Config {
+        std::size_t workers = 1;
+        std::function<S(std::size_t)> make_overflow;
+        std::function<void(std::size_t)> on_worker_start;
+        std::uint32_t spins = 1u << 12;
+    };
+
+    WorkerPool(Config cfg, F task) : task_(std::move(task)), spins_(cfg.spins) {
+        if (cfg.workers == 0) throw std::invalid_argument("spill::WorkerPool: workers must be at least 1, got 0");
+        workers_.reserve(cfg.workers);
+        for (std::size_t w = 0; w < cfg.workers; ++w) workers_.push_back(std::make_unique<Worker>(make_overflow(cfg, w)));
+        for (auto& w : workers_) {
+            w->slot.word.store(slot_type::recycled(w->rings[1].get()), std::memory_order_relaxed);  // before any thread exists
+            w->active = w->rings[0].get();
+            w->front = w->rings[2].get();
+        }
+        try {
+            for (std::size_t w = 0; w < workers_.size(); ++w)
+                workers_[w]->thread = std::thread([this, w, hook = cfg.on_worker_start] { worker_main(w, hook); });
+        } catch (...) {
+            stop_threads();
+            throw;
+        }
+    }
+
+    WorkerPool(const WorkerPool&) = delete;
+    WorkerPool& operator=(const WorkerPool&) = delete;
+
+    /// Finishes an in-flight round (its failures are dropped: a destructor
+    /// cannot report them), stops the threads, and flushes every remaining
+    /// item into its worker's overflow spout (rings never discard). Aborts
+    /// with a message if a FanInSpout or MergerHandle still refers to the pool.
+    ~WorkerPool() {
+        if (const int live = handles_.load(std::memory_order_acquire); live != 0) {
+            std::fprintf(stderr, "spill::WorkerPool destroyed while %d FanInSpout/MergerHandle still refer to it\n", live);
+            std::abort();
+        }
+        if (in_flight_) wait_round();
+        stop_threads();
+    }
+
+    [[nodiscard]] std::size_t workers() const noexcept { return workers_.size(); }
+    [[nodiscard]] static constexpr std::size_t ring_capacity() noexcept { return N; }
+    /// Rounds dispatched so far (the sequence number of the latest round).
+    [[nodiscard]] std::uint64_t rounds() const noexcept { return round_; }
+    [[nodiscard]] bool in_flight() const noexcept { return in_flight_; }
+
+    /// Starts a round and returns at once. The pool keeps `args` until the
+    /// next dispatch, so the workers never read an object the caller may
+    /// destroy (DESIGN.md section 6). A round still in flight is joined first;
+    /// its failures are kept and reported by the next join().
+    void dispatch(A args) {
+        if (in_flight_) wait_round();
+        if (owned_args_) {
+            *owned_args_ = std::move(args);  // reuses A's storage: no allocation for a steady A
+        } else {
+            owned_args_.emplace(std::move(args));
+        }
+        start_round(&*owned_args_);
+    }
+
+    /// Waits for the round in flight; throws WorkerError naming every worker
+    /// whose task threw since the last join. Without a round in flight it
+    /// only reports pending failures.
+    void join() {
+        if (in_flight_) wait_round();
+        if (!failures_.empty()) throw WorkerError(std::exchange(failures_, {}));
+    }
+
+    /// dispatch + join, borrowing `args` (it outlives the call).
+    void run(const A& args) {
+        if (in_flight_) wait_round();
+        start_round(&args);
+        join();
+    }
+
+    /// Moves every published item into `out` and returns how many; safe while
+    /// workers run. Items `out` refused (it threw) stay collectable.
+    template <class Out>
+    std::size_t collect(Out& out) {
+        require_no_mergers();
+        return collect_slots(0, 1, out);
+    }
+
+    /// Like collect(), but delivers items in (round, worker, push order),
+    /// the order of running all rounds one after another on one thread, minus
+    /// overflowed items. Items of a round that some worker has not published
+    /// yet are held back until it has.
+    template <class Out>
+    std::size_t collect_ordered(Out& out) {
+        require_no_mergers();
+        UnsequencedSink<Out> sink{out};
+        return collect_ordered_slots(0, 1, sink);
+    }
+
+    /// A spout that drains this pool into `out` on flush() (roadmap Feature 2).
+    template <class Out>
+    FanInSpout<WorkerPool, Out> fan_in(Out out) {
+        require_no_mergers();
+        return FanInSpout<WorkerPool, Out>(*this, std::move(out), 0, 1);
+    }
+    /// A fan-in that submits (sequence, items) to `sink` in sequence order;
+    /// sequence = (round - 1) * workers() + worker, dense from 0.
+    template <class Sink>
+    SequencedFanIn<WorkerPool, Sink> sequenced_fan_in(Sink sink) {
+        require_no_mergers();
+        return SequencedFanIn<WorkerPool, Sink>(*this, std::move(sink), 0, 1);
+    }
+
+    /// Partitions the slots round-robin across `m` mergers (merger j owns
+    /// workers j, j+m, j+2m...). Each handle is driven from a thread the
+    /// caller owns (roadmap Feature 6). Defined in merger.hpp.
+    template <class Factory>
+    auto split_mergers(std::size_t m, Factory&& sink_factory) {
+        return split<false>(m, sink_factory);
+    }
+    /// Like split_mergers, but each merger submits (sequence, batch) in its
+    /// slots' (round, worker) order to its sink, as a SequencedFanIn does;
+    /// a SequencedSpout downstream restores the global order.
+    template <class Factory>
+    auto split_sequenced_mergers(std::size_t m, Factory&& sink_factory) {
+        return split<true>(m, sink_factory);
+    }
+
+    /// Counters of worker w; valid when no round is in flight.
+    [[nodiscard]] const WorkerStats& stats(std::size_t w) const { return workers_.at(w)->stats; }
+    /// Worker w's overflow spout; touch it only when no round is in flight.
+    [[nodiscard]] S& overflow(std::size_t w) { return workers_.at(w)->overflow; }
+
+    // ---- collector side, shared by collect(), FanInSpout and MergerHandle ----
+    // Each slot must have one collector at a time; the handles guarantee it.
+
+    template <class Out>
+    std::size_t collect_slots(std::size_t first, std::size_t stride, Out& out) {
+        std::size_t moved = 0;
+        for (std::size_t w = first; w < workers_.size(); w += stride) {
+            Worker& k = *workers_[w];
+            batch_type* f = k.front;
+            if (!f->ring.empty()) moved += drain_front(*f, out);  // older items first
+            std::uintptr_t cur = k.slot.word.load(std::memory_order_acquire);  // (C2)
+            if (!slot_type::is_fresh(cur)) continue;  // nothing published, or the worker is merging
+            // (C3) acq_rel: acquire takes the worker's writes into the fresh
+            // ring (paired with P3's release); release hands over our drained
+            // front, which the worker will fill next (paired with P1/P2's acquire).
+            if (!k.slot.word.compare_exchange_strong(cur, slot_type::recycled(f), std::memory_order_acq_rel,
+                                                     std::memory_order_relaxed))  // lost to a merge back: retry next collect
+                continue;
+            k.front = f = slot_type::ring_of(cur);
+            moved += drain_front(*f, out);
+        }
+        return moved;
+    }
+
+    template <class Sink>
+    std::size_t collect_ordered_slots(std::size_t first, std::size_t stride, Sink& sink) {
+        std::size_t moved = 0;
+        for (bool progress = true; progress;) {
+            progress = false;
+            std::uint64_t watermark = std::numeric_limits<std::uint64_t>::max();
+            std::uint64_t lowest = watermark;
+            for (std::size_t w = first; w < workers_.size(); w += stride) {
+                Worker& k = *workers_[w];
+                progress |= refresh_front(k);
+                watermark = std::min(watermark, k.complete);
+                lowest = std::min(lowest, k.next_round);
+            }
+            // Emit every round <= watermark, worker by worker within a round.
+            for (std::uint64_t r = lowest; r <= watermark; ++r) {
+                for (std::size_t w = first; w < workers_.size(); w += stride) {
+                    Worker& k = *workers_[w];
+                    if (k.next_round != r) continue;
+                    batch_type& f = *k.front;
+                    f.segments.prune(f.ring.head_position());
+                    std::size_t n = 0;
+                    if (!f.segments.empty() && f.segments.front().round == r)
+                        n = static_cast<std::size_t>(f.segments.front().end - f.ring.head_position());
+                    auto items = f.ring.take(n);
+                    sink.submit((r - 1) * workers_.size() + w, items);  // consumes all n, or throws
+                    moved += n;
+                    ++k.next_round;
+                    progress = true;
+                }
+            }
+        }
+        return moved;
+    }
+
+    // Handle bookkeeping for FanInSpout / MergerHandle (see ~WorkerPool).
+    void acquire_handle(bool merger) noexcept {
+        handles_.fetch_add(1, std::memory_order_relaxed);  // counter only; no data is published
+        if (merger) mergers_.fetch_add(1, std::memory_order_relaxed);
+    }
+    void release_handle(bool merger) noexcept {
+        if (merger) mergers_.fetch_sub(1, std::memory_order_relaxed);
+        handles_.fetch_sub(1, std::memory_order_release);  // pairs with the destructor's acquire check
+    }
+
+private:
+    struct Worker {
+        explicit Worker(S spout) : overflow(std::move(spout)) {
+            for (auto& r : rings) r = std::make_unique<batch_type>(overflow);
+        }
+
+        // Written by the worker and the collector (protocol in handoff.hpp).
+        slot_type slot;
+        // Written by the owner (go) and the worker (done).
+        WorkerSignal signal;
+        // Worker-owned: touched by the worker thread during a round, by the
+        // owner only between rounds (after (D)).
+        alignas(cache_line) batch_type* active = nullptr;
+        WorkerStats stats;
+        std::exception_ptr error;
+        std::uint64_t error_round = 0;
+        // Collector-owned: touched only by this slot's collector.
+        alignas(cache_line) batch_type* front = nullptr;
+        std::uint64_t complete = 0;    // every item of rounds <= complete is in front or delivered
+        std::uint64_t next_round = 1;  // next round to emit on the ordered path
+        // Cold.
+        alignas(cache_line) S overflow;
+        std::unique_ptr<batch_type> rings[3];  // after `overflow`: destroyed first, flushing into it
+        std::thread thread;
+    };
+    // Each group starts its own cache line: the slot and the signal are
+    // cache-line aligned types, and the owner groups are alignas(cache_line).
+    static_assert(alignof(slot_type) == cache_line && sizeof(slot_type) == cache_line);
+    static_assert(alignof(Worker) == cache_line);
+
+    static S make_overflow(const Config& cfg, std::size_t w) {
+        if (cfg.make_overflow) return cfg.make_overflow(w);
+        if constexpr (std::is_default_constructible_v<S>) {
+            return S{};
+        } else {
+            throw std::invalid_argument("spill::WorkerPool: the overflow spout type has no default; give the builder an overflow factory");
+        }
+    }
+
+    template <bool Ordered, class Factory>
+    auto split(std::size_t m, Factory& factory) {
+        using Out = std::decay_t<std::invoke_result_t<Factory&, std::size_t>>;
+        if (m == 0) throw std::invalid_argument("spill::WorkerPool::split_mergers: need at least 1 merger, got 0");
+        if (m > workers_.size())
+            throw std::invalid_argument("spill::WorkerPool::split_mergers: " + std::to_string(m) + " mergers for " +
+                                        std::to_string(workers_.size()) + " workers (each merger needs at least one slot)");
+        if (mergers_.load(std::memory_order_relaxed) != 0)
+            throw std::logic_error("spill::WorkerPool::split_mergers: the slots are already split; destroy the old handles first");
+        std::vector<MergerHandle<WorkerPool, Out, Ordered>> handles;
+        handles.reserve(m);
+        for (std::size_t j = 0; j < m; ++j) handles.emplace_back(*this, factory(j), j, m);
+        return handles;
+    }
+
+    void require_no_mergers() const {
+        if (mergers_.load(std::memory_order_relaxed) != 0)
+            throw std::logic_error("spill::WorkerPool: slots are split across mergers; collect through the MergerHandles");
+    }
+
+    void start_round(const A* args) {
+        args_ = args;
+        ++round_;
+        for (auto& w : workers_) {
+            w->signal.go.store(round_, std::memory_order_release);  // (A) publishes args_
+            w->signal.go.notify_one();
+        }
+        in_flight_ = true;
+    }
+
+    void wait_round() noexcept {
+        for (std::size_t i = 0; i < workers_.size(); ++i) {
+            Worker& w = *workers_[i];
+            detail::await_at_least(w.signal.done, round_, spins_);  // (D) sees the worker's error and stats
+            if (w.error) {
+                try {
+                    failures_.push_back(WorkerFailure{i, w.error_round, std::move(w.error)});
+                } catch (...) {
+                    // Out of memory while recording a failure: keep the first ones.
+                }
+                w.error = nullptr;
+            }
+        }
+        in_flight_ = false;
+    }
+
+    void stop_threads() noexcept {
+        for (auto& w : workers_) {
+            if (!w->thread.joinable()) continue;
+            w->signal.go.store(WorkerSignal::shutdown, std::memory_order_release);  // (A) nothing else to publish
+            w->signal.go.notify_one();
+        }
+        for (auto& w : workers_)
+            if (w->thread.joinable()) w->thread.join();
+    }
+
+    void worker_main(std::size_t id, const std::function<void(std::size_t)>& hook) {
+        if (hook) hook(id);  // pinning etc.; an exception here terminates (documented on the builder)
+        Worker& w = *workers_[id];
+        std::uint64_t seen = 0;
+        for (;;) {
+            const std::uint64_t round = detail::await_change(w.signal.go, seen, spins_);  // (B)
+            if (round == WorkerSignal::shutdown) return;
+            seen = round;
+            try {
+                std::as_const(task_)(w.active->ring, id, *args_);  // shared by all workers: called as const
+            } catch (...) {
+                w.error = std::current_exception();
+                w.error_round = round;
+                ++w.stats.failures;
+            }
+            publish(w, round);
+            ++w.stats.rounds;
+            w.signal.done.store(round, std::memory_order_release);  // (C) publishes stats and error
+            w.signal.done.notify_one();
+        }
+    }
+
+    // Worker side of the handoff (P1..P4 in handoff.hpp). A task that threw
+    // still publishes what it pushed before throwing (DESIGN.md section 7).
+    void publish(Worker& w, std::uint64_t round) noexcept {
+        batch_type* a = w.active;
+        if (!a->ring.empty()) {
+            a->mark_round(round);
+            // (P1) acquire: if the word is a recycled ring, the collector's
+            // release in (C3) made its drained state visible to us.
+            std::uintptr_t cur = w.slot.word.load(std::memory_order_acquire);
+            bool merged = false;
+            if (slot_type::is_fresh(cur)) {
+                // (P2) acq_rel on success: acquire re-takes our own earlier
+                // publish (nothing new to see, but ownership comes back); the
+                // release has nothing to publish. On failure the collector took
+                // it and left its front: acquire makes that ring's state visible.
+                if (w.slot.word.compare_exchange_strong(cur, 0, std::memory_order_acq_rel, std::memory_order_acquire)) {
+                    merge_back(w, *slot_type::ring_of(cur), *a, round);
+                    // (P3) release: publishes the merged ring.
+                    w.slot.word.store(cur, std::memory_order_release);
+                    merged = true;
+                }
+            }
+            if (!merged) {
+                // The word is a recycled ring; only the worker changes such a
+                // word (H2), so a plain store cannot race.
+                // (P3) release: publishes every item of this round.
+                w.slot.word.store(slot_type::fresh(a), std::memory_order_release);
+                w.active = slot_type::ring_of(cur);
+                w.active->segments.clear();
+                ++w.stats.published;
+            }
+        }
+        // (P4) release: after the word, so a collector that reads this round
+        // here also sees the word in which it was published (H4).
+        w.slot.batch_seq.store(round, std::memory_order_release);
+    }
+
+    static void merge_back(Worker& w, batch_type& old, batch_type& fresh_items, std::uint64_t round) noexcept {
+        const std::size_t n = fresh_items.ring.size();
+        // The old batch keeps its older items in front; new ones go behind. If
+        // it fills, its oldest items evict into the overflow spout. A throwing
+        // overflow spout would lose the merge, so its exception terminates: the
+        // overflow spout of a pool must not throw (documented on the builder).
+        fresh_items.ring.drain(old.ring);
+        old.mark_round(round);
+        fresh_items.segments.clear();
+        ++w.stats.merge_backs;
+        w.stats.merged_items += n;
+    }
+
+    template <class Out>
+    static std::size_t drain_front(batch_type& f, Out& out) {
+        const std::size_t before = f.ring.size();
+        struct Prune {  // keeps the segment log consistent even if `out` throws
+            batch_type& f;
+            ~Prune() { f.segments.prune(f.ring.head_position()); }
+        } prune{f};
+        f.ring.drain(out);
+        return before;
+    }
+
+    // Ordered path: take the fresh batch if the front is fully delivered, and
+    // advance `complete` (see H4). Returns whether anything changed.
+    bool refresh_front(Worker& k) {
+        batch_type& f = *k.front;
+        f.segments.prune(f.ring.head_position());
+        const std::uint64_t before = k.complete;
+        const std::uint64_t published = k.slot.batch_seq.load(std::memory_order_acquire);  // (C1)
+        std::uintptr_t cur = k.slot.word.load(std::memory_order_acquire);                 // (C2)
+        if (slot_type::is_fresh(cur)) {
+            if (f.ring.empty() &&
+                k.slot.word.compare_exchange_strong(cur, slot_type::recycled(&f), std::memory_order_acq_rel,
+                                                    std::memory_order_relaxed)) {  // (C3)
+                k.front = slot_type::ring_of(cur);
+                k.complete = std::max(k.complete, published);
+                if (!k.front->segments.empty()) k.complete = std::max(k.complete, k.front->segments.back().round);
+                return true;
+            }
+        } else if (cur != 0) {
+            // Nothing pending: every round up to `published` is in front or delivered.
+            k.complete = std::max(k.complete, published);
+        }
+        // A round is never split across batches, so the newest round in the
+        // front is complete whatever the word says.
+        if (!f.segments.empty()) k.complete = std::max(k.complete, f.segments.back().round);
+        return k.complete != before;
+    }
+
+    F task_;
+    std::uint32_t spins_;
+    std::vector<std::unique_ptr<Worker>> workers_;
+    const A* args_ = nullptr;
+    std::optional<A> owned_args_;
+    std::uint64_t round_ = 0;
+    bool in_flight_ = false;
+    std::vector<WorkerFailure> failures_;
+    std::atomic<int> handles_{0};
+    std::atomic<int> mergers_{0};
+};
+
+/// Builds a WorkerPool. Obtain one with `spill::pool<T, N>(workers)`.
+///
+///     auto p = spill::pool<int, 256>(2)
+///                  .overflow([](std::size_t) { return spill::CountingSpout<>{}; })
+///                  .on_worker_start([](std::size_t w) { pin_to_core(w); })
+///                  .spawn<int>([](auto& ring, std::size_t, const int& n) { ... });
+template <class T, std::size_t N, class S = DropSpout>
+class PoolBuilder {
+public:
+    explicit PoolBuilder(std::size_t workers) { cfg_.workers = workers; }
+
+    /// Per-worker overflow spout: `factory(worker) -> S`. The pool's rings
+    /// evict into it; it must not throw (a merge back cannot be undone).
+    template <class Factory>
+    auto overflow(Factory factory) const {
+        using S2 = std::invoke_result_t<Factory&, std::size_t>;
+        static_assert(Spout<S2, T>, "the overflow factory must return a spill::Spout of T");
+        PoolBuilder<T, N, S2> b(cfg_.workers);
+        b.cfg_.on_worker_start = cfg_.on_worker_start;
+        b.cfg_.spins = cfg_.spins;
+        b.cfg_.make_overflow = std::move(factory);
+        return b;
+    }
+    /// Runs on each worker thread before its first round (the harness pins
+    /// the thread here). It must not throw.
+    PoolBuilder& on_worker_start(std::function<void(std::size_t)> hook) {
+        cfg_.on_worker_start = std::move(hook);
+        return *this;
+    }
+    /// How many times a waiting thread polls before it blocks on a futex.
+    PoolBuilder& spins(std::uint32_t n) {
+        cfg_.spins = n;
+        return *this;
+    }
+    /// Starts the threads. The task is called as `f(ring, worker, const A&)`.
+    template <class A, class F>
+    WorkerPool<T, N, S, std::decay_t<F>, A> spawn(F&& task) const {
+        typename WorkerPool<T, N, S, std::decay_t<F>, A>::Config cfg;
+        cfg.workers = cfg_.workers;
+        cfg.make_overflow = cfg_.make_overflow;
+        cfg.on_worker_start = cfg_.on_worker_start;
+        cfg.spins = cfg_.spins;
+        return WorkerPool<T, N, S, std::decay_t<F>, A>(std::move(cfg), std::forward<F>(task));
+    }
+
+private:
+    template <class, std::size_t, class>
+    friend class PoolBuilder;
+    struct {
+        std::size_t workers = 1;
+        std::function<S(std::size_t)> make_overflow;
+        std::function<void(std::size_t)> on_worker_start;
+        std::uint32_t spins = 1u << 12;
+    } cfg_;
+};
+
+/// Entry point: `spill::pool<T, N>(workers)` returns a PoolBuilder.
+template <class T, std::size_t N>
+PoolBuilder<T, N> pool(std::size_t workers) {
+    return PoolBuilder<T, N>(workers);
+}
+
+}  // namespace spill
