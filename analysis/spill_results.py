@@ -1,0 +1,358 @@
+"""Load, validate and query `spill-bench` result files (harness/SCHEMA.md).
+
+Everything here is a pure function over plain dicts: nothing prints, nothing
+plots.  Invalid input raises `ResultError` whose message names the offending
+file and value, so a front end can print it as a one-line error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import tempfile
+from typing import Any, Iterable, Iterator
+
+import stats
+
+SUPPORTED_SCHEMA_VERSION = 1
+
+# Keys a reader relies on.  Anything else in the file is optional.
+REQUIRED_TOP_KEYS = ("schema_version", "metadata", "points")
+REQUIRED_POINT_KEYS = ("id", "scenario", "params", "repetitions", "checks")
+REQUIRED_REPETITION_KEYS = ("seconds", "items", "items_per_second")
+
+# Derived per-item metrics and the total counters they may be computed from,
+# in order of preference (after the metric itself and its `X` in `X_per_item`).
+PER_ITEM_ALIASES = {"instructions_per_item": ("PAPI_TOT_INS",)}
+
+# Metrics whose larger value is the better one.  Everything else (seconds,
+# counters, counts per item) is "lower is better".
+HIGHER_IS_BETTER_SUFFIXES = ("_per_second",)
+
+
+class ResultError(Exception):
+    """A result file (or a pair of them) cannot be used; message is one line."""
+
+
+# --------------------------------------------------------------------------
+# loading and validation
+
+
+def load(path: str, expect_schema_version: int | None = None,
+         base_label: str = "base") -> dict:
+    """Read and validate one result file; return the parsed document.
+
+    `expect_schema_version` is the version of a file this one will be
+    compared with: a different version is reported as a mismatch (before the
+    "unsupported version" check, because that is the more useful message).
+    """
+    try:
+        with open(path, "r", encoding="utf-8") as handle:
+            text = handle.read()
+    except OSError as err:
+        reason = err.strerror or str(err)
+        raise ResultError(f"{path}: cannot read file: {reason}") from None
+    except UnicodeDecodeError as err:
+        raise ResultError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ResultError(f"{path}: not JSON: {err.msg} at line {err.lineno} column {err.colno}") from None
+    validate(doc, path, expect_schema_version=expect_schema_version, base_label=base_label)
+    return doc
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if _is_number(value):
+        return "number"
+    return {str: "string", list: "array", dict: "object"}.get(type(value), type(value).__name__)
+
+
+def _point_label(index: int, point: Any) -> str:
+    if isinstance(point, dict) and isinstance(point.get("id"), str):
+        return f"points[{index}] (id {point['id']!r})"
+    return f"points[{index}]"
+
+
+def validate(doc: Any, source: str, expect_schema_version: int | None = None,
+             base_label: str = "base") -> None:
+    """Raise ResultError unless `doc` is a usable schema-1 result document."""
+    if not isinstance(doc, dict):
+        raise ResultError(f"{source}: top level is a JSON {_json_type(doc)}, expected an object")
+    if "schema_version" not in doc:
+        raise ResultError(f"{source}: missing key 'schema_version'")
+    version = doc["schema_version"]
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ResultError(f"{source}: schema_version {json.dumps(version)} is not an integer")
+    if expect_schema_version is not None and version != expect_schema_version:
+        raise ResultError(f"{source}: schema_version {version} does not match {base_label} schema_version {expect_schema_version}")
+    if version != SUPPORTED_SCHEMA_VERSION:
+        raise ResultError(f"{source}: unsupported schema_version {version} (this tool reads {SUPPORTED_SCHEMA_VERSION})")
+    for key in REQUIRED_TOP_KEYS:
+        if key not in doc:
+            raise ResultError(f"{source}: missing key '{key}'")
+    if not isinstance(doc["metadata"], dict):
+        raise ResultError(f"{source}: 'metadata' is not an object")
+    if not isinstance(doc["points"], list):
+        raise ResultError(f"{source}: 'points' is not a list")
+    seen: dict[str, int] = {}
+    for index, point in enumerate(doc["points"]):
+        label = _point_label(index, point)
+        if not isinstance(point, dict):
+            raise ResultError(f"{source}: {label} is not an object")
+        for key in REQUIRED_POINT_KEYS:
+            if key not in point:
+                raise ResultError(f"{source}: {label}: missing key '{key}'")
+        if not isinstance(point["id"], str) or not point["id"]:
+            raise ResultError(f"{source}: {label}: 'id' {json.dumps(point['id'])} is not a non-empty string")
+        if point["id"] in seen:
+            raise ResultError(f"{source}: {label}: duplicate id (also points[{seen[point['id']]}])")
+        seen[point["id"]] = index
+        if not isinstance(point["scenario"], str):
+            raise ResultError(f"{source}: {label}: 'scenario' is not a string")
+        if not isinstance(point["params"], dict):
+            raise ResultError(f"{source}: {label}: 'params' is not an object")
+        if not isinstance(point["checks"], dict):
+            raise ResultError(f"{source}: {label}: 'checks' is not an object")
+        if not isinstance(point["repetitions"], list):
+            raise ResultError(f"{source}: {label}: 'repetitions' is not a list")
+        for rep_index, rep in enumerate(point["repetitions"]):
+            where = f"{source}: {label}: repetitions[{rep_index}]"
+            if not isinstance(rep, dict):
+                raise ResultError(f"{where} is not an object")
+            for key in REQUIRED_REPETITION_KEYS:
+                if key not in rep:
+                    raise ResultError(f"{where}: missing key '{key}'")
+                if not _is_number(rep[key]):
+                    raise ResultError(f"{where}: '{key}' {json.dumps(rep[key])} is not a number")
+                if not math.isfinite(rep[key]) or rep[key] < 0:
+                    raise ResultError(f"{where}: '{key}' {rep[key]!r} is not a finite non-negative number")
+            counters = rep.get("counters", {})
+            if counters is not None and not isinstance(counters, dict):
+                raise ResultError(f"{where}: 'counters' is not an object")
+
+
+def plural(count: int, noun: str) -> str:
+    """`1 point`, `2 points`."""
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
+def check_comparable(base: dict, cand: dict, base_path: str, cand_path: str) -> None:
+    """Raise ResultError unless the two documents may be compared."""
+    if base["schema_version"] != cand["schema_version"]:
+        raise ResultError(f"{cand_path}: schema_version {cand['schema_version']} does not match base schema_version {base['schema_version']}")
+
+
+def load_pair(base_path: str, cand_path: str, base_label: str = "base") -> tuple[dict, dict]:
+    """Load a base and a candidate file that are to be compared."""
+    base = load(base_path)
+    cand = load(cand_path, expect_schema_version=base["schema_version"], base_label=base_label)
+    check_comparable(base, cand, base_path, cand_path)
+    return base, cand
+
+
+# --------------------------------------------------------------------------
+# iteration and metric extraction
+
+
+def iter_points(doc: dict, scenario: str | None = None) -> Iterator[dict]:
+    """Yield the points of a document, optionally only one scenario's."""
+    for point in doc["points"]:
+        if scenario is None or point["scenario"] == scenario:
+            yield point
+
+
+def points_by_id(doc: dict) -> dict[str, dict]:
+    return {point["id"]: point for point in doc["points"]}
+
+
+def higher_is_better(metric: str) -> bool:
+    return metric.endswith(HIGHER_IS_BETTER_SUFFIXES)
+
+
+def repetition_value(rep: dict, metric: str) -> float | None:
+    """One repetition's value of `metric`, or None when it is unavailable.
+
+    Looked up as a repetition field (`items_per_second`, `seconds`), then as
+    a counter, then -- for `X_per_item` -- as a total counter divided by
+    `items` (see `metric_sources`).  A null counter is unavailable, never zero.
+    """
+    if metric in rep and metric != "counters":
+        value = rep[metric]
+        return float(value) if _is_number(value) else None
+    counters = rep.get("counters") or {}
+    if metric in counters:
+        value = counters[metric]
+        return float(value) if _is_number(value) else None
+    items = rep.get("items")
+    for source in metric_sources(metric)[1:]:
+        total = counters.get(source)
+        if _is_number(total) and _is_number(items) and items > 0:
+            return float(total) / float(items)
+    return None
+
+
+def metric_sources(metric: str) -> list[str]:
+    """Names `metric` may be read from: itself, then totals to divide by items.
+
+    `X_per_item` comes from counter `X`; `instructions_per_item` also from
+    `instructions` or the PAPI preset `PAPI_TOT_INS` that spill-bench records.
+    """
+    sources = [metric]
+    if metric.endswith("_per_item"):
+        sources.append(metric[: -len("_per_item")])
+        sources.extend(s for s in PER_ITEM_ALIASES.get(metric, ()) if s not in sources)
+    return sources
+
+
+def metric_values(point: dict, metric: str) -> list[float]:
+    """Available values of `metric` over the point's repetitions."""
+    values = (repetition_value(rep, metric) for rep in point["repetitions"])
+    return [value for value in values if value is not None]
+
+
+def summarize(values: Iterable[float]) -> dict:
+    """median/min/max/cv/n of a sample, as in a point's `summary` block."""
+    data = [float(v) for v in values]
+    if not data:
+        return {"median": math.nan, "min": math.nan, "max": math.nan, "cv": math.nan, "n": 0}
+    return {"median": stats.median(data), "min": min(data), "max": max(data),
+            "cv": stats.cv(data), "n": len(data)}
+
+
+def recompute_summary(point: dict) -> dict:
+    """The point's `summary`, recomputed from its repetitions."""
+    return {metric: summarize(metric_values(point, metric))
+            for metric in ("items_per_second", "seconds")}
+
+
+def summary_disagreements(point: dict, rel_tol: float = 1e-6) -> list[str]:
+    """Fields of the stored summary that differ from the recomputed one.
+
+    Only median/min/max are checked: the harness and this package may define
+    the coefficient of variation with different degrees of freedom.
+    """
+    stored = point.get("summary")
+    if not isinstance(stored, dict):
+        return []
+    fresh = recompute_summary(point)
+    problems = []
+    for metric, block in fresh.items():
+        stored_block = stored.get(metric)
+        if not isinstance(stored_block, dict) or block["n"] == 0:
+            continue
+        for field in ("median", "min", "max"):
+            value = stored_block.get(field)
+            if _is_number(value) and not math.isclose(value, block[field], rel_tol=rel_tol, abs_tol=1e-12):
+                problems.append(f"{metric}.{field} {value!r} != {block[field]!r}")
+    return problems
+
+
+def counter_names(doc: dict) -> list[str]:
+    """Every counter key appearing in any repetition, sorted."""
+    names: set[str] = set()
+    for point in doc["points"]:
+        for rep in point["repetitions"]:
+            names.update((rep.get("counters") or {}).keys())
+    return sorted(names)
+
+
+def unavailable_counters(docs: Iterable[tuple[str, dict]]) -> dict[str, str]:
+    """Counter name -> reason, for counters a run could not read.
+
+    Reasons come from `metadata.counters.unavailable`; a counter that is null
+    in every repetition without a recorded reason is reported as such.
+    """
+    reasons: dict[str, str] = {}
+    for _, doc in docs:
+        declared = ((doc["metadata"].get("counters") or {}).get("unavailable") or {})
+        if isinstance(declared, dict):
+            for name, reason in declared.items():
+                reasons.setdefault(str(name), str(reason) if reason else "no reason given")
+        for name in counter_names(doc):
+            values = [(rep.get("counters") or {}).get(name) for p in doc["points"] for rep in p["repetitions"]]
+            if all(not _is_number(v) for v in values):
+                reasons.setdefault(name, "null in every repetition; no reason recorded in metadata.counters.unavailable")
+    return dict(sorted(reasons.items()))
+
+
+def failed_points(doc: dict) -> list[dict]:
+    """Points whose checks failed (point totals or any single repetition)."""
+    failed = []
+    for point in doc["points"]:
+        point_failed = point["checks"].get("passed") is False
+        reps_failed = [i for i, rep in enumerate(point["repetitions"])
+                       if isinstance(rep.get("checks"), dict) and rep["checks"].get("passed") is False]
+        if point_failed or reps_failed:
+            failed.append({"id": point["id"], "scenario": point["scenario"],
+                           "message": point["checks"].get("message") or "",
+                           "checks": point["checks"], "failed_repetitions": reps_failed})
+    return failed
+
+
+# --------------------------------------------------------------------------
+# matching two files
+
+
+def match_points(base: dict, cand: dict) -> tuple[list[tuple[dict, dict]], list[str], list[str]]:
+    """Pair points by id.
+
+    Returns (pairs in base order, ids only in base, ids only in candidate).
+    """
+    cand_by_id = points_by_id(cand)
+    base_ids = {point["id"] for point in base["points"]}
+    pairs = [(point, cand_by_id[point["id"]]) for point in base["points"] if point["id"] in cand_by_id]
+    only_base = [point["id"] for point in base["points"] if point["id"] not in cand_by_id]
+    only_cand = [point["id"] for point in cand["points"] if point["id"] not in base_ids]
+    return pairs, only_base, only_cand
+
+
+# --------------------------------------------------------------------------
+# command-line plumbing shared by the front ends
+
+
+class OneLineArgumentParser(argparse.ArgumentParser):
+    """argparse that reports usage errors as a single `prog: error: ...` line."""
+
+    def error(self, message: str):  # type: ignore[override]
+        fail(self.prog, message)
+
+
+def fail(prog: str, message: str, code: int = 2):
+    """Print one error line to stderr and exit with `code`."""
+    message = " ".join(str(message).split())
+    sys.stderr.write(f"{prog}: error: {message}\n")
+    sys.stderr.flush()
+    raise SystemExit(code)
+
+
+def write_atomic(path: str, data: bytes | str) -> None:
+    """Write a file via a temporary sibling and rename, never half-written."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
+    umask = os.umask(0)
+    os.umask(umask)
+    try:
+        os.fchmod(fd, 0o666 & ~umask)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data.encode("utf-8") if isinstance(data, str) else data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise

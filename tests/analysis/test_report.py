@@ -1,0 +1,196 @@
+"""Specification of the report generator (analysis/report.py)."""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+
+import pytest
+
+import report
+import spill_results as sr
+import synth
+from conftest import BASE, FAILED_ID, MINIMAL
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def full_report(tmp_path_factory):
+    """The report of the base fixture, generated once through the CLI."""
+    from conftest import run_cli
+    out = tmp_path_factory.mktemp("full") / "report"
+    result = run_cli("report.py", BASE, "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    return {"dir": out, "stdout": result.stdout,
+            "md": (out / "report.md").read_text(encoding="utf-8"),
+            "html": (out / "report.html").read_text(encoding="utf-8")}
+
+
+@pytest.fixture(scope="module")
+def minimal_report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("minimal")
+    data = report.build_report(report.load_inputs([MINIMAL]))
+    figures = report.render_figures(data)
+    blocks = report.document_blocks(data, figures)
+    report.write_report(str(out), report.render_markdown(blocks), report.render_html(blocks), figures)
+    return {"data": data, "md": (out / "report.md").read_text(), "html": (out / "report.html").read_text()}
+
+
+def test_report_writes_markdown_and_html(full_report):
+    assert (full_report["dir"] / "report.md").is_file()
+    assert (full_report["dir"] / "report.html").is_file()
+    assert "report.md" in full_report["stdout"] and "report.html" in full_report["stdout"]
+
+
+def test_markdown_starts_with_the_failed_checks_section_naming_the_failed_point(full_report):
+    sections = [line for line in full_report["md"].splitlines() if line.startswith("## ")]
+    assert sections[0] == "## FAILED CHECKS"
+    failed_section = full_report["md"].split("## FAILED CHECKS", 1)[1].split("\n## ", 1)[0]
+    assert FAILED_ID in failed_section and "fifo violated" in failed_section
+
+
+def test_html_shows_the_failed_point_in_a_red_box_before_anything_else(full_report):
+    page = full_report["html"]
+    box_start = page.index('<div class="failed-checks"')
+    box = page[box_start: page.index("</div>", box_start)]
+    assert "#c00000" in page[box_start: box_start + 200]         # red border/text inline
+    assert FAILED_ID in box
+    body = page[page.index("<body>"):]
+    first_h2 = body.index("<h2>")
+    assert body.index('<div class="failed-checks"') < first_h2       # the box comes first
+    assert body[first_h2:].startswith("<h2>FAILED CHECKS</h2>")       # and holds the first heading
+    assert body.index("FAILED CHECKS") < body.index("Run metadata")
+
+
+def test_html_is_self_contained_with_every_plot_embedded_as_png(full_report):
+    page = full_report["html"]
+    sources = re.findall(r'src="([^"]*)"', page)
+    plot_files = sorted(os.listdir(full_report["dir"] / "plots"))
+    assert len(sources) == len(plot_files) == 11
+    for src in sources:
+        assert src.startswith("data:image/png;base64,")
+        assert base64.b64decode(src.split(",", 1)[1]).startswith(PNG_MAGIC)
+    assert "<link" not in page and "<script" not in page
+
+
+def test_markdown_references_the_written_plot_files(full_report):
+    referenced = re.findall(r"!\[[^\]]*\]\((plots/[^)]+\.png)\)", full_report["md"])
+    assert len(referenced) == 11
+    for rel in referenced:
+        assert (full_report["dir"] / rel).read_bytes().startswith(PNG_MAGIC)
+
+
+def test_report_has_every_required_plot(full_report):
+    names = set(os.listdir(full_report["dir"] / "plots"))
+    for expected in ("throughput_fan_in.png", "speedup_fan_in.png", "backpressure.png", "mergers.png",
+                     "baselines.png", "counters_per_item.png"):
+        assert expected in names
+
+
+def test_metadata_block_shows_machine_topology_commit_flags_kernel_and_date(full_report):
+    md = full_report["md"]
+    for label, value in (("machine", "Synthetic CPU @ 2.0GHz"), ("topology", "1 package, 1 NUMA node"),
+                         ("commit", "0123abc"), ("flags", "-O2 -g -std=c++20"),
+                         ("kernel", "Linux 6.1.0-synthetic"), ("date (UTC)", "2026-11-24T12:00:00Z")):
+        assert re.search(rf"^\| {re.escape(label)} \| .*{re.escape(value)}", md, re.M), label
+
+
+def test_unavailable_counters_are_listed_with_their_reason(full_report):
+    section = full_report["md"].split("## Unavailable counters", 1)[1].split("\n## ", 1)[0]
+    assert "PAPI_TOT_CYC" in section and "perf_event exposes no hardware counters" in section
+    assert "PAPI_TOT_CYC" not in full_report["md"].split("## Counters per item", 1)[1].split("\n## ", 1)[0]
+
+
+def test_plots_say_which_way_is_better():
+    data = report.build_report(report.load_inputs([BASE]))
+    blocks = report.document_blocks(data, report.render_figures(data))
+    text = report.render_markdown(blocks)
+    assert text.count("Higher is better") >= 3 and "Lower is better" in text
+
+
+def test_baselines_are_compared_with_fan_in_at_the_same_producers_and_ring_size():
+    data = report.build_report(report.load_inputs([BASE]))["baselines"]
+    assert data["names"] == ["fan_in", "baseline_moodycamel", "baseline_tbb"]
+    assert [g["label"] for g in data["groups"]] == ["producers=1, ring_size=1024", "producers=2, ring_size=1024",
+                                                    "producers=4, ring_size=1024"]
+    for row in data["rows"]:
+        base_params = sr.points_by_id(sr.load(BASE))[row["baseline_id"]]["params"]
+        ref_params = sr.points_by_id(sr.load(BASE))[row["reference_id"]]["params"]
+        assert ref_params["producers"] == base_params["producers"]
+        assert ref_params["ring_size"] == base_params["ring_size"]
+        assert row["matched_on"] == "all shared parameters"
+    tbb = [row["speedup"] for row in data["rows"] if row["baseline"] == "baseline_tbb"]
+    assert all(1.5 < s < 2.5 for s in tbb)       # the fixture's TBB runs at ~55-70% of fan_in
+
+
+def test_backpressure_shares_are_percent_of_produced_items():
+    line = report.build_report(report.load_inputs([BASE]))["backpressure"]["lines"][0]
+    assert line["x"] == [0, 100, 1000, 10000]
+    first, last = line["values"][0], line["values"][-1]
+    assert first["delivered"] == 100.0 and first["overflowed"] == 0.0
+    assert last["delivered"] + last["overflowed"] == pytest.approx(100.0)
+    assert last["merged_back"] > 0
+
+
+def test_mergers_plot_has_one_line_per_producer_count():
+    lines = report.build_report(report.load_inputs([BASE]))["mergers"]["lines"]
+    assert [line["label"] for line in lines] == ["producers=2", "producers=4"]
+    assert all(line["x"] == [1, 2, 4] for line in lines)
+
+
+def test_speedup_is_relative_to_one_producer_on_the_same_line():
+    speed = report.build_report(report.load_inputs([BASE]))["throughput"]["speedup"]
+    fan_in = next(entry for entry in speed if entry["scenario"] == "fan_in")
+    for line in fan_in["lines"]:
+        assert line["speedup"][0] == 1.0 and line["x"][0] == 1
+
+
+def test_counters_per_item_divides_totals_by_items_and_skips_null_counters():
+    values = report.build_report(report.load_inputs([BASE]))["counters"]["values"]
+    assert "PAPI_TOT_CYC" not in values
+    assert values["PAPI_TOT_INS"]["fan_in"] == pytest.approx(values["instructions_per_item"]["fan_in"])
+    assert values["allocations"]["fan_in"] == 0.0
+
+
+def test_absent_data_skips_plots_with_a_sentence_saying_why(minimal_report):
+    md = minimal_report["md"]
+    assert "No throughput-vs-producers plot for `fan_in`: only producers=1 was measured." in md
+    assert "No backpressure plot: no points of scenario `backpressure` in the input." in md
+    assert "No mergers plot: no points of scenario `mpsm` in the input." in md
+    assert "No baseline comparison: no `baseline_*` scenarios in the input." in md
+    assert "No mergers plot" in minimal_report["html"]
+
+
+def test_report_without_failures_has_no_failed_section(minimal_report):
+    assert "FAILED CHECKS" not in minimal_report["md"]
+    assert "failed-checks\"" not in minimal_report["html"]
+    assert "All 1 point passed" in minimal_report["md"]
+
+
+def test_report_pools_shards_into_one_report(tmp_path, cli):
+    doc = sr.load(BASE)
+    half = len(doc["points"]) // 2
+    first = dict(doc, points=doc["points"][:half], metadata=dict(doc["metadata"], shard={"index": 0, "count": 2}))
+    second = dict(doc, points=doc["points"][half:], metadata=dict(doc["metadata"], shard={"index": 1, "count": 2}))
+    a, b = synth.write(tmp_path / "a.json", first), synth.write(tmp_path / "b.json", second)
+    result = cli("report.py", a, b, "-o", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert f"({len(doc['points'])} points)" in md
+    assert re.search(r"^\| shard \| 0 of 2 \| 1 of 2 \|$", md, re.M)
+    assert FAILED_ID in md.split("## FAILED CHECKS", 1)[1].split("\n## ", 1)[0]
+
+
+def test_oversubscribed_points_are_noted():
+    data = report.build_report(report.load_inputs([BASE]))
+    assert any("oversubscribed" in note for note in data["notes"])
+
+
+def test_report_escapes_html_in_metadata(tmp_path):
+    doc = synth.simple_doc({"a": [1e6, 1.1e6]})
+    doc["metadata"]["cpu_model"] = "<script>alert(1)</script>"
+    data = report.build_report([("x.json", doc)])
+    page = report.render_html(report.document_blocks(data, report.render_figures(data)))
+    assert "<script>" not in page and "&lt;script&gt;" in page
