@@ -17,7 +17,9 @@
 
 namespace spill {
 
-/// Thrown by `Channel::send` once the channel is closed.
+/// Thrown by `Channel::send` once the channel is closed; the item is left intact.
+///
+///     try { ch.send(std::move(x)); } catch (const spill::ChannelClosed&) { keep(std::move(x)); }
 class ChannelClosed : public std::runtime_error {
 public:
     ChannelClosed() : std::runtime_error("send on a closed spill::Channel") {}

@@ -14,12 +14,15 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
 namespace spill {
 
 /// Receives batches with a sequence number; SequencedSpout is one.
+///
+///     static_assert(spill::SequencedSink<spill::SequencedSpout<int, spill::CollectSpout<int>>, std::vector<int>>);
 template <class S, class R>
 concept SequencedSink = requires(S& s, std::uint64_t seq, R& r) {
     s.submit(seq, r);
@@ -27,6 +30,11 @@ concept SequencedSink = requires(S& s, std::uint64_t seq, R& r) {
 };
 
 /// Adapts a plain spout to the sequenced interface (ignores the sequence).
+/// collect_ordered() uses it: the pool already submits in order.
+///
+///     spill::CollectSpout<int> out;
+///     spill::UnsequencedSink<spill::CollectSpout<int>> sink{out};
+///     sink.submit(0, std::vector{1, 2});   // out holds 1 2
 template <class Out>
 struct UnsequencedSink {
     Out& out;

@@ -5,6 +5,7 @@
 // rejects a length above its limit before buffering anything for it.
 #pragma once
 
+#include <algorithm>
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
@@ -15,6 +16,7 @@
 #include <stdexcept>
 #include <string>
 #include <system_error>
+#include <type_traits>
 #include <vector>
 
 #include <unistd.h>
@@ -22,7 +24,10 @@
 namespace spill {
 
 /// Thrown by `FrameDecoder` for a malformed stream (length over the limit,
-/// stream ending inside a frame).
+/// stream ending inside a frame). The message gives the byte offset.
+///
+///     try { spill::read_frames(fd, on_frame); }
+///     catch (const spill::FrameError& e) { std::fprintf(stderr, "bad stream: %s\n", e.what()); }
 class FrameError : public std::runtime_error {
 public:
     using std::runtime_error::runtime_error;
@@ -107,6 +112,16 @@ public:
         buffer_.insert(buffer_.end(), payload, payload + size);
         ++frames_;
         if (buffer_.size() >= limit_) write_buffer();
+    }
+    /// A batch of byte buffers (what a BatchSpout of strings hands over):
+    /// one frame per element, in order, so `BatchSpout<std::string,
+    /// FramedSpout<W>>` composes and the reader still sees one frame per item.
+    ///
+    ///     spill::BatchSpout<std::string, spill::FramedSpout<spill::FdWriter>> out{64, spill::FramedSpout{spill::FdWriter{fd}}};
+    template <std::ranges::input_range R>
+        requires(!ByteBuffer<R> && ByteBuffer<std::ranges::range_value_t<R>>)
+    void send(R&& batch) {
+        for (auto&& item : batch) send(item);
     }
     void flush() {
         write_buffer();

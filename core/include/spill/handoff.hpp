@@ -118,7 +118,13 @@ struct Batch {
 }  // namespace detail
 
 /// The handoff word between worker w and its collector, on its own cache line.
-/// See the header comment for the protocol.
+/// See the header comment for the protocol. The three states of `word`:
+///
+///     Batch* b = ...;
+///     slot.word = HandoffSlot<Batch>::fresh(b);     // published: b waits for the collector
+///     slot.word = HandoffSlot<Batch>::recycled(b);  // given back: b is empty, the worker's next ring
+///     slot.word = 0;                                // the worker took its batch back to merge into it
+///     HandoffSlot<Batch>::ring_of(slot.word) == b;  // the pointer, whatever the tag
 template <class Batch>
 struct alignas(cache_line) HandoffSlot {
     static constexpr std::uintptr_t fresh_bit = 1;
@@ -138,6 +144,9 @@ struct alignas(cache_line) HandoffSlot {
 /// Start/finish signalling between the pool's owner and worker w, on its own
 /// cache line. `go` carries the round number to run (or `shutdown`), `done`
 /// the last round finished.
+///
+///     sig.go.store(round, std::memory_order_release); sig.go.notify_one();   // owner: start
+///     detail::await_at_least(sig.done, round, spins);                        // owner: wait
 struct alignas(cache_line) WorkerSignal {
     static constexpr std::uint64_t shutdown = ~std::uint64_t{0};
     std::atomic<std::uint64_t> go{0};

@@ -13,6 +13,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "detail/config.hpp"
@@ -46,8 +47,10 @@ public:
         for (std::size_t p = 0; p < producers; ++p) {
             if (make_spout) {
                 rings_.push_back(std::make_unique<Producer>(make_spout(p)));
-            } else {
+            } else if constexpr (std::is_default_constructible_v<S>) {
                 rings_.push_back(std::make_unique<Producer>());
+            } else {
+                throw std::invalid_argument("spill::MpscRing: the spout type has no default; pass a spout factory");
             }
         }
     }

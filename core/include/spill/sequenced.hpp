@@ -30,7 +30,11 @@
 
 namespace spill {
 
-/// Counters of a SequencedSpout.
+/// Counters of a SequencedSpout. A healthy ordered pipeline shows mostly
+/// `in_order`; a growing `window_overflows` says the window is too small.
+///
+///     const auto& st = seq.stats();
+///     if (st.window_overflows != 0) warn("reorder window of %zu is too small", seq.window());
 struct SequencedStats {
     std::uint64_t in_order = 0;          ///< batches that took the fast path
     std::uint64_t buffered = 0;          ///< batches that waited in the window
@@ -59,6 +63,7 @@ public:
     /// the batch counts as not delivered: submit the rest again with `seq`.
     template <std::ranges::input_range R>
     void submit(std::uint64_t seq, R&& items) {
+        if (interrupted_) [[unlikely]] release_ready();  // finish what a throwing inner spout left
         if (seq < next_) throw std::invalid_argument("SequencedSpout: sequence " + std::to_string(seq) + " was already delivered");
         if (seq == next_) {
             for (auto&& x : items) {
@@ -87,8 +92,12 @@ public:
     /// Spout interface: an item sent directly is part of no batch and passes
     /// straight through.
     void send(T&& item) { inner_.send(std::move(item)); }
-    /// Flushes the inner spout. Batches waiting for a predecessor stay.
-    void flush() { inner_.flush(); }
+    /// Flushes the inner spout. Batches waiting for a predecessor stay; a
+    /// release that a throwing inner spout interrupted is resumed first.
+    void flush() {
+        if (interrupted_) release_ready();
+        inner_.flush();
+    }
 
     [[nodiscard]] std::uint64_t next_expected() const noexcept { return next_; }
     [[nodiscard]] std::size_t window() const noexcept { return slots_.size(); }
@@ -110,9 +119,11 @@ private:
     // Emits every batch that became next in line, pulling overflowed batches
     // into the window as it advances.
     void release_ready() {
+        interrupted_ = false;
         for (;;) {
             Slot& s = slots_[next_ % slots_.size()];
             if (!s.filled) {
+                if (overflow_.empty()) return;  // the common case: no map lookup
                 auto it = overflow_.find(next_);
                 if (it == overflow_.end()) return;
                 s.items.swap(it->second);  // O(1); the map's node takes the old (empty) vector
@@ -125,7 +136,8 @@ private:
             } catch (...) {
                 s.items.erase(s.items.begin(), s.items.begin() + static_cast<std::ptrdiff_t>(sent));
                 stats_.items += sent;
-                throw;  // the rest stays buffered under `next_`; the next submit or release retries it
+                interrupted_ = true;
+                throw;  // the rest stays buffered under `next_`; the next submit or flush resumes it
             }
             stats_.items += sent;
             s.items.clear();  // keeps capacity (Q3)
@@ -139,6 +151,7 @@ private:
     std::map<std::uint64_t, std::vector<T>> overflow_;
     std::uint64_t next_;
     SequencedStats stats_;
+    bool interrupted_ = false;  // a release stopped on an inner exception with batch `next_` still buffered
 };
 
 }  // namespace spill

@@ -174,9 +174,15 @@ public:
     // ---- consuming view: take(n) ----
     /// An input range over the oldest `n` items that moves each item out and
     /// removes it from the ring as the iterator advances past it. Items not
-    /// reached (a consumer that stopped or threw) stay in the ring.
+    /// reached (a consumer that stopped or threw) stay in the ring. An item
+    /// counts as taken only once the loop advances past it, so a consumer
+    /// that stops early must `break` before moving from the current item.
     ///
     ///     for (int&& x : ring.take(2)) out.send(std::move(x));
+    ///     for (int&& x : ring.take(8)) {
+    ///         if (enough()) break;   // x stays in the ring
+    ///         out.send(std::move(x));
+    ///     }
     class Take {
     public:
         class iterator {

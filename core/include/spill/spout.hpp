@@ -35,9 +35,21 @@ concept Spout = requires(S& s, T&& item) {
 };
 
 /// A spout that also takes a whole range at once (it may batch, write once,
-/// reserve once...).
+/// reserve once...). Call it through `spill::send_all`, which falls back to
+/// one `send` per item for spouts without it.
+///
+///     static_assert(spill::BulkSpout<spill::CollectSpout<int>, int, std::vector<int>&>);
+///     static_assert(!spill::BulkSpout<spill::DropSpout, int, std::vector<int>&>);
 template <class S, class T, class R>
 concept BulkSpout = Spout<S, T> && requires(S& s, R&& r) { s.send_all(std::forward<R>(r)); };
+
+namespace detail {
+/// A bulk spout whose send_all returns how many items it took.
+template <class S, class R>
+concept CountedBulk = requires(S& s, R&& r) {
+    { s.send_all(std::forward<R>(r)) } -> std::convertible_to<std::size_t>;
+};
+}  // namespace detail
 
 /// Sends every element of `items` (moved) into `out`, through `out.send_all`
 /// when the spout has one. Returns how many items were sent.
@@ -47,15 +59,15 @@ concept BulkSpout = Spout<S, T> && requires(S& s, R&& r) { s.send_all(std::forwa
 template <class S, std::ranges::input_range R>
 std::size_t send_all(S& out, R&& items) {
     using T = std::ranges::range_value_t<R>;
-    if constexpr (BulkSpout<S, T, R>) {
-        if constexpr (std::ranges::sized_range<R>) {
-            const auto n = static_cast<std::size_t>(std::ranges::size(items));
-            out.send_all(std::forward<R>(items));
-            return n;
-        } else {
-            return out.send_all(std::forward<R>(items));
-        }
+    if constexpr (BulkSpout<S, T, R> && std::ranges::sized_range<R>) {
+        const auto n = static_cast<std::size_t>(std::ranges::size(items));
+        out.send_all(std::forward<R>(items));
+        return n;
+    } else if constexpr (BulkSpout<S, T, R> && detail::CountedBulk<S, R>) {
+        return out.send_all(std::forward<R>(items));  // the spout counts an unsized range itself
     } else {
+        // No bulk entry, or one that cannot tell how many items an unsized
+        // range held: send one by one and count.
         std::size_t n = 0;
         for (auto&& item : items) {
             out.send(std::move(item));

@@ -63,7 +63,10 @@
 
 namespace spill {
 
-/// One worker's failure in one round.
+/// One worker's failure in one round: which worker, which round, and what it threw.
+///
+///     for (const spill::WorkerFailure& f : error.failures())
+///         std::fprintf(stderr, "worker %zu, round %llu\n", f.worker, (unsigned long long)f.round);
 struct WorkerFailure {
     std::size_t worker;
     std::uint64_t round;
@@ -72,6 +75,14 @@ struct WorkerFailure {
 
 /// Thrown by join()/run() when at least one worker's task threw. The pool is
 /// still usable, and every item pushed before the throw was still published.
+/// `what()` names the first failed worker, its round and its message.
+///
+///     try {
+///         pool.run(args);
+///     } catch (const spill::WorkerError& e) {
+///         log(e.what());                 // "worker 1 failed in round 7: ..."
+///         pool.collect(out);             // the items pushed before the throw are there
+///     }
 class WorkerError : public std::runtime_error {
 public:
     explicit WorkerError(std::vector<WorkerFailure> failures)
@@ -96,6 +107,10 @@ private:
 };
 
 /// Per-worker counters. Written by the worker; read them when no round is in flight.
+///
+///     pool.run(args);                                   // joined: stats are stable
+///     const spill::WorkerStats& s = pool.stats(0);
+///     double merge_rate = double(s.merge_backs) / double(s.rounds);
 struct WorkerStats {
     std::uint64_t rounds = 0;         ///< rounds this worker ran
     std::uint64_t published = 0;      ///< publishes into a recycled ring

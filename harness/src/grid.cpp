@@ -1,0 +1,321 @@
+// harness/src/grid.cpp: see grid.hpp.
+#include "grid.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <set>
+#include <sstream>
+#include <tuple>
+
+namespace spill::bench {
+namespace {
+
+std::string trim(const std::string& s) {
+    std::size_t b = 0;
+    std::size_t e = s.size();
+    while (b < e && std::isspace(static_cast<unsigned char>(s[b])) != 0) ++b;
+    while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1])) != 0) --e;
+    return s.substr(b, e - b);
+}
+
+std::vector<std::string> split(const std::string& s, char sep) {
+    std::vector<std::string> out;
+    std::string cur;
+    for (char c : s) {
+        if (c == sep) {
+            out.push_back(cur);
+            cur.clear();
+        } else {
+            cur.push_back(c);
+        }
+    }
+    out.push_back(cur);
+    return out;
+}
+
+// Strict unsigned parse of a piece of a list; `whole` is quoted in the message.
+std::uint64_t piece_uint(const std::string& piece, const std::string& whole, const std::string& what) {
+    if (piece.empty()) throw InputError(what + ": malformed list '" + whole + "' (empty element)");
+    std::uint64_t v = 0;
+    for (char c : piece) {
+        if (c < '0' || c > '9') throw InputError(what + ": malformed value '" + whole + "' ('" + piece + "' is not a non-negative integer)");
+        const auto d = static_cast<std::uint64_t>(c - '0');
+        if (v > (std::numeric_limits<std::uint64_t>::max() - d) / 10) throw InputError(what + ": value '" + piece + "' is too large");
+        v = v * 10 + d;
+    }
+    return v;
+}
+
+}  // namespace
+
+std::uint64_t parse_uint(const std::string& text, const std::string& what) {
+    const std::string t = trim(text);
+    return piece_uint(t, t, what);
+}
+
+std::vector<std::uint64_t> parse_list(const std::string& text, const std::string& what) {
+    const std::string t = trim(text);
+    if (t.empty()) throw InputError(what + ": empty value");
+    std::vector<std::uint64_t> out;
+    std::set<std::uint64_t> seen;
+    auto add = [&](std::uint64_t v) {
+        if (seen.insert(v).second) out.push_back(v);
+    };
+    constexpr std::size_t max_values = 100000;
+    for (const std::string& raw : split(t, ',')) {
+        const std::string e = trim(raw);
+        if (e.empty()) throw InputError(what + ": malformed list '" + t + "' (empty element)");
+        const auto dash = e.find('-');
+        if (dash == std::string::npos) {
+            add(piece_uint(e, t, what));
+            continue;
+        }
+        // A range: LO-HI, LO-HI:xF (geometric) or LO-HI:+S (arithmetic).
+        const std::string lo_s = e.substr(0, dash);
+        std::string rest = e.substr(dash + 1);
+        std::string step_s;
+        if (const auto colon = rest.find(':'); colon != std::string::npos) {
+            step_s = rest.substr(colon + 1);
+            rest = rest.substr(0, colon);
+        }
+        const std::uint64_t lo = piece_uint(lo_s, t, what);
+        const std::uint64_t hi = piece_uint(rest, t, what);
+        if (lo > hi) throw InputError(what + ": range '" + e + "' is descending (low end above high end)");
+        bool geometric = false;
+        std::uint64_t step = 1;
+        if (!step_s.empty()) {
+            if (step_s[0] == 'x' || step_s[0] == '*') {
+                geometric = true;
+                step = piece_uint(step_s.substr(1), t, what);
+                if (step < 2) throw InputError(what + ": range '" + e + "' needs a factor of at least 2 after ':x'");
+                if (lo == 0) throw InputError(what + ": geometric range '" + e + "' cannot start at 0");
+            } else if (step_s[0] == '+') {
+                step = piece_uint(step_s.substr(1), t, what);
+                if (step == 0) throw InputError(what + ": range '" + e + "' has a zero step");
+            } else {
+                throw InputError(what + ": range '" + e + "' has a malformed step '" + step_s + "' (use :x2 or :+10)");
+            }
+        } else if (e.find(':') != std::string::npos) {
+            throw InputError(what + ": range '" + e + "' has an empty step");
+        }
+        std::size_t n = 0;
+        for (std::uint64_t v = lo; v <= hi;) {
+            add(v);
+            if (++n > max_values) throw InputError(what + ": range '" + e + "' expands to more than 100000 values");
+            std::uint64_t next = geometric ? v * step : v + step;
+            if (next <= v) break;  // overflow
+            v = next;
+        }
+    }
+    return out;
+}
+
+Shard parse_shard(const std::string& text) {
+    const std::string t = trim(text);
+    const auto slash = t.find('/');
+    if (slash == std::string::npos) throw InputError("--shard: malformed value '" + t + "' (expected i/n, e.g. 0/4)");
+    Shard s;
+    try {
+        s.index = piece_uint(t.substr(0, slash), t, "--shard");
+        s.count = piece_uint(t.substr(slash + 1), t, "--shard");
+    } catch (const InputError&) {
+        throw InputError("--shard: malformed value '" + t + "' (expected i/n, e.g. 0/4)");
+    }
+    if (s.count == 0) throw InputError("--shard: '" + t + "' has zero shards");
+    if (s.index >= s.count) throw InputError("--shard: index in '" + t + "' must be below the shard count (shards are numbered from 0)");
+    return s;
+}
+
+PinPolicy parse_pin(const std::string& text) {
+    if (text == "compact") return PinPolicy::compact;
+    if (text == "scatter") return PinPolicy::scatter;
+    if (text == "none") return PinPolicy::none;
+    throw InputError("--pin: unknown policy '" + text + "' (expected compact, scatter or none)");
+}
+
+const char* to_string(PinPolicy p) noexcept {
+    switch (p) {
+        case PinPolicy::compact: return "compact";
+        case PinPolicy::scatter: return "scatter";
+        case PinPolicy::none: return "none";
+    }
+    return "?";
+}
+
+DelayMode parse_delay_mode(const std::string& text) {
+    const std::string t = trim(text);
+    if (t == "busy_item") return DelayMode::busy_item;
+    if (t == "busy_batch") return DelayMode::busy_batch;
+    if (t == "block_item") return DelayMode::block_item;
+    if (t == "block_batch") return DelayMode::block_batch;
+    throw InputError("--delay-mode: unknown mode '" + t + "' (expected busy_item, busy_batch, block_item or block_batch)");
+}
+
+const char* to_string(DelayMode d) noexcept {
+    switch (d) {
+        case DelayMode::busy_item: return "busy_item";
+        case DelayMode::busy_batch: return "busy_batch";
+        case DelayMode::block_item: return "block_item";
+        case DelayMode::block_batch: return "block_batch";
+    }
+    return "?";
+}
+
+std::vector<DelayMode> parse_delay_modes(const std::string& text) {
+    std::vector<DelayMode> out;
+    for (const std::string& e : split(trim(text), ',')) {
+        if (trim(e).empty()) throw InputError("--delay-mode: malformed list '" + text + "' (empty element)");
+        const DelayMode d = parse_delay_mode(e);
+        if (std::find(out.begin(), out.end(), d) == out.end()) out.push_back(d);
+    }
+    return out;
+}
+
+void check_ring_size(std::uint64_t n) {
+    if (n < min_ring_size || n > max_ring_size || (n & (n - 1)) != 0)
+        throw InputError("--ring-size: " + std::to_string(n) + " is not a compiled ring size (powers of two from 64 to 65536)");
+}
+
+bool set_grid_param(Grid& g, const std::string& key, const std::string& value) {
+    const std::string opt = "--" + key;
+    if (key == "producers") g.producers = parse_list(value, opt);
+    else if (key == "mergers") g.mergers = parse_list(value, opt);
+    else if (key == "ring-size") g.ring_size = parse_list(value, opt);
+    else if (key == "consumer-delay-ns") g.consumer_delay_ns = parse_list(value, opt);
+    else if (key == "delay-mode") g.delay_mode = parse_delay_modes(value);
+    else if (key == "items") g.items = parse_list(value, opt);
+    else if (key == "rounds") g.rounds = parse_list(value, opt);
+    else return false;
+    return true;
+}
+
+std::string PointSpec::id() const {
+    // Keys in alphabetical order, as in SCHEMA.md.
+    std::ostringstream o;
+    o << scenario << "|consumer_delay_ns=" << params.consumer_delay_ns << "|delay_mode=" << to_string(params.delay_mode)
+      << "|items=" << params.items << "|mergers=" << params.mergers << "|producers=" << params.producers
+      << "|ring_size=" << params.ring_size << "|rounds=" << params.rounds;
+    return o.str();
+}
+
+std::vector<PointSpec> expand(const Grid& g, const ParamUse& use) {
+    const std::string where = g.origin.empty() ? "" : " (" + g.origin + ")";
+    for (std::uint64_t p : g.producers)
+        if (p == 0) throw InputError("--producers: 0 producers" + where + " (need at least 1)");
+    for (std::uint64_t p : g.producers)
+        if (p > 256) throw InputError("--producers: " + std::to_string(p) + " producers" + where + " is above the limit of 256");
+    for (std::uint64_t m : g.mergers)
+        if (m == 0) throw InputError("--mergers: 0 mergers" + where + " (need at least 1)");
+    for (std::uint64_t r : g.rounds)
+        if (r == 0) throw InputError("--rounds: 0 rounds" + where + " (need at least 1)");
+    for (std::uint64_t i : g.items)
+        if (i == 0) throw InputError("--items: 0 items" + where + " (need at least 1)");
+    for (std::uint64_t d : g.consumer_delay_ns)
+        if (d > 1000000000) throw InputError("--consumer-delay-ns: " + std::to_string(d) + where + " is above the limit of 1 s");
+    for (std::uint64_t r : g.ring_size) {
+        try {
+            check_ring_size(r);
+        } catch (const InputError& e) {
+            throw InputError(e.what() + where);
+        }
+    }
+    std::vector<PointSpec> out;
+    std::set<std::string> ids;
+    for (std::uint64_t items : g.items)
+        for (std::uint64_t rounds : g.rounds)
+            for (std::uint64_t producers : g.producers)
+                for (std::uint64_t mergers : g.mergers)
+                    for (std::uint64_t ring : g.ring_size)
+                        for (std::uint64_t delay : g.consumer_delay_ns)
+                            for (DelayMode mode : g.delay_mode) {
+                                PointSpec p;
+                                p.scenario = g.scenario;
+                                Params& q = p.params;
+                                q.items = items;
+                                q.rounds = use.rounds ? rounds : 1;
+                                q.producers = use.producers ? producers : 1;
+                                q.mergers = use.mergers ? mergers : 1;
+                                q.ring_size = use.ring_size ? ring : 1024;
+                                q.consumer_delay_ns = use.consumer_delay ? delay : 0;
+                                q.delay_mode = (use.consumer_delay && q.consumer_delay_ns != 0) ? mode : DelayMode::busy_item;
+                                if (use.mergers && use.mergers_need_producers && q.mergers > q.producers)
+                                    throw InputError("--mergers: " + std::to_string(q.mergers) + " mergers for " + std::to_string(q.producers) +
+                                                     " producers in " + g.scenario + where + " (each merger needs at least one producer)");
+                                if (q.items < q.producers * q.rounds)
+                                    throw InputError("--items: " + std::to_string(q.items) + " items" + where + " is fewer than producers x rounds (" +
+                                                     std::to_string(q.producers) + " x " + std::to_string(q.rounds) + ") for " + g.scenario);
+                                if (ids.insert(p.id()).second) out.push_back(std::move(p));
+                            }
+    return out;
+}
+
+SweepFile parse_sweep(const std::string& text, const std::string& name) {
+    SweepFile f;
+    Grid defaults;
+    Grid* current = nullptr;
+    std::istringstream in(text);
+    std::string line;
+    std::size_t lineno = 0;
+    while (std::getline(in, line)) {
+        ++lineno;
+        const std::string at = name + ":" + std::to_string(lineno);
+        if (const auto hash = line.find('#'); hash != std::string::npos) line.resize(hash);
+        const std::string t = trim(line);
+        if (t.empty()) continue;
+        if (t.front() == '[') {
+            if (t.back() != ']' || t.size() < 3) throw InputError(at + ": malformed section header '" + t + "' (expected [scenario])");
+            Grid g = defaults;
+            g.scenario = trim(t.substr(1, t.size() - 2));
+            g.origin = at;
+            if (g.scenario.empty() || g.scenario.find_first_of(" \t[]") != std::string::npos)
+                throw InputError(at + ": malformed section header '" + t + "'");
+            f.grids.push_back(std::move(g));
+            current = &f.grids.back();
+            continue;
+        }
+        const auto eq = t.find('=');
+        if (eq == std::string::npos) throw InputError(at + ": malformed line '" + t + "' (expected key = value or [scenario])");
+        const std::string key = trim(t.substr(0, eq));
+        const std::string value = trim(t.substr(eq + 1));
+        if (value.empty()) throw InputError(at + ": key '" + key + "' has no value");
+        try {
+            if (set_grid_param(current ? *current : defaults, key, value)) continue;
+            if (current) throw InputError("unknown key '" + key + "' in a scenario section (grid keys: producers, mergers, ring-size, consumer-delay-ns, delay-mode, items, rounds)");
+            if (key == "repetitions") f.settings.repetitions = parse_uint(value, key);
+            else if (key == "warmup") f.settings.warmup = parse_uint(value, key);
+            else if (key == "pin") {
+                (void)parse_pin(value);
+                f.settings.pin = value;
+            } else if (key == "counters") f.settings.counters = value;
+            else if (key == "seed") f.settings.seed = parse_uint(value, key);
+            else throw InputError("unknown key '" + key + "'");
+        } catch (const InputError& e) {
+            throw InputError(at + ": " + e.what());
+        }
+    }
+    if (f.grids.empty()) throw InputError(name + ": no [scenario] section");
+    return f;
+}
+
+SweepFile load_sweep(const std::string& path) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path, ec)) throw InputError("cannot read sweep file '" + path + "' (no such file)");
+    std::ifstream in(path);
+    if (!in) throw InputError("cannot read sweep file '" + path + "'");
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (in.bad()) throw InputError("cannot read sweep file '" + path + "'");
+    return parse_sweep(text.str(), path);
+}
+
+std::vector<PointSpec> select_shard(const std::vector<PointSpec>& points, const Shard& s) {
+    std::vector<PointSpec> out;
+    for (std::size_t i = 0; i < points.size(); ++i)
+        if (i % s.count == s.index) out.push_back(points[i]);
+    return out;
+}
+
+}  // namespace spill::bench

@@ -1,0 +1,132 @@
+// harness/src/grid.hpp: parsing of the runner's inputs (value lists, shard,
+// pin policy, delay mode, sweep files) and expansion of a grid into points.
+//
+// Every parser throws spill::bench::InputError with a one-line message that
+// names the offending value; main() prints it and exits non-zero before any
+// output file is touched.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace spill::bench {
+
+/// Bad user input. The message is one line and names the bad value.
+class InputError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+/// Parses "1,2,4", "1-8", "1-64:x2", "0-1000:+250" or mixes ("1,8-16:x2").
+/// Values keep the order written; duplicates are removed (first wins).
+/// `what` names the option in error messages.
+std::vector<std::uint64_t> parse_list(const std::string& text, const std::string& what);
+
+/// Parses one unsigned integer (the whole text must be a number).
+std::uint64_t parse_uint(const std::string& text, const std::string& what);
+
+/// A shard "i/n": run the points whose index p has p % n == i (0 <= i < n).
+struct Shard {
+    std::uint64_t index = 0;
+    std::uint64_t count = 1;
+    friend bool operator==(const Shard&, const Shard&) = default;
+};
+Shard parse_shard(const std::string& text);
+
+enum class PinPolicy { compact, scatter, none };
+PinPolicy parse_pin(const std::string& text);
+const char* to_string(PinPolicy p) noexcept;
+
+enum class DelayMode { busy_item, busy_batch, block_item, block_batch };
+DelayMode parse_delay_mode(const std::string& text);
+const char* to_string(DelayMode d) noexcept;
+/// Parses a comma-separated list of delay modes.
+std::vector<DelayMode> parse_delay_modes(const std::string& text);
+
+/// The ring sizes spill-bench is compiled for (SpillRing takes N at compile time).
+inline constexpr std::uint64_t min_ring_size = 64;
+inline constexpr std::uint64_t max_ring_size = 65536;
+/// Throws InputError unless `n` is one of the compiled ring sizes.
+void check_ring_size(std::uint64_t n);
+
+/// One scenario's grid: every value of every swept parameter.
+struct Grid {
+    std::string scenario;
+    std::vector<std::uint64_t> producers{2};
+    std::vector<std::uint64_t> mergers{1};
+    std::vector<std::uint64_t> ring_size{1024};
+    std::vector<std::uint64_t> consumer_delay_ns{0};
+    std::vector<DelayMode> delay_mode{DelayMode::busy_item};
+    std::vector<std::uint64_t> items{100000};
+    std::vector<std::uint64_t> rounds{100};
+    std::string origin;  // "command line" or "FILE:LINE", for error messages
+};
+
+/// Sets grid parameter `key` (option spelling: "ring-size", "consumer-delay-ns"...)
+/// from `value`. Returns false if `key` is not a grid parameter.
+bool set_grid_param(Grid& g, const std::string& key, const std::string& value);
+
+/// One concrete parameter combination.
+struct Params {
+    std::uint64_t producers = 1;
+    std::uint64_t mergers = 1;
+    std::uint64_t ring_size = 1024;
+    std::uint64_t consumer_delay_ns = 0;
+    DelayMode delay_mode = DelayMode::busy_item;
+    std::uint64_t items = 1;
+    std::uint64_t rounds = 1;
+    friend bool operator==(const Params&, const Params&) = default;
+};
+
+/// A scenario plus its parameters; `id()` is the stable key of SCHEMA.md.
+struct PointSpec {
+    std::string scenario;
+    Params params;
+    [[nodiscard]] std::string id() const;
+};
+
+/// Which parameters a scenario reads; the others are pinned to neutral values.
+struct ParamUse {
+    bool producers = true;
+    bool mergers = false;
+    bool mergers_need_producers = true;  // each merger drains at least one producer's slot
+    bool consumer_delay = true;
+    bool rounds = true;
+    bool ring_size = true;
+};
+
+/// Expands a grid (cartesian product) into points, in a fixed order, after
+/// neutralising the parameters the scenario ignores and removing duplicates.
+/// Validates each point (ring size, producers >= 1, mergers <= producers when
+/// mergers are used, items >= producers...). Throws InputError naming the value.
+std::vector<PointSpec> expand(const Grid& g, const ParamUse& use);
+
+/// Options that a sweep file sets once for the whole file.
+struct SweepSettings {
+    std::optional<std::uint64_t> repetitions;
+    std::optional<std::uint64_t> warmup;
+    std::optional<std::string> pin;
+    std::optional<std::string> counters;
+    std::optional<std::uint64_t> seed;
+};
+
+/// A parsed sweep file: the file-wide settings and each scenario section.
+struct SweepFile {
+    SweepSettings settings;
+    std::vector<Grid> grids;
+};
+
+/// Parses sweep-file text (see harness/README.md for the format). `name` is
+/// used in messages: "NAME:LINE: ...".
+SweepFile parse_sweep(const std::string& text, const std::string& name);
+/// Reads and parses a sweep file; an unreadable file is an InputError.
+SweepFile load_sweep(const std::string& path);
+
+/// Keeps the points of one shard (index p with p % count == index).
+std::vector<PointSpec> select_shard(const std::vector<PointSpec>& points, const Shard& s);
+
+}  // namespace spill::bench

@@ -1,0 +1,612 @@
+// harness/src/main.cpp: the spill-bench command line.
+//
+//   spill-bench list
+//   spill-bench run SCENARIO [options]
+//   spill-bench sweep FILE [options]
+//   spill-bench merge OUT.json SHARD.json...
+//   spill-bench topology [--pin POLICY] [--counters LIST]
+//
+// See harness/README.md. Bad input ends with one line on stderr naming the
+// value, exit code 2, and no output file.
+#include <algorithm>
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <random>
+#include <sstream>
+
+// GCC 12 reports a -Wnull-dereference false positive inside libstdc++'s
+// vector copy when instantiated by Boost.Program_options' typed_value<vector>
+// (the "args" positional); silenced for this translation unit only.
+#pragma GCC diagnostic ignored "-Wnull-dereference"
+#include <boost/program_options.hpp>
+
+#include "grid.hpp"
+#include "platform.hpp"
+#include "results.hpp"
+#include "scenario.hpp"
+
+namespace po = boost::program_options;
+using namespace spill::bench;
+
+namespace {
+
+constexpr int exit_input = 2;
+constexpr int exit_check = 3;
+constexpr int exit_interrupted = 130;
+
+volatile std::sig_atomic_t g_interrupted = 0;
+extern "C" void on_sigint(int) {
+    g_interrupted = 1;
+    std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C stops at once
+}
+
+std::string join_args(int argc, char** argv) {
+    std::string s;
+    for (int i = 0; i < argc; ++i) {
+        if (i) s += ' ';
+        std::string a = argv[i];
+        if (a.find_first_of(" \t'\"") != std::string::npos) a = "'" + a + "'";
+        s += a;
+    }
+    return s;
+}
+
+std::string fmt_seconds(double s) {
+    std::ostringstream o;
+    if (s < 60) o << std::fixed << std::setprecision(1) << s << "s";
+    else o << static_cast<long>(s) / 60 << "m" << std::setw(2) << std::setfill('0') << static_cast<long>(s) % 60 << "s";
+    return o.str();
+}
+
+std::string fmt_rate(double r) {
+    std::ostringstream o;
+    o << std::fixed << std::setprecision(2);
+    if (r >= 1e9) o << r / 1e9 << "G";
+    else if (r >= 1e6) o << r / 1e6 << "M";
+    else if (r >= 1e3) o << r / 1e3 << "k";
+    else o << r;
+    return o.str();
+}
+
+// ----------------------------------------------------------- options ----
+
+struct RunOptions {
+    std::vector<Grid> grids;
+    std::uint64_t repetitions = 3;
+    std::uint64_t warmup = 1;
+    PinPolicy pin = PinPolicy::compact;
+    std::string counters = "default";
+    std::string out;
+    std::uint64_t seed = 0;
+    bool resume = false;
+    Shard shard;
+    std::uint64_t slowdown_pct = 0;
+    Fault fault = Fault::none;
+    std::string command_line;
+    std::string sweep_file;
+    bool quiet = false;
+};
+
+po::options_description grid_options() {
+    po::options_description d("Grid (each a list: 1,2,4 | range 1-8 | geometric 1-64:x2 | arithmetic 0-1000:+250)");
+    d.add_options()("producers", po::value<std::string>(), "producer threads (pool workers) [2]")(
+        "mergers", po::value<std::string>(), "merger threads (mpsm) or stage-2 workers (pipeline) [1]")(
+        "ring-size", po::value<std::string>(), "ring capacity, power of two 64..65536 [1024]")(
+        "consumer-delay-ns", po::value<std::string>(), "consumer slowdown in ns [0]")(
+        "delay-mode", po::value<std::string>(), "busy_item|busy_batch|block_item|block_batch (list allowed) [busy_item]")(
+        "items", po::value<std::string>(), "items per repetition, over all producers [100000]")(
+        "rounds", po::value<std::string>(), "rounds per repetition [100]");
+    return d;
+}
+
+po::options_description run_options() {
+    po::options_description d("Run");
+    d.add_options()("repetitions", po::value<std::string>(), "measured repetitions per point [3]")(
+        "warmup", po::value<std::string>(), "unmeasured repetitions before them [1]")("pin", po::value<std::string>(), "compact|scatter|none [compact]")(
+        "counters", po::value<std::string>(), "PAPI events: default, none, or names (PAPI_TOT_CYC,...) [default]")(
+        "out", po::value<std::string>(), "result file FILE.json (FILE.csv is written beside it)")(
+        "seed", po::value<std::string>(), "shuffle the order points run in with this seed (0: grid order) [0]")(
+        "resume", po::bool_switch(), "skip points already in --out and append the rest")(
+        "shard", po::value<std::string>(), "run only shard i of n (i/n, 0-based): points p with p % n == i")(
+        "quiet", po::bool_switch(), "no progress lines on stderr")("help,h", po::bool_switch(), "this help");
+    return d;
+}
+
+po::options_description hidden_options() {
+    po::options_description d("Hidden");
+    d.add_options()("inject-slowdown", po::value<std::string>(), "add busy work per item: PCT percent of the calibrated time per item")(
+        "inject-fault", po::value<std::string>(), "drop|reorder: break the run on purpose so the checks must catch it")(
+        "command", po::value<std::string>(), "")("args", po::value<std::vector<std::string>>(), "");
+    return d;
+}
+
+void usage(std::ostream& o) {
+    o << "usage:\n"
+         "  spill-bench list                          scenarios and the parameters they sweep\n"
+         "  spill-bench run SCENARIO [options]        run the cartesian grid of one scenario\n"
+         "  spill-bench sweep FILE [options]          run every section of a sweep file (scenarios/...)\n"
+         "  spill-bench merge OUT.json SHARD.json...  join shard result files\n"
+         "  spill-bench topology [--pin P] [--counters C]  hwloc topology, pinning plan, readable counters\n\n"
+      << grid_options() << "\n"
+      << run_options() << "\nSee harness/README.md.\n";
+}
+
+std::string opt(const po::variables_map& vm, const char* name) {
+    return vm.count(name) ? vm[name].as<std::string>() : std::string();
+}
+
+/// Parses options common to run and sweep into `o` (grid overrides applied to every grid).
+void apply_options(const po::variables_map& vm, RunOptions& o) {
+    for (const char* key : {"producers", "mergers", "ring-size", "consumer-delay-ns", "delay-mode", "items", "rounds"})
+        if (vm.count(key))
+            for (Grid& g : o.grids) (void)set_grid_param(g, key, vm[key].as<std::string>());
+    if (vm.count("repetitions")) o.repetitions = parse_uint(opt(vm, "repetitions"), "--repetitions");
+    if (vm.count("warmup")) o.warmup = parse_uint(opt(vm, "warmup"), "--warmup");
+    if (o.repetitions == 0) throw InputError("--repetitions: 0 (need at least 1)");
+    if (o.repetitions > 1000) throw InputError("--repetitions: " + std::to_string(o.repetitions) + " is above the limit of 1000");
+    if (vm.count("pin")) o.pin = parse_pin(opt(vm, "pin"));
+    if (vm.count("counters")) o.counters = opt(vm, "counters");
+    if (vm.count("seed")) o.seed = parse_uint(opt(vm, "seed"), "--seed");
+    if (vm.count("out")) o.out = opt(vm, "out");
+    o.resume = vm["resume"].as<bool>();
+    o.quiet = vm["quiet"].as<bool>();
+    if (vm.count("shard")) o.shard = parse_shard(opt(vm, "shard"));
+    if (vm.count("inject-slowdown")) {
+        o.slowdown_pct = parse_uint(opt(vm, "inject-slowdown"), "--inject-slowdown");
+        if (o.slowdown_pct > 10000) throw InputError("--inject-slowdown: " + std::to_string(o.slowdown_pct) + " is above the limit of 10000 percent");
+    }
+    if (vm.count("inject-fault")) {
+        const std::string f = opt(vm, "inject-fault");
+        if (f == "drop") o.fault = Fault::drop;
+        else if (f == "reorder") o.fault = Fault::reorder;
+        else if (f == "none") o.fault = Fault::none;
+        else throw InputError("--inject-fault: unknown fault '" + f + "' (expected drop or reorder)");
+    }
+    if (o.resume && o.out.empty()) throw InputError("--resume: needs --out FILE.json (the file to resume)");
+    if (!o.out.empty()) check_output_path(o.out);
+}
+
+// ------------------------------------------------------------ running ----
+
+struct Planned {
+    PointSpec spec;
+    const Scenario* scenario;
+};
+
+json metadata_for(const RunOptions& o, const Pinner& pinner, const Papi& papi) {
+    const BuildInfo b = build_info();
+    const MachineInfo m = machine_info();
+    json md;
+    md["tool"] = "spill-bench";
+    md["commit"] = b.commit;
+    md["dirty"] = b.dirty;
+    md["compiler"] = b.compiler;
+    md["flags"] = b.flags;
+    md["build_type"] = b.build_type;
+    md["cpu_model"] = m.cpu_model;
+    md["logical_cpus"] = pinner.logical_cpus();
+    md["topology"] = pinner.topology_summary();
+    md["kernel"] = m.kernel;
+    md["hostname"] = m.hostname;
+    md["date_utc"] = utc_now_iso();
+    md["command_line"] = o.command_line;
+    md["seed"] = o.seed;
+    md["pin_policy"] = to_string(o.pin);
+    md["pinning_available"] = pinner.available();
+    md["pinning_reason"] = pinner.reason();
+    json c;
+    c["requested"] = papi.requested();
+    json avail = json::array({"cpu_seconds", "voluntary_context_switches", "involuntary_context_switches", "page_faults"});
+    if (allocations_so_far()) avail.push_back("allocations");
+    for (const auto& n : papi.usable()) avail.push_back(n);
+    c["available"] = avail;
+    json un = json::object();
+    for (const auto& [k, v] : papi.unavailable()) un[k] = v;
+    if (!allocations_so_far()) un["allocations"] = "no counting operator new in this binary";
+    c["unavailable"] = un;
+    c["papi"] = papi.describe();
+    c["scope"] =
+        "cpu_seconds, context switches and page faults are getrusage(RUSAGE_SELF) deltas over the measured phase, i.e. the sum over the "
+        "point's threads; allocations count global operator new calls of all threads in the measured phase; PAPI events are summed over "
+        "the point's threads for the whole repetition";
+    md["counters"] = c;
+    md["shard"] = {{"index", o.shard.index}, {"count", o.shard.count}};
+    md["repetitions"] = o.repetitions;
+    md["warmup"] = o.warmup;
+    if (!o.sweep_file.empty()) md["sweep_file"] = o.sweep_file;
+    if (o.slowdown_pct != 0 || o.fault != Fault::none) {
+        md["injected"] = {{"slowdown_pct", o.slowdown_pct},
+                          {"fault", o.fault == Fault::drop ? "drop" : o.fault == Fault::reorder ? "reorder" : "none"}};
+    }
+    return md;
+}
+
+json params_json(const Params& p) {
+    return json{{"producers", p.producers},       {"mergers", p.mergers},
+                {"ring_size", p.ring_size},       {"consumer_delay_ns", p.consumer_delay_ns},
+                {"delay_mode", to_string(p.delay_mode)}, {"items", p.items},
+                {"rounds", p.rounds}};
+}
+
+/// Runs one point (warm-up + repetitions) and returns its JSON.
+json run_point(const Planned& pl, const RunOptions& o, const Pinner& pinner, Papi& papi, bool& passed, std::string& failure) {
+    const Scenario& sc = *pl.scenario;
+    std::uint64_t slowdown_ns_per_64 = 0;
+    std::vector<ThreadRecord> threads;
+    json reps = json::array();
+    std::vector<double> rates, secs;
+    json totals = {{"produced", 0}, {"delivered", 0}, {"overflowed", 0}, {"merged_back", 0}, {"dropped", 0}};
+    bool fifo = true;
+    std::optional<bool> order = sc.ordered() ? std::optional<bool>(true) : std::nullopt;
+    std::string message;
+    bool errored = false;
+
+    auto one = [&](std::uint64_t slow) {
+        RunEnv env(pl.spec.params, pinner, papi, o.fault, slow);
+        papi.reset_totals();
+        RepResult r = sc.run(env);
+        r.usage = env.usage();
+        r.allocations = env.allocations();
+        threads = env.book().records();
+        return r;
+    };
+    const std::uint64_t warm = std::max<std::uint64_t>(o.warmup, o.slowdown_pct != 0 ? 1 : 0);
+    for (std::uint64_t k = 0; k < warm + o.repetitions; ++k) {
+        RepResult r;
+        try {
+            r = one(slowdown_ns_per_64);
+        } catch (const std::exception& e) {
+            errored = true;
+            message = std::string("repetition threw: ") + e.what();
+            break;
+        }
+        if (k + 1 == warm && o.slowdown_pct != 0 && r.delivered != 0) {
+            // Calibrate: the busy work runs in the consumer, every 64 delivered
+            // items, and adds up to PCT percent of the last warm-up's time.
+            const double ns_per_item = r.seconds * 1e9 / static_cast<double>(r.delivered);
+            slowdown_ns_per_64 = static_cast<std::uint64_t>(ns_per_item * static_cast<double>(o.slowdown_pct) / 100.0 * 64.0);
+        }
+        if (k < warm) continue;
+        const bool conserved = r.produced == r.delivered + r.overflowed + r.dropped;
+        const bool ok = conserved && r.fifo && r.order.value_or(true);
+        std::string why = r.message;
+        if (!conserved && why.empty())
+            why = "conservation broken: produced " + std::to_string(r.produced) + " != delivered " + std::to_string(r.delivered) + " + overflowed " +
+                  std::to_string(r.overflowed) + " + dropped " + std::to_string(r.dropped);
+        else if (!conserved)
+            why += "; conservation broken: produced " + std::to_string(r.produced) + " != delivered " + std::to_string(r.delivered) +
+                   " + overflowed " + std::to_string(r.overflowed) + " + dropped " + std::to_string(r.dropped);
+        if (!ok && message.empty()) message = "repetition " + std::to_string(k - warm) + ": " + why;
+        fifo = fifo && r.fifo;
+        if (order && r.order) order = *order && *r.order;
+        json rep;
+        rep["seconds"] = r.seconds;
+        rep["items"] = r.produced;
+        rep["items_per_second"] = r.seconds > 0 ? static_cast<double>(r.produced) / r.seconds : 0.0;
+        json c;
+        c["cpu_seconds"] = r.usage.cpu_seconds;
+        c["voluntary_context_switches"] = r.usage.voluntary_cs;
+        c["involuntary_context_switches"] = r.usage.involuntary_cs;
+        c["page_faults"] = r.usage.page_faults;
+        c["allocations"] = r.allocations ? json(*r.allocations) : json();
+        const std::vector<long long> hw = papi.totals();
+        for (const std::string& n : papi.requested()) {
+            const auto it = std::find(papi.usable().begin(), papi.usable().end(), n);
+            if (it == papi.usable().end()) c[n] = nullptr;
+            else c[n] = hw[static_cast<std::size_t>(it - papi.usable().begin())];
+        }
+        rep["counters"] = c;
+        rep["checks"] = {{"produced", r.produced}, {"delivered", r.delivered}, {"overflowed", r.overflowed},
+                         {"merged_back", r.merged_back}, {"dropped", r.dropped}, {"passed", ok}};
+        if (!ok) rep["checks"]["message"] = why;
+        for (const char* f : {"produced", "delivered", "overflowed", "merged_back", "dropped"})
+            totals[f] = totals[f].get<std::uint64_t>() + rep["checks"][f].get<std::uint64_t>();
+        rates.push_back(rep["items_per_second"].get<double>());
+        secs.push_back(r.seconds);
+        reps.push_back(std::move(rep));
+    }
+    json pt;
+    pt["id"] = pl.spec.id();
+    pt["scenario"] = pl.spec.scenario;
+    pt["params"] = params_json(pl.spec.params);
+    json th = json::array();
+    for (const ThreadRecord& t : threads)
+    {
+        json rec = {{"role", t.role}, {"index", t.index}, {"core", t.core}, {"planned_cpu", t.planned_cpu}};
+        if (t.finished) {
+            rec["cpu_seconds"] = t.cpu_seconds;
+            rec["voluntary_context_switches"] = t.voluntary_cs;
+            rec["involuntary_context_switches"] = t.involuntary_cs;
+            rec["page_faults"] = t.page_faults;
+        }
+        th.push_back(std::move(rec));
+    }
+    pt["threads"] = th;
+    pt["oversubscribed"] = threads.size() > pinner.logical_cpus();
+    pt["repetitions"] = reps;
+    pt["summary"] = {{"items_per_second", summarize(rates)}, {"seconds", summarize(secs)}};
+    const bool conserved_total = totals["produced"].get<std::uint64_t>() ==
+                                 totals["delivered"].get<std::uint64_t>() + totals["overflowed"].get<std::uint64_t>() + totals["dropped"].get<std::uint64_t>();
+    bool all_reps = true;
+    for (const json& r : reps) all_reps = all_reps && r["checks"]["passed"].get<bool>();
+    passed = !errored && conserved_total && all_reps && fifo && order.value_or(true) && reps.size() == o.repetitions;
+    json ck = totals;
+    ck["fifo"] = fifo;
+    ck["order"] = order ? json(*order) : json();
+    ck["passed"] = passed;
+    ck["message"] = passed ? "" : (message.empty() ? "check failed" : message);
+    pt["checks"] = ck;
+    failure = passed ? "" : ck["message"].get<std::string>();
+    return pt;
+}
+
+void print_summary(const ResultDoc& doc, const std::set<std::string>& ran) {
+    std::cout << std::left << std::setw(20) << "scenario" << std::right << std::setw(4) << "P" << std::setw(4) << "M" << std::setw(7) << "ring"
+              << std::setw(9) << "delay" << std::setw(12) << "mode" << std::setw(9) << "items" << std::setw(7) << "rounds" << std::setw(12)
+              << "items/s" << std::setw(7) << "cv%" << std::setw(9) << "overflow" << "  check\n";
+    for (const json& p : doc.doc()["points"]) {
+        if (!ran.empty() && ran.count(p["id"].get<std::string>()) == 0) continue;
+        const json& q = p["params"];
+        const json& s = p["summary"]["items_per_second"];
+        std::ostringstream cv;
+        cv << std::fixed << std::setprecision(1) << (s["cv"].is_number() ? s["cv"].get<double>() * 100 : 0.0);
+        std::cout << std::left << std::setw(20) << p["scenario"].get<std::string>() << std::right << std::setw(4) << q["producers"].get<std::uint64_t>()
+                  << std::setw(4) << q["mergers"].get<std::uint64_t>() << std::setw(7) << q["ring_size"].get<std::uint64_t>() << std::setw(9)
+                  << q["consumer_delay_ns"].get<std::uint64_t>() << std::setw(12) << q["delay_mode"].get<std::string>() << std::setw(9)
+                  << q["items"].get<std::uint64_t>() << std::setw(7) << q["rounds"].get<std::uint64_t>() << std::setw(12)
+                  << (s["median"].is_number() ? fmt_rate(s["median"].get<double>()) : "-") << std::setw(7) << cv.str() << std::setw(9)
+                  << p["checks"]["overflowed"].get<std::uint64_t>() << "  " << (p["checks"]["passed"].get<bool>() ? "ok" : "FAILED") << "\n";
+    }
+}
+
+int run_grids(RunOptions& o) {
+    // Everything is validated before any output exists.
+    std::vector<Planned> all;
+    std::set<std::string> ids;
+    for (const Grid& g : o.grids) {
+        const Scenario* sc = find_scenario(g.scenario);
+        if (!sc) throw InputError((g.origin.empty() || g.origin == "command line" ? "" : g.origin + ": ") + "unknown scenario '" + g.scenario +
+                                  "' (see spill-bench list)");
+        for (PointSpec& p : expand(g, sc->uses()))
+            if (ids.insert(p.id()).second) all.push_back(Planned{std::move(p), sc});
+    }
+    std::vector<PointSpec> specs;
+    for (auto& p : all) specs.push_back(p.spec);
+    std::vector<Planned> mine;
+    {
+        const std::vector<PointSpec> sel = select_shard(specs, o.shard);
+        std::set<std::string> keep;
+        for (auto& s : sel) keep.insert(s.id());
+        for (auto& p : all)
+            if (keep.count(p.spec.id())) mine.push_back(p);
+    }
+    if (o.seed != 0) {
+        std::mt19937_64 rng(o.seed);
+        std::shuffle(mine.begin(), mine.end(), rng);
+    }
+    Papi papi(o.counters);
+    Pinner pinner(o.pin);
+    ResultDoc doc;
+    std::error_code ec;
+    const bool resuming = o.resume && std::filesystem::exists(o.out, ec);
+    if (o.resume && !resuming) std::cerr << "spill-bench: --resume: '" << o.out << "' does not exist yet; starting a new file\n";
+    if (resuming) {
+        doc = ResultDoc::load(o.out, "--resume");
+        const json& md = doc.metadata();
+        if (md.value("pin_policy", "") != to_string(o.pin))
+            throw InputError("--resume: '" + o.out + "' was run with --pin " + md.value("pin_policy", std::string("?")) + ", this run uses " + to_string(o.pin));
+        if (md.contains("counters") && md["counters"].value("requested", json::array()) != json(papi.requested()))
+            throw InputError("--resume: '" + o.out + "' was run with other --counters (" + md["counters"].value("requested", json::array()).dump() + ")");
+        if (md.contains("shard") && (md["shard"].value("index", 0u) != o.shard.index || md["shard"].value("count", 1u) != o.shard.count))
+            throw InputError("--resume: '" + o.out + "' holds shard " + std::to_string(md["shard"].value("index", 0u)) + "/" +
+                             std::to_string(md["shard"].value("count", 1u)) + ", this run is shard " + std::to_string(o.shard.index) + "/" +
+                             std::to_string(o.shard.count));
+        json& again = doc.metadata()["resumed"];
+        if (!again.is_array()) again = json::array();
+        again.push_back({{"date_utc", utc_now_iso()}, {"command_line", o.command_line}});
+    } else {
+        doc = ResultDoc(metadata_for(o, pinner, papi));
+    }
+    std::vector<Planned> todo;
+    for (auto& p : mine)
+        if (!doc.has(p.spec.id())) todo.push_back(p);
+    if (resuming)
+        std::cerr << "spill-bench: resuming '" << o.out << "': " << (mine.size() - todo.size()) << " of " << mine.size() << " points already done\n";
+
+    std::signal(SIGINT, on_sigint);
+    const std::uint64_t t0 = now_ns();
+    std::set<std::string> ran;
+    int failed = 0;
+    std::size_t i = 0;
+    for (; i < todo.size(); ++i) {
+        if (g_interrupted) break;
+        const Planned& pl = todo[i];
+        if (!o.quiet) std::cerr << "[" << (i + 1) << "/" << todo.size() << "] " << pl.spec.id() << std::flush;
+        bool passed = false;
+        std::string failure;
+        const std::uint64_t p0 = now_ns();
+        json pt = run_point(pl, o, pinner, papi, passed, failure);
+        const double took = static_cast<double>(now_ns() - p0) * 1e-9;
+        const double elapsed = static_cast<double>(now_ns() - t0) * 1e-9;
+        const double left = elapsed / static_cast<double>(i + 1) * static_cast<double>(todo.size() - i - 1);
+        if (!o.quiet)
+            std::cerr << "  " << fmt_seconds(took) << " (elapsed " << fmt_seconds(elapsed) << ", ~" << fmt_seconds(left) << " left)\n";
+        if (!passed) {
+            ++failed;
+            std::cerr << "spill-bench: CHECK FAILED: " << pl.spec.id() << ": " << failure << "\n";
+        }
+        ran.insert(pt["id"].get<std::string>());
+        doc.add_point(std::move(pt));
+        if (!o.out.empty()) doc.write(o.out);
+    }
+    print_summary(doc, ran);
+    if (i < todo.size()) {
+        std::cerr << "spill-bench: interrupted after " << i << " of " << todo.size() << " points";
+        if (!o.out.empty())
+            std::cerr << "; finished points are in '" << o.out << "'. Resume with: " << o.command_line << (o.resume ? "" : " --resume") << "\n";
+        else
+            std::cerr << " (no --out given, nothing was saved)\n";
+        return exit_interrupted;
+    }
+    if (failed != 0) {
+        std::cerr << "spill-bench: " << failed << " point(s) FAILED their checks (see checks.message in the results)\n";
+        return exit_check;
+    }
+    return 0;
+}
+
+// ----------------------------------------------------------- commands ----
+
+int cmd_list() {
+    std::cout << "scenarios (grid parameters each one sweeps; the others are fixed at a neutral value):\n";
+    for (const auto& s : registry()) {
+        const ParamUse u = s->uses();
+        std::string params;
+        auto add = [&](bool on, const char* n) {
+            if (!on) return;
+            if (!params.empty()) params += ", ";
+            params += n;
+        };
+        add(u.producers, "producers");
+        add(u.mergers, "mergers");
+        add(u.ring_size, "ring-size");
+        add(u.consumer_delay, "consumer-delay-ns, delay-mode");
+        params += params.empty() ? "items" : ", items";
+        add(u.rounds, "rounds");
+        std::cout << "  " << std::left << std::setw(22) << s->name() << s->description() << "\n" << std::setw(24) << "" << "sweeps: " << params << "\n";
+    }
+    return 0;
+}
+
+int cmd_topology(const po::variables_map& vm) {
+    const PinPolicy pol = vm.count("pin") ? parse_pin(opt(vm, "pin")) : PinPolicy::compact;
+    Papi papi(vm.count("counters") ? opt(vm, "counters") : "default");
+    Pinner pinner(pol);
+    std::cout << "topology: " << pinner.topology_summary() << "\n" << pinner.topology_tree();
+    std::cout << "\npinning (--pin " << to_string(pol) << "): " << (pinner.available() ? "available" : "not applied: " + pinner.reason()) << "\n";
+    for (PinPolicy p : {PinPolicy::compact, PinPolicy::scatter}) {
+        Pinner q(p);
+        std::cout << "  plan " << std::left << std::setw(8) << to_string(p) << "thread slot -> OS cpu:";
+        for (std::size_t k = 0; k < q.plan().size(); ++k) std::cout << " " << k << "->" << q.plan()[k];
+        std::cout << "\n";
+    }
+    std::cout << "  slots: producers (pool workers) take 0..P-1, then the consumer/owner, then mergers or stage-2 workers;\n"
+                 "  slot k runs on plan[k % "
+              << pinner.plan().size() << "]; more threads than " << pinner.logical_cpus() << " logical CPUs is allowed and flagged 'oversubscribed'.\n";
+    std::cout << "\ncounters:\n  always: seconds (wall), cpu_seconds, voluntary/involuntary context switches, page faults (getrusage),\n"
+                 "          allocations (counting operator new in spill-bench)\n";
+    std::cout << "  PAPI: " << papi.describe() << "\n";
+    for (const auto& n : papi.usable()) std::cout << "    " << n << ": readable\n";
+    for (const auto& [n, why] : papi.unavailable()) std::cout << "    " << n << ": NOT readable: " << why << "\n";
+    std::ifstream par("/proc/sys/kernel/perf_event_paranoid");
+    std::string v;
+    if (par >> v) std::cout << "  kernel.perf_event_paranoid = " << v << "\n";
+    return 0;
+}
+
+int cmd_merge(const std::vector<std::string>& args) {
+    if (args.size() < 2) throw InputError("merge: expected OUT.json SHARD.json... (got " + std::to_string(args.size()) + " file names)");
+    const std::string out = args[0];
+    check_output_path(out);
+    std::vector<ResultDoc> ins;
+    for (std::size_t k = 1; k < args.size(); ++k) {
+        if (args[k] == out) throw InputError("merge: output '" + out + "' is also an input");
+        ins.push_back(ResultDoc::load(args[k], "merge"));
+    }
+    json md = ins.front().doc()["metadata"];
+    md["shard"] = {{"index", 0}, {"count", 1}};
+    md["merged_from"] = json::array();
+    for (std::size_t k = 1; k < args.size(); ++k) md["merged_from"].push_back(args[k]);
+    ResultDoc doc(md);
+    std::map<std::string, std::string> origin;
+    for (std::size_t k = 0; k < ins.size(); ++k) {
+        const json& d = ins[k].doc();
+        if (d["metadata"].value("pin_policy", "") != md.value("pin_policy", ""))
+            throw InputError("merge: '" + args[k + 1] + "' was run with --pin " + d["metadata"].value("pin_policy", std::string("?")) + ", '" + args[1] +
+                             "' with " + md.value("pin_policy", std::string("?")));
+        for (const json& p : d["points"]) {
+            const std::string id = p["id"].get<std::string>();
+            if (auto it = origin.find(id); it != origin.end())
+                throw InputError("merge: point '" + id + "' is in both '" + it->second + "' and '" + args[k + 1] + "'");
+            origin[id] = args[k + 1];
+            doc.add_point(p);
+        }
+    }
+    doc.write(out);
+    std::cerr << "spill-bench: merged " << doc.size() << " points from " << ins.size() << " files into '" << out << "'\n";
+    return 0;
+}
+
+int real_main(int argc, char** argv) {
+    po::options_description all;
+    all.add(grid_options()).add(run_options()).add(hidden_options());
+    po::positional_options_description pos;
+    pos.add("command", 1).add("args", -1);
+    po::variables_map vm;
+    try {
+        po::store(po::command_line_parser(argc, argv).options(all).positional(pos).run(), vm);
+        po::notify(vm);
+    } catch (const po::error& e) {
+        throw InputError(e.what());
+    }
+    if (vm["help"].as<bool>()) {
+        usage(std::cout);
+        return 0;
+    }
+    if (!vm.count("command")) {
+        usage(std::cerr);
+        return exit_input;
+    }
+    const std::string cmd = vm["command"].as<std::string>();
+    const std::vector<std::string> args = vm.count("args") ? vm["args"].as<std::vector<std::string>>() : std::vector<std::string>{};
+    if (cmd == "help" || cmd == "--help" || cmd == "-h") {
+        usage(std::cout);
+        return 0;
+    }
+    if (cmd == "list") return cmd_list();
+    if (cmd == "topology") return cmd_topology(vm);
+    if (cmd == "merge") return cmd_merge(args);
+    RunOptions o;
+    o.command_line = join_args(argc, argv);
+    if (cmd == "run") {
+        if (args.size() != 1) throw InputError("run: expected exactly one SCENARIO (got " + std::to_string(args.size()) + ")");
+        Grid g;
+        g.scenario = args[0];
+        g.origin = "command line";
+        if (!find_scenario(g.scenario)) throw InputError("run: unknown scenario '" + g.scenario + "' (see spill-bench list)");
+        o.grids.push_back(g);
+    } else if (cmd == "sweep") {
+        if (args.size() != 1) throw InputError("sweep: expected exactly one FILE (got " + std::to_string(args.size()) + ")");
+        SweepFile f = load_sweep(args[0]);
+        o.sweep_file = args[0];
+        o.grids = f.grids;
+        if (f.settings.repetitions) o.repetitions = *f.settings.repetitions;
+        if (f.settings.warmup) o.warmup = *f.settings.warmup;
+        if (f.settings.pin) o.pin = parse_pin(*f.settings.pin);
+        if (f.settings.counters) o.counters = *f.settings.counters;
+        if (f.settings.seed) o.seed = *f.settings.seed;
+    } else {
+        throw InputError("unknown command '" + cmd + "' (expected list, run, sweep, merge or topology)");
+    }
+    apply_options(vm, o);
+    return run_grids(o);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    try {
+        return real_main(argc, argv);
+    } catch (const InputError& e) {
+        std::cerr << "spill-bench: error: " << e.what() << "\n";
+        return exit_input;
+    } catch (const std::exception& e) {
+        std::cerr << "spill-bench: fatal: " << e.what() << "\n";
+        return 1;
+    }
+}

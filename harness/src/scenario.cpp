@@ -1,0 +1,71 @@
+// harness/src/scenario.cpp: the run environment and the registry.
+#include "scenario.hpp"
+
+#include <pthread.h>
+#include <sched.h>
+
+#include <cstring>
+#include <thread>
+
+namespace spill::bench {
+
+RunEnv::ThreadScope::ThreadScope(RunEnv& env, const std::string& role, std::uint64_t index, std::size_t slot) : env_(&env) {
+    cpu_set_t old;
+    CPU_ZERO(&old);
+    if (pthread_getaffinity_np(pthread_self(), sizeof old, &old) == 0) {
+        old_mask_.resize(sizeof old);
+        std::memcpy(old_mask_.data(), &old, sizeof old);
+    }
+    papi_ = std::make_unique<Papi::Thread>(*env.papi_);
+    // Last: RunEnv::begin() waits for this record, so nothing the scope
+    // allocates may come after it.
+    rec_ = env.book_.enter(role, index, slot);
+}
+
+RunEnv::ThreadScope::~ThreadScope() {
+    env_->book_.leave(rec_);
+    papi_.reset();
+    if (old_mask_.size() == sizeof(cpu_set_t)) {
+        cpu_set_t old;
+        std::memcpy(&old, old_mask_.data(), sizeof old);
+        (void)pthread_setaffinity_np(pthread_self(), sizeof old, &old);
+    }
+}
+
+void RunEnv::enter_pool_thread(const std::string& role, std::uint64_t index, std::size_t slot) {
+    // The pool's threads end when the pool is destroyed, inside the
+    // repetition, so the scope (and its record) ends before the book does.
+    thread_local std::unique_ptr<ThreadScope> scope;
+    scope = std::make_unique<ThreadScope>(*this, role, index, slot);
+}
+
+void RunEnv::begin(std::size_t threads) noexcept {
+    while (book_.size() < threads) std::this_thread::yield();
+    a0_ = allocations_so_far();
+    u0_ = Usage::now();
+    t0_ = now_ns();
+}
+
+void RunEnv::end() noexcept {
+    t1_ = now_ns();
+    u1_ = Usage::now();
+    a1_ = allocations_so_far();
+}
+
+const std::vector<std::unique_ptr<Scenario>>& registry() {
+    static const std::vector<std::unique_ptr<Scenario>> all = [] {
+        std::vector<std::unique_ptr<Scenario>> v;
+        add_spill_scenarios(v);
+        add_baseline_scenarios(v);
+        return v;
+    }();
+    return all;
+}
+
+const Scenario* find_scenario(const std::string& name) {
+    for (const auto& s : registry())
+        if (s->name() == name) return s.get();
+    return nullptr;
+}
+
+}  // namespace spill::bench

@@ -1,0 +1,291 @@
+// harness/src/scenario.hpp: the item every scenario moves, the consumer that
+// verifies it, the per-repetition environment, and the scenario registry.
+//
+// Hot path: Item, Verifier::send and the scenario bodies are templates and
+// plain calls. The registry (Scenario, a virtual interface) is cold: one
+// virtual call per repetition.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <spill/detail/config.hpp>
+
+#include "grid.hpp"
+#include "platform.hpp"
+
+namespace spill::bench {
+
+/// What moves through every scenario: who made it and where it sits in that
+/// producer's stream, so the consumer can check FIFO and exact order.
+struct Item {
+    std::uint32_t producer = 0;
+    std::uint32_t round = 0;  // 1-based round that produced it
+    std::uint64_t seq = 0;    // 0-based, dense per producer across rounds
+};
+static_assert(sizeof(Item) == 16);
+
+/// A deliberately broken run (hidden --inject-fault), so tests can prove the
+/// checks catch it.
+enum class Fault { none, drop, reorder };
+
+/// The consumer end of every scenario: applies the consumer delay, then
+/// checks each delivered item. A spout of Item (send/flush), so it plugs into
+/// rings, fan-ins and mergers through spill::SpoutRef. Written by one
+/// consumer thread only; cache-line aligned so that the verifiers of
+/// different merger threads never share a line.
+class alignas(spill::cache_line) Verifier {
+public:
+    struct Config {
+        std::size_t producers = 1;
+        DelayMode mode = DelayMode::busy_item;
+        std::uint64_t delay_ns = 0;
+        bool check_order = false;            // exact (round, producer, seq) order
+        Fault fault = Fault::none;
+        std::uint64_t slowdown_ns_per_64 = 0;  // hidden --inject-slowdown
+    };
+    explicit Verifier(const Config& cfg) : cfg_(cfg), next_(cfg.producers, 0) {}
+
+    void send(Item&& item) { deliver(item); }
+    void send(const Item& item) { deliver(item); }
+    void flush() noexcept {}
+
+    /// Call after each batch a collector handed over (applies *_batch delays).
+    void end_batch() noexcept {
+        if (cfg_.delay_ns == 0) return;
+        if (cfg_.mode == DelayMode::busy_batch) busy_wait_ns(cfg_.delay_ns);
+        else if (cfg_.mode == DelayMode::block_batch) block_ns(cfg_.delay_ns);
+    }
+    /// Call once after the last item: releases an item held by the reorder fault.
+    void finish() {
+        if (held_) {
+            const Item h = *held_;
+            held_.reset();
+            check(h);
+        }
+    }
+
+    [[nodiscard]] std::uint64_t delivered() const noexcept { return delivered_; }
+    [[nodiscard]] std::uint64_t received() const noexcept { return received_; }
+    [[nodiscard]] bool fifo() const noexcept { return fifo_; }
+    [[nodiscard]] bool order() const noexcept { return order_; }
+    [[nodiscard]] const std::string& message() const noexcept { return message_; }
+
+private:
+    void deliver(const Item& item) {
+        ++received_;
+        if (cfg_.delay_ns != 0) {
+            if (cfg_.mode == DelayMode::busy_item) busy_wait_ns(cfg_.delay_ns);
+            else if (cfg_.mode == DelayMode::block_item) block_ns(cfg_.delay_ns);
+        }
+        if (cfg_.slowdown_ns_per_64 != 0 && (received_ & 63u) == 0) busy_wait_ns(cfg_.slowdown_ns_per_64);
+        if (cfg_.fault != Fault::none && !fault_done_) [[unlikely]] {
+            if (cfg_.fault == Fault::drop) {
+                fault_done_ = true;  // lose the first item without counting it anywhere
+                return;
+            }
+            if (!held_) {
+                held_ = item;  // reorder: hold the first item...
+                return;
+            }
+            if (item.producer == held_->producer) {
+                check(item);  // ...and deliver it after its producer's next item
+                const Item h = *held_;
+                held_.reset();
+                fault_done_ = true;
+                check(h);
+                return;
+            }
+        }
+        check(item);
+    }
+
+    void check(const Item& item) {
+        ++delivered_;
+        if (item.producer >= next_.size()) [[unlikely]] {
+            fail("item from unknown producer " + std::to_string(item.producer));
+            return;
+        }
+        std::uint64_t& next = next_[item.producer];
+        if (item.seq < next) [[unlikely]] {
+            fifo_ = false;
+            fail("per-producer FIFO broken: producer " + std::to_string(item.producer) + " delivered seq " + std::to_string(item.seq) +
+                 " after seq " + std::to_string(next - 1));
+        }
+        next = item.seq + 1;
+        if (cfg_.check_order) {
+            const bool after = item.round > last_.round ||
+                               (item.round == last_.round && (item.producer > last_.producer ||
+                                                               (item.producer == last_.producer && item.seq > last_.seq)));
+            if (delivered_ > 1 && !after) [[unlikely]] {
+                order_ = false;
+                fail("exact order broken: (round " + std::to_string(item.round) + ", producer " + std::to_string(item.producer) +
+                     ", seq " + std::to_string(item.seq) + ") delivered after (round " + std::to_string(last_.round) + ", producer " +
+                     std::to_string(last_.producer) + ", seq " + std::to_string(last_.seq) + ")");
+            }
+            last_ = item;
+        }
+    }
+    void fail(std::string m) {
+        if (message_.empty()) message_ = std::move(m);
+    }
+
+    Config cfg_;
+    std::vector<std::uint64_t> next_;
+    std::uint64_t delivered_ = 0;
+    std::uint64_t received_ = 0;
+    Item last_{};
+    bool fifo_ = true;
+    bool order_ = true;
+    bool fault_done_ = false;
+    std::optional<Item> held_;
+    std::string message_;
+};
+
+/// An overflow spout that counts what a ring evicted. One per worker; the
+/// counts live outside the pool (in a vector owned by the scenario) so they
+/// stay readable after the pool flushed its rings in its destructor.
+struct alignas(spill::cache_line) OverflowCount {  // written by one worker: a line each
+    std::uint64_t n = 0;
+};
+class OverflowSpout {
+public:
+    explicit OverflowSpout(OverflowCount& c) noexcept : c_(&c) {}
+    void send(Item&&) noexcept { ++c_->n; }
+    void send(const Item&) noexcept { ++c_->n; }
+    void flush() noexcept {}
+
+private:
+    OverflowCount* c_;
+};
+
+/// The measured outcome of one repetition.
+struct RepResult {
+    double seconds = 0;
+    std::uint64_t produced = 0;
+    std::uint64_t delivered = 0;
+    std::uint64_t overflowed = 0;
+    std::uint64_t merged_back = 0;
+    std::uint64_t dropped = 0;
+    bool fifo = true;
+    std::optional<bool> order;  // set by ordered scenarios
+    std::string message;         // first failure, empty if none
+    // Filled by the environment.
+    Usage usage;
+    std::optional<std::uint64_t> allocations;
+};
+
+/// What a repetition runs with: parameters, pinning, counters, faults, and
+/// the measured-phase bracket.
+class RunEnv {
+public:
+    RunEnv(const Params& p, const Pinner& pinner, Papi& papi, Fault fault, std::uint64_t slowdown_ns_per_64)
+        : params(p), pinner_(&pinner), papi_(&papi), book_(pinner), fault_(fault), slowdown_(slowdown_ns_per_64) {}
+
+    const Params params;
+
+    /// Verifier configuration for this point.
+    [[nodiscard]] Verifier::Config verifier_config(bool ordered) const {
+        Verifier::Config c;
+        c.producers = static_cast<std::size_t>(params.producers);
+        c.mode = params.delay_mode;
+        c.delay_ns = params.consumer_delay_ns;
+        c.check_order = ordered;
+        c.fault = fault_;
+        c.slowdown_ns_per_64 = slowdown_;
+        return c;
+    }
+
+    /// RAII for one thread of the point: pins it to plan slot `slot`,
+    /// counts its PAPI events, records the CPU it ran on, and restores the
+    /// thread's former affinity at the end (the main thread lives on).
+    class ThreadScope {
+    public:
+        ThreadScope(RunEnv& env, const std::string& role, std::uint64_t index, std::size_t slot);
+        ~ThreadScope();
+        ThreadScope(const ThreadScope&) = delete;
+        ThreadScope& operator=(const ThreadScope&) = delete;
+
+    private:
+        RunEnv* env_;
+        std::size_t rec_;
+        std::unique_ptr<Papi::Thread> papi_;
+        std::vector<unsigned char> old_mask_;
+    };
+    /// For pool workers (threads the pool owns): the scope lives until the thread exits.
+    void enter_pool_thread(const std::string& role, std::uint64_t index, std::size_t slot);
+
+    /// Brackets the measured phase: wall time, rusage and allocations.
+    /// begin() first waits until `threads` threads have entered their scope
+    /// (pinned and recorded), so no set-up work leaks into the phase.
+    void begin(std::size_t threads) noexcept;
+    void end() noexcept;
+
+    [[nodiscard]] double seconds() const noexcept { return static_cast<double>(t1_ - t0_) * 1e-9; }
+    [[nodiscard]] const ThreadBook& book() const noexcept { return book_; }
+    [[nodiscard]] Usage usage() const noexcept { return u1_ - u0_; }
+    [[nodiscard]] std::optional<std::uint64_t> allocations() const noexcept {
+        if (!a0_ || !a1_) return std::nullopt;
+        return *a1_ - *a0_;
+    }
+
+private:
+    const Pinner* pinner_;
+    Papi* papi_;
+    ThreadBook book_;
+    Fault fault_;
+    std::uint64_t slowdown_;
+    std::uint64_t t0_ = 0, t1_ = 0;
+    Usage u0_, u1_;
+    std::optional<std::uint64_t> a0_, a1_;
+};
+
+/// A workload. Cold-path interface: one virtual call per repetition.
+class Scenario {
+public:
+    virtual ~Scenario() = default;
+    [[nodiscard]] virtual std::string name() const = 0;
+    [[nodiscard]] virtual std::string description() const = 0;
+    [[nodiscard]] virtual ParamUse uses() const = 0;
+    /// Whether the scenario checks exact global order.
+    [[nodiscard]] virtual bool ordered() const { return false; }
+    /// Runs one repetition; calls env.begin()/env.end() around the measured phase.
+    virtual RepResult run(RunEnv& env) const = 0;
+};
+
+/// Every registered scenario, in listing order.
+const std::vector<std::unique_ptr<Scenario>>& registry();
+const Scenario* find_scenario(const std::string& name);
+
+// Registration hooks, one per translation unit.
+void add_spill_scenarios(std::vector<std::unique_ptr<Scenario>>& out);
+void add_baseline_scenarios(std::vector<std::unique_ptr<Scenario>>& out);
+
+/// Runs `f(std::integral_constant<std::size_t, N>{})` for the compiled ring
+/// size N == n (64 .. 65536, powers of two). n was validated by expand().
+template <class F>
+decltype(auto) with_ring_size(std::uint64_t n, F&& f) {
+    switch (n) {
+        case 64: return f(std::integral_constant<std::size_t, 64>{});
+        case 128: return f(std::integral_constant<std::size_t, 128>{});
+        case 256: return f(std::integral_constant<std::size_t, 256>{});
+        case 512: return f(std::integral_constant<std::size_t, 512>{});
+        case 1024: return f(std::integral_constant<std::size_t, 1024>{});
+        case 2048: return f(std::integral_constant<std::size_t, 2048>{});
+        case 4096: return f(std::integral_constant<std::size_t, 4096>{});
+        case 8192: return f(std::integral_constant<std::size_t, 8192>{});
+        case 16384: return f(std::integral_constant<std::size_t, 16384>{});
+        case 32768: return f(std::integral_constant<std::size_t, 32768>{});
+        case 65536: return f(std::integral_constant<std::size_t, 65536>{});
+        default: break;
+    }
+    check_ring_size(n);  // throws InputError naming n
+    return f(std::integral_constant<std::size_t, 64>{});  // unreachable
+}
+
+}  // namespace spill::bench

@@ -1,0 +1,382 @@
+// harness/src/scenarios_spill.cpp: the scenarios that exercise the spill core,
+// one per roadmap feature. Each body is a template over the ring size N
+// (SpillRing and WorkerPool take N at compile time); with_ring_size picks the
+// instantiation from the runtime parameter.
+//
+// Shape shared by all: P producers each push `per_round` items per round
+// (Item{producer, round, seq}); one or more Verifiers consume; overflow
+// spouts count evictions into OverflowCount cells that outlive the pool.
+#include <atomic>
+#include <thread>
+
+#include <spill/spill.hpp>
+
+#include "scenario.hpp"
+
+namespace spill::bench {
+namespace {
+
+struct RoundArgs {
+    std::uint64_t round = 0;      // 1-based
+    std::uint64_t per_round = 0;  // items per producer per round
+};
+
+/// The producer task: pushes this round's items of worker `w` into its ring.
+template <class Ring>
+inline void produce(Ring& ring, std::size_t w, const RoundArgs& a) {
+    const std::uint64_t base = (a.round - 1) * a.per_round;
+    const auto producer = static_cast<std::uint32_t>(w);
+    const auto round = static_cast<std::uint32_t>(a.round);
+    for (std::uint64_t i = 0; i < a.per_round; ++i) ring.push(Item{producer, round, base + i});
+}
+
+std::uint64_t per_round(const Params& p) { return p.items / (p.producers * p.rounds); }
+
+/// Fills the common fields of a result from verifiers and overflow cells.
+template <class Verifiers>
+RepResult result_of(RunEnv& env, const Verifiers& vs, std::uint64_t produced, const std::vector<OverflowCount>& overflow,
+                    std::uint64_t merged, bool ordered) {
+    RepResult r;
+    r.seconds = env.seconds();
+    r.produced = produced;
+    for (const auto& v : vs) {
+        r.delivered += v->delivered();
+        r.fifo = r.fifo && v->fifo();
+        if (ordered) r.order = r.order.value_or(true) && v->order();
+        if (r.message.empty()) r.message = v->message();
+    }
+    for (const auto& c : overflow) r.overflowed += c.n;
+    r.merged_back = merged;
+    return r;
+}
+
+template <class Pool>
+std::uint64_t merged_items(const Pool& pool) {
+    std::uint64_t m = 0;
+    for (std::size_t w = 0; w < pool.workers(); ++w) m += pool.stats(w).merged_items;
+    return m;
+}
+
+/// Builds a producer pool of `workers` threads pinned to slots first..first+workers-1.
+template <std::size_t N, class A, class F>
+auto make_pool(RunEnv& env, std::size_t workers, std::vector<OverflowCount>& overflow, const char* role, std::size_t first_slot, F task) {
+    overflow.assign(workers, OverflowCount{});
+    return spill::pool<Item, N>(workers)
+        .overflow([&overflow](std::size_t w) { return OverflowSpout(overflow[w]); })
+        .on_worker_start([&env, role, first_slot](std::size_t w) { env.enter_pool_thread(role, w, first_slot + w); })
+        .template spawn<A>(std::move(task));
+}
+
+auto producer_task() {
+    return [](auto& ring, std::size_t w, const RoundArgs& a) { produce(ring, w, a); };
+}
+
+// ---------------------------------------------------------------- ring ----
+template <std::size_t N>
+RepResult run_ring(RunEnv& env) {
+    const Params& p = env.params;
+    std::vector<OverflowCount> overflow(1);
+    std::vector<std::unique_ptr<Verifier>> vs;
+    vs.push_back(std::make_unique<Verifier>(env.verifier_config(false)));
+    Verifier& v = *vs[0];
+    RunEnv::ThreadScope scope(env, "producer", 0, 0);
+    auto ring = std::make_unique<SpillRing<Item, N, OverflowSpout>>(OverflowSpout(overflow[0]));
+    const std::uint64_t per = p.items / p.rounds;
+    std::uint64_t seq = 0;
+    env.begin(1);
+    for (std::uint64_t r = 1; r <= p.rounds; ++r) {
+        for (std::uint64_t i = 0; i < per; ++i) ring->push(Item{0, static_cast<std::uint32_t>(r), seq++});
+        if (ring->drain(v) != 0) v.end_batch();
+    }
+    v.finish();
+    env.end();
+    return result_of(env, vs, seq, overflow, 0, false);
+}
+
+// ---------------------------------------------------------------- pool ----
+template <std::size_t N>
+RepResult run_pool(RunEnv& env) {
+    const Params& p = env.params;
+    const auto P = static_cast<std::size_t>(p.producers);
+    std::vector<OverflowCount> overflow;
+    std::vector<std::unique_ptr<Verifier>> vs;
+    vs.push_back(std::make_unique<Verifier>(env.verifier_config(false)));
+    Verifier& v = *vs[0];
+    RunEnv::ThreadScope scope(env, "consumer", 0, P);
+    auto pool = make_pool<N, RoundArgs>(env, P, overflow, "producer", 0, producer_task());
+    const std::uint64_t per = per_round(p);
+    env.begin(P + 1);
+    for (std::uint64_t r = 1; r <= p.rounds; ++r) {
+        pool.run(RoundArgs{r, per});
+        if (pool.collect(v) != 0) v.end_batch();
+    }
+    v.finish();
+    env.end();
+    return result_of(env, vs, per * P * p.rounds, overflow, merged_items(pool), false);
+}
+
+// -------------------------------------------------------------- stream ----
+template <std::size_t N>
+RepResult run_stream(RunEnv& env) {
+    const Params& p = env.params;
+    const auto P = static_cast<std::size_t>(p.producers);
+    std::vector<OverflowCount> overflow;
+    std::vector<std::unique_ptr<Verifier>> vs;
+    vs.push_back(std::make_unique<Verifier>(env.verifier_config(false)));
+    Verifier& v = *vs[0];
+    // Tasks finished so far; only tells the collector when to stop polling.
+    // relaxed is enough: no data is read on the strength of it (join() below
+    // is the happens-before edge for the items).
+    std::atomic<std::uint64_t> finished{0};
+    RunEnv::ThreadScope scope(env, "consumer", 0, P);
+    auto pool = make_pool<N, RoundArgs>(env, P, overflow, "producer", 0, [&finished](auto& ring, std::size_t w, const RoundArgs& a) {
+        produce(ring, w, a);
+        finished.fetch_add(1, std::memory_order_relaxed);
+    });
+    const std::uint64_t per = per_round(p);
+    env.begin(P + 1);
+    for (std::uint64_t r = 1; r <= p.rounds; ++r) {
+        pool.dispatch(RoundArgs{r, per});
+        while (finished.load(std::memory_order_relaxed) < r * P) {
+            if (pool.collect(v) != 0) v.end_batch();
+            else std::this_thread::yield();
+        }
+        pool.join();
+        if (pool.collect(v) != 0) v.end_batch();
+    }
+    v.finish();
+    env.end();
+    return result_of(env, vs, per * P * p.rounds, overflow, merged_items(pool), false);
+}
+
+// -------------------------------------------------------------- fan_in ----
+template <std::size_t N>
+RepResult run_fan_in(RunEnv& env) {
+    const Params& p = env.params;
+    const auto P = static_cast<std::size_t>(p.producers);
+    std::vector<OverflowCount> overflow;
+    std::vector<std::unique_ptr<Verifier>> vs;
+    vs.push_back(std::make_unique<Verifier>(env.verifier_config(false)));
+    Verifier& v = *vs[0];
+    RunEnv::ThreadScope scope(env, "consumer", 0, P);
+    auto pool = make_pool<N, RoundArgs>(env, P, overflow, "producer", 0, producer_task());
+    auto fan = pool.fan_in(SpoutRef<Verifier>(v));  // declared after the pool: destroyed first
+    const std::uint64_t per = per_round(p);
+    env.begin(P + 1);
+    for (std::uint64_t r = 1; r <= p.rounds; ++r) {
+        pool.dispatch(RoundArgs{r, per});  // joins round r-1's workers, starts round r
+        if (fan.collect() != 0) v.end_batch();  // overlaps with round r
+    }
+    pool.join();
+    if (fan.collect() != 0) v.end_batch();
+    fan.flush();
+    v.finish();
+    env.end();
+    return result_of(env, vs, per * P * p.rounds, overflow, merged_items(pool), false);
+}
+
+// ----------------------------------------------------------- sequenced ----
+template <std::size_t N>
+RepResult run_sequenced(RunEnv& env) {
+    const Params& p = env.params;
+    const auto P = static_cast<std::size_t>(p.producers);
+    std::vector<OverflowCount> overflow;
+    std::vector<std::unique_ptr<Verifier>> vs;
+    vs.push_back(std::make_unique<Verifier>(env.verifier_config(true)));
+    Verifier& v = *vs[0];
+    RunEnv::ThreadScope scope(env, "consumer", 0, P);
+    auto pool = make_pool<N, RoundArgs>(env, P, overflow, "producer", 0, producer_task());
+    const std::uint64_t per = per_round(p);
+    using Seq = SequencedSpout<Item, SpoutRef<Verifier>>;
+    auto fan = pool.sequenced_fan_in(Seq(SpoutRef<Verifier>(v), 4 * P, static_cast<std::size_t>(std::min<std::uint64_t>(per, N))));
+    env.begin(P + 1);
+    for (std::uint64_t r = 1; r <= p.rounds; ++r) {
+        pool.dispatch(RoundArgs{r, per});
+        if (fan.collect() != 0) v.end_batch();
+    }
+    pool.join();
+    if (fan.collect() != 0) v.end_batch();
+    fan.flush();
+    v.finish();
+    env.end();
+    RepResult res = result_of(env, vs, per * P * p.rounds, overflow, merged_items(pool), true);
+    if (fan.inner().pending() != 0 && res.message.empty()) {
+        res.order = false;
+        res.message = std::to_string(fan.inner().pending()) + " sequenced batches still waiting for a predecessor after the last round";
+    }
+    return res;
+}
+
+// ------------------------------------------------- backpressure and mpsm ----
+// The owner thread dispatches rounds back to back; M merger threads (one for
+// backpressure) drain their share of the slots through MergerHandles, with
+// the consumer delay. A slow merger leaves slots FRESH, so workers merge back
+// and their rings overflow: delivered + overflowed == produced, and
+// merged_back counts the items moved by merge backs.
+template <std::size_t N>
+RepResult run_mergers(RunEnv& env, std::size_t M, const char* role) {
+    const Params& p = env.params;
+    const auto P = static_cast<std::size_t>(p.producers);
+    std::vector<OverflowCount> overflow;
+    std::vector<std::unique_ptr<Verifier>> vs;
+    for (std::size_t j = 0; j < M; ++j) vs.push_back(std::make_unique<Verifier>(env.verifier_config(false)));
+    RunEnv::ThreadScope scope(env, "owner", 0, P + M);
+    auto pool = make_pool<N, RoundArgs>(env, P, overflow, "producer", 0, producer_task());
+    auto handles = pool.split_mergers(M, [&vs](std::size_t j) { return SpoutRef<Verifier>(*vs[j]); });
+    // go: (A) owner release store after env.begin(), paired with (B) the
+    // mergers' acquire loads; it only starts them, no data rides on it.
+    // stop: (C) owner release store after pool.join(), paired with (D) the
+    // mergers' acquire load; join() made every round's publish visible to the
+    // owner, and (C)/(D) extends that to the mergers, so the collect after
+    // (D) finds every batch.
+    std::atomic<bool> go{false};
+    std::atomic<bool> stop{false};
+    std::vector<std::thread> threads;
+    threads.reserve(M);
+    for (std::size_t j = 0; j < M; ++j) {
+        threads.emplace_back([&, j] {
+            RunEnv::ThreadScope s(env, role, j, P + j);
+            auto& h = handles[j];
+            Verifier& v = *vs[j];
+            while (!go.load(std::memory_order_acquire)) std::this_thread::yield();  // (B)
+            while (!stop.load(std::memory_order_acquire)) {                       // (D)
+                if (h.collect() != 0) v.end_batch();
+                else std::this_thread::yield();
+            }
+            while (h.collect() != 0) v.end_batch();
+            v.finish();
+        });
+    }
+    const std::uint64_t per = per_round(p);
+    env.begin(P + M + 1);
+    go.store(true, std::memory_order_release);  // (A)
+    for (std::uint64_t r = 1; r <= p.rounds; ++r) pool.dispatch(RoundArgs{r, per});
+    std::exception_ptr err;
+    try {
+        pool.join();
+    } catch (...) {
+        err = std::current_exception();
+    }
+    stop.store(true, std::memory_order_release);  // (C)
+    for (auto& t : threads) t.join();
+    env.end();
+    if (err) std::rethrow_exception(err);
+    return result_of(env, vs, per * P * p.rounds, overflow, merged_items(pool), false);
+}
+
+// ------------------------------------------------------------ pipeline ----
+// Stage 1: P workers produce. The owner partitions stage 1's output by
+// producer across M stage-2 workers, which forward it through their own
+// rings; the owner collects stage 2 into the verifier. Round r of stage 1
+// runs while stage 2 works on round r-1.
+using Parts = std::vector<std::vector<Item>>;
+
+struct PartitionSpout {
+    Parts* parts;
+    void send(Item&& x) { (*parts)[x.producer % parts->size()].push_back(x); }
+    void flush() noexcept {}
+};
+
+template <std::size_t N>
+RepResult run_pipeline(RunEnv& env) {
+    const Params& p = env.params;
+    const auto P = static_cast<std::size_t>(p.producers);
+    const auto M = static_cast<std::size_t>(p.mergers);
+    std::vector<OverflowCount> overflow1, overflow2;
+    std::vector<std::unique_ptr<Verifier>> vs;
+    vs.push_back(std::make_unique<Verifier>(env.verifier_config(false)));
+    Verifier& v = *vs[0];
+    const std::uint64_t per = per_round(p);
+    Parts parts[2];
+    for (auto& ps : parts) {
+        ps.resize(M);
+        for (auto& q : ps) q.reserve(static_cast<std::size_t>(per * P));
+    }
+    RunEnv::ThreadScope scope(env, "consumer", 0, P + M);
+    auto stage1 = make_pool<N, RoundArgs>(env, P, overflow1, "producer", 0, producer_task());
+    auto stage2 = make_pool<N, const Parts*>(env, M, overflow2, "stage2", P, [](auto& ring, std::size_t w, const Parts* const& in) {
+        for (const Item& x : (*in)[w]) ring.push(Item{x.producer, x.round, x.seq});
+    });
+    env.begin(P + M + 1);
+    for (std::uint64_t r = 1; r <= p.rounds; ++r) {
+        Parts& fill = parts[r % 2];
+        for (auto& q : fill) q.clear();  // stage 2 read this buffer in round r-2, joined since
+        stage1.dispatch(RoundArgs{r, per});
+        if (r > 1) stage2.dispatch(&parts[(r - 1) % 2]);
+        stage1.join();
+        PartitionSpout to_parts{&fill};
+        (void)stage1.collect(to_parts);
+        if (r > 1) {
+            stage2.join();
+            if (stage2.collect(v) != 0) v.end_batch();
+        }
+    }
+    stage2.dispatch(&parts[p.rounds % 2]);
+    stage2.join();
+    if (stage2.collect(v) != 0) v.end_batch();
+    v.finish();
+    env.end();
+    std::vector<OverflowCount> overflow = overflow1;
+    overflow.insert(overflow.end(), overflow2.begin(), overflow2.end());
+    return result_of(env, vs, per * P * p.rounds, overflow, merged_items(stage1) + merged_items(stage2), false);
+}
+
+// ------------------------------------------------------------ registry ----
+template <class Body>
+class SpillScenario final : public Scenario {
+public:
+    SpillScenario(std::string name, std::string desc, ParamUse use, bool ordered, Body body)
+        : name_(std::move(name)), desc_(std::move(desc)), use_(use), ordered_(ordered), body_(std::move(body)) {}
+    std::string name() const override { return name_; }
+    std::string description() const override { return desc_; }
+    ParamUse uses() const override { return use_; }
+    bool ordered() const override { return ordered_; }
+    RepResult run(RunEnv& env) const override { return body_(env); }
+
+private:
+    std::string name_, desc_;
+    ParamUse use_;
+    bool ordered_;
+    Body body_;
+};
+
+template <class Body>
+std::unique_ptr<Scenario> make(std::string name, std::string desc, ParamUse use, bool ordered, Body body) {
+    return std::make_unique<SpillScenario<Body>>(std::move(name), std::move(desc), use, ordered, std::move(body));
+}
+
+}  // namespace
+
+void add_spill_scenarios(std::vector<std::unique_ptr<Scenario>>& out) {
+    ParamUse single;
+    single.producers = false;
+    ParamUse multi;
+    ParamUse with_mergers;
+    with_mergers.mergers = true;
+    ParamUse two_stages = with_mergers;  // stage-2 workers need no stage-1 slot each
+    two_stages.mergers_need_producers = false;
+    out.push_back(make("ring", "single thread pushes into a SpillRing, evicting into a counting spout; drained once per round", single, false,
+                       [](RunEnv& e) { return with_ring_size(e.params.ring_size, [&](auto n) { return run_ring<decltype(n)::value>(e); }); }));
+    out.push_back(make("pool", "WorkerPool::run per round (P producers), then collect() into the consumer", multi, false,
+                       [](RunEnv& e) { return with_ring_size(e.params.ring_size, [&](auto n) { return run_pool<decltype(n)::value>(e); }); }));
+    out.push_back(make("stream", "dispatch, collect() repeatedly while the round runs, join", multi, false,
+                       [](RunEnv& e) { return with_ring_size(e.params.ring_size, [&](auto n) { return run_stream<decltype(n)::value>(e); }); }));
+    out.push_back(make("fan_in", "FanInSpout collects round r-1 while the workers run round r", multi, false,
+                       [](RunEnv& e) { return with_ring_size(e.params.ring_size, [&](auto n) { return run_fan_in<decltype(n)::value>(e); }); }));
+    out.push_back(make("sequenced", "SequencedFanIn + SequencedSpout: exact (round, worker, push) order checked", multi, true,
+                       [](RunEnv& e) { return with_ring_size(e.params.ring_size, [&](auto n) { return run_sequenced<decltype(n)::value>(e); }); }));
+    out.push_back(make("backpressure", "owner dispatches back to back, one consumer thread with the delay drains: merge back and overflow", multi, false,
+                       [](RunEnv& e) {
+                           return with_ring_size(e.params.ring_size, [&](auto n) { return run_mergers<decltype(n)::value>(e, 1, "consumer"); });
+                       }));
+    out.push_back(make("pipeline", "two pools: P stage-1 producers -> M stage-2 workers (--mergers) -> consumer", two_stages, false,
+                       [](RunEnv& e) { return with_ring_size(e.params.ring_size, [&](auto n) { return run_pipeline<decltype(n)::value>(e); }); }));
+    out.push_back(make("mpsm", "P producers x M pinned merger threads (split_mergers), each merger verifies its slots", with_mergers, false,
+                       [](RunEnv& e) {
+                           return with_ring_size(e.params.ring_size, [&](auto n) {
+                               return run_mergers<decltype(n)::value>(e, static_cast<std::size_t>(e.params.mergers), "merger");
+                           });
+                       }));
+}
+
+}  // namespace spill::bench

@@ -1,0 +1,499 @@
+// Specification of every spout in spout.hpp, framed.hpp and channel.hpp.
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <list>
+#include <numeric>
+#include <optional>
+#include <ranges>
+#include <span>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core_test_util.hpp"
+#include "spill/spill.hpp"
+
+using spill::test::SpoutFailure;
+using spill::test::Tracked;
+
+namespace {
+
+// Every spout of the library satisfies the concept for its item type.
+static_assert(spill::Spout<spill::DropSpout, int>);
+static_assert(spill::Spout<spill::CollectSpout<int>, int>);
+static_assert(spill::Spout<spill::SpoutRef<spill::CollectSpout<int>>, int>);
+static_assert(spill::Spout<spill::CountingSpout<>, int>);
+static_assert(spill::Spout<spill::BatchSpout<int, spill::CollectSpout<std::vector<int>>>, int>);
+static_assert(spill::Spout<spill::FramedSpout<spill::FdWriter>, std::string>);
+static_assert(spill::Spout<spill::FramedSpout<spill::OstreamWriter>, std::vector<std::byte>>);
+static_assert(spill::Spout<spill::ChannelSpout<int>, int>);
+static_assert(spill::Spout<spill::SpillRing<int, 4>, int>);
+static_assert(spill::BulkSpout<spill::CollectSpout<int>, int, std::vector<int>&>);
+static_assert(!spill::Spout<spill::CollectSpout<int>, std::string>);
+
+/// Writes every byte of `s` into a vector<std::byte>.
+std::vector<std::byte> bytes_of(const std::string& s) {
+    std::vector<std::byte> out(s.size());
+    for (std::size_t i = 0; i < s.size(); ++i) out[i] = static_cast<std::byte>(s[i]);
+    return out;
+}
+std::string string_of(std::span<const std::byte> b) {
+    std::string s(b.size(), '\0');
+    for (std::size_t i = 0; i < b.size(); ++i) s[i] = static_cast<char>(b[i]);
+    return s;
+}
+
+/// A payload whose bytes depend on its index, of varying length (including 0).
+std::string payload(std::size_t i) {
+    std::string s((i * 37) % 301, '\0');
+    for (std::size_t k = 0; k < s.size(); ++k) s[k] = static_cast<char>((i + k * 13) & 0xff);
+    return s;
+}
+
+struct Pipe {
+    int fd[2]{-1, -1};
+    Pipe() { REQUIRE(::pipe(fd) == 0); }
+    ~Pipe() {
+        close_read();
+        close_write();
+    }
+    void close_read() {
+        if (fd[0] >= 0) ::close(fd[0]);
+        fd[0] = -1;
+    }
+    void close_write() {
+        if (fd[1] >= 0) ::close(fd[1]);
+        fd[1] = -1;
+    }
+};
+
+}  // namespace
+
+// ---- DropSpout ------------------------------------------------------------------
+
+TEST_CASE("drop_spout: takes every item and destroys it", "[spout][drop]") {
+    Tracked::reset();
+    {
+        spill::DropSpout drop;
+        for (int i = 0; i < 10; ++i) drop.send(Tracked{i});
+        drop.flush();
+    }
+    CHECK(Tracked::constructed.load() == 10);
+    CHECK(Tracked::live() == 0);
+}
+
+// ---- CollectSpout ---------------------------------------------------------------
+
+TEST_CASE("collect_spout: keeps items in arrival order, by move and by copy", "[spout][collect]") {
+    spill::CollectSpout<std::string> out(4);
+    std::string a = "alpha";
+    out.send(a);  // copy: the caller keeps its string
+    out.send(std::string("beta"));
+    std::vector<std::string> more{"gamma", "delta"};
+    out.send_all(more);
+    out.flush();
+    CHECK(a == "alpha");
+    REQUIRE(out.size() == 4);
+    CHECK(out.items() == std::vector<std::string>{"alpha", "beta", "gamma", "delta"});
+    auto taken = out.take();
+    CHECK(taken.size() == 4);
+    CHECK(out.size() == 0);
+}
+
+// ---- FnSpout --------------------------------------------------------------------
+
+TEST_CASE("fn_spout: calls the item function per item and the flush function per flush", "[spout][fn]") {
+    int sum = 0;
+    int flushes = 0;
+    auto s = spill::FnSpout([&](int x) { sum += x; }, [&] { ++flushes; });
+    for (int i = 1; i <= 4; ++i) s.send(i);
+    CHECK(sum == 10);
+    CHECK(flushes == 0);
+    s.flush();
+    s.flush();
+    CHECK(flushes == 2);
+
+    // The default flush function does nothing.
+    int seen = 0;
+    auto plain = spill::FnSpout([&](const std::string& x) { seen += static_cast<int>(x.size()); });
+    plain.send(std::string("abc"));
+    plain.flush();
+    CHECK(seen == 3);
+}
+
+// ---- SpoutRef -------------------------------------------------------------------
+
+TEST_CASE("spout_ref: several rings share one overflow spout", "[spout][ref]") {
+    spill::CollectSpout<int> shared;
+    {
+        spill::SpillRing<int, 2, spill::SpoutRef<spill::CollectSpout<int>>> a{spill::SpoutRef{shared}};
+        spill::SpillRing<int, 2, spill::SpoutRef<spill::CollectSpout<int>>> b{spill::SpoutRef{shared}};
+        for (int i = 0; i < 3; ++i) a.push(i);        // evicts 0
+        for (int i = 10; i < 13; ++i) b.push(i);      // evicts 10
+        CHECK(shared.items() == std::vector<int>{0, 10});
+        CHECK(&a.spout().get() == &shared);
+    }  // destruction flushes b (11, 12) then a (1, 2) into the shared spout
+    CHECK(shared.items() == std::vector<int>{0, 10, 11, 12, 1, 2});
+}
+
+// ---- CountingSpout --------------------------------------------------------------
+
+TEST_CASE("counting_spout: counts items and flushes and forwards them", "[spout][counting]") {
+    spill::CountingSpout<spill::CollectSpout<int>> c;
+    c.send(1);
+    c.send(2);
+    std::vector<int> v{3, 4, 5};
+    c.send_all(v);
+    c.flush();
+    CHECK(c.count() == 5);
+    CHECK(c.flushes() == 1);
+    CHECK(c.inner().items() == std::vector<int>{1, 2, 3, 4, 5});
+
+    spill::CountingSpout<> dropping;  // default inner: drops
+    for (int i = 0; i < 7; ++i) dropping.send(i);
+    CHECK(dropping.count() == 7);
+}
+
+TEST_CASE("counting_spout: an item the inner spout refused is not counted", "[spout][counting]") {
+    spill::CountingSpout<spill::test::FlakySpout<int>> c{spill::test::FlakySpout<int>{{1}, false, {}, 0}};
+    c.send(10);
+    CHECK_THROWS_AS(c.send(11), SpoutFailure);
+    c.send(12);
+    CHECK(c.count() == 2);
+    CHECK(c.inner().items == std::vector<int>{10, 12});
+}
+
+TEST_CASE("counting_spout: counts an unsized range sent in bulk", "[spout][counting]") {
+    spill::CountingSpout<spill::CollectSpout<int>> c;
+    std::vector<int> v{1, 2, 3, 4, 5, 6};
+    auto evens = v | std::views::filter([](int x) { return x % 2 == 0; });
+    CHECK(spill::send_all(c, evens) == 3);
+    CHECK(c.count() == 3);
+    CHECK(c.inner().items() == std::vector<int>{2, 4, 6});
+}
+
+// ---- BatchSpout -----------------------------------------------------------------
+
+TEST_CASE("batch_spout: groups items into full batches and flushes the partial one", "[spout][batch]") {
+    spill::BatchSpout<int, spill::CollectSpout<std::vector<int>>> b{3};
+    for (int i = 0; i < 7; ++i) b.send(i);
+    CHECK(b.inner().items() == std::vector<std::vector<int>>{{0, 1, 2}, {3, 4, 5}});
+    CHECK(b.pending() == 1);
+    b.flush();
+    CHECK(b.inner().items() == std::vector<std::vector<int>>{{0, 1, 2}, {3, 4, 5}, {6}});
+    CHECK(b.pending() == 0);
+    b.flush();  // nothing pending: no empty batch
+    CHECK(b.inner().items().size() == 3);
+
+    spill::BatchSpout<int, spill::CollectSpout<std::vector<int>>> zero{0};  // size 0 means 1
+    zero.send(5);
+    CHECK(zero.inner().items().size() == 1);
+}
+
+TEST_CASE("batch_spout: a batch the inner spout refused is kept for the next flush", "[spout][batch]") {
+    spill::BatchSpout<int, spill::test::FlakySpout<std::vector<int>>> b{2, spill::test::FlakySpout<std::vector<int>>{{0}, false, {}, 0}};
+    b.send(1);
+    CHECK_THROWS_AS(b.send(2), SpoutFailure);  // the full batch could not be handed over
+    CHECK(b.pending() == 2);
+    b.flush();
+    REQUIRE(b.inner().items.size() == 1);
+    CHECK(b.inner().items[0] == std::vector<int>{1, 2});
+}
+
+// ---- send_all -------------------------------------------------------------------
+
+TEST_CASE("send_all: uses the bulk entry when there is one, else sends one by one", "[spout][send_all]") {
+    std::vector<std::string> src{"a", "b", "c"};
+    spill::CollectSpout<std::string> bulk;
+    CHECK(spill::send_all(bulk, src) == 3);
+    CHECK(bulk.items() == std::vector<std::string>{"a", "b", "c"});
+    for (const auto& s : src) CHECK(s.empty());  // moved from
+
+    std::vector<std::string> one_by_one;
+    auto fn = spill::FnSpout([&](std::string&& s) { one_by_one.push_back(std::move(s)); });
+    std::list<std::string> lst{"x", "y"};
+    CHECK(spill::send_all(fn, lst) == 2);
+    CHECK(one_by_one == std::vector<std::string>{"x", "y"});
+
+    spill::CollectSpout<int> empty_target;
+    CHECK(spill::send_all(empty_target, std::vector<int>{}) == 0);
+}
+
+// ---- FramedSpout / FrameDecoder ---------------------------------------------------
+
+TEST_CASE("framed_spout: writes a 4-byte little-endian length then the payload", "[spout][framed]") {
+    std::ostringstream os;
+    spill::FramedSpout<spill::OstreamWriter> out{spill::OstreamWriter{os}};
+    out.send(std::string("hi!"));
+    out.send(std::string());
+    std::string big(0x0102, 'z');
+    out.send(big);
+    CHECK(os.str().empty());  // buffered until flush
+    out.flush();
+    const std::string wire = os.str();
+    REQUIRE(wire.size() == 4 + 3 + 4 + 0 + 4 + 0x0102);
+    CHECK(wire.substr(0, 7) == std::string("\x03\x00\x00\x00hi!", 7));
+    CHECK(wire.substr(7, 4) == std::string("\x00\x00\x00\x00", 4));
+    CHECK(wire.substr(11, 4) == std::string("\x02\x01\x00\x00", 4));
+    CHECK(out.frames() == 3);
+
+    std::vector<std::string> decoded;
+    spill::FrameDecoder dec;
+    const auto b = bytes_of(wire);
+    dec.feed(b, [&](std::span<const std::byte> f) { decoded.push_back(string_of(f)); });
+    dec.finish();
+    CHECK(decoded == std::vector<std::string>{"hi!", "", big});
+}
+
+TEST_CASE("frame_decoder: reassembles frames fed one byte at a time", "[spout][framed]") {
+    std::ostringstream os;
+    spill::FramedSpout<spill::OstreamWriter> out{spill::OstreamWriter{os}, 16};
+    std::vector<std::string> sent;
+    for (std::size_t i = 0; i < 40; ++i) {
+        sent.push_back(payload(i));
+        out.send(sent.back());
+    }
+    out.flush();
+    const auto wire = bytes_of(os.str());
+    std::vector<std::string> got;
+    spill::FrameDecoder dec;
+    for (std::size_t i = 0; i < wire.size(); ++i)
+        dec.feed(std::span<const std::byte>(&wire[i], 1), [&](std::span<const std::byte> f) { got.push_back(string_of(f)); });
+    dec.finish();
+    CHECK(got == sent);
+    CHECK(dec.frames() == 40);
+}
+
+TEST_CASE("framed_spout: frames through a real pipe, writer and reader on their own threads", "[spout][framed][pipe]") {
+    Pipe p;
+    constexpr std::size_t frames = 3000;  // ~450 KB: far more than the pipe's buffer, so both sides block in turn
+    std::vector<std::string> got;
+    std::exception_ptr reader_error;
+    std::thread reader([&] {
+        try {
+            spill::read_frames(p.fd[0], [&](std::span<const std::byte> f) { got.push_back(string_of(f)); });
+        } catch (...) {
+            reader_error = std::current_exception();
+        }
+    });
+    std::thread writer([&] {
+        spill::FramedSpout<spill::FdWriter> out{spill::FdWriter{p.fd[1]}, 4096};
+        for (std::size_t i = 0; i < frames; ++i) out.send(payload(i));
+        out.flush();
+        p.close_write();  // EOF for the reader
+    });
+    writer.join();
+    reader.join();
+    REQUIRE_FALSE(reader_error);
+    REQUIRE(got.size() == frames);
+    for (std::size_t i = 0; i < frames; ++i) REQUIRE(got[i] == payload(i));
+}
+
+TEST_CASE("framed_spout: frames through a socket pair read back by read_frames", "[spout][framed][socket]") {
+    int sv[2];
+    REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    std::vector<std::string> got;
+    std::uint64_t count = 0;
+    std::thread reader([&] { count = spill::read_frames(sv[1], [&](std::span<const std::byte> f) { got.push_back(string_of(f)); }); });
+    {
+        spill::FramedSpout<spill::FdWriter> out{spill::FdWriter{sv[0]}};
+        // A batch of strings is framed one frame per element.
+        std::vector<std::string> batch{"one", "two", "three"};
+        out.send(batch);
+        out.send(bytes_of("four"));
+        out.flush();
+        CHECK(out.frames() == 4);
+    }
+    ::shutdown(sv[0], SHUT_WR);
+    reader.join();
+    ::close(sv[0]);
+    ::close(sv[1]);
+    CHECK(count == 4);
+    CHECK(got == std::vector<std::string>{"one", "two", "three", "four"});
+}
+
+TEST_CASE("frame_decoder: rejects a length over its limit before buffering the payload", "[spout][framed][errors]") {
+    spill::FrameDecoder dec(8);
+    const std::array<std::byte, 4> header{std::byte{9}, std::byte{0}, std::byte{0}, std::byte{0}};
+    int frames = 0;
+    CHECK_THROWS_AS(dec.feed(header, [&](auto) { ++frames; }), spill::FrameError);
+    CHECK(frames == 0);
+
+    spill::FrameDecoder huge;  // default limit 16 MiB; 0xffffffff is far above it
+    const std::array<std::byte, 4> max{std::byte{0xff}, std::byte{0xff}, std::byte{0xff}, std::byte{0xff}};
+    CHECK_THROWS_WITH(huge.feed(max, [](auto) {}), Catch::Contains("exceeds the limit"));
+}
+
+TEST_CASE("frame_decoder: a stream that ends inside a frame is an error", "[spout][framed][errors]") {
+    std::ostringstream os;
+    spill::FramedSpout<spill::OstreamWriter> out{spill::OstreamWriter{os}};
+    out.send(std::string("complete"));
+    out.send(std::string("cut short"));
+    out.flush();
+    const auto wire = bytes_of(os.str());
+
+    SECTION("truncated payload") {
+        spill::FrameDecoder dec;
+        std::vector<std::string> got;
+        dec.feed(std::span<const std::byte>(wire.data(), wire.size() - 3), [&](auto f) { got.push_back(string_of(f)); });
+        CHECK(got == std::vector<std::string>{"complete"});
+        CHECK_THROWS_WITH(dec.finish(), Catch::Contains("truncated frame: 6 of 9"));
+    }
+    SECTION("truncated header") {
+        spill::FrameDecoder dec;
+        dec.feed(std::span<const std::byte>(wire.data(), 4 + 8 + 2), [](auto) {});
+        CHECK_THROWS_WITH(dec.finish(), Catch::Contains("truncated frame header"));
+    }
+    SECTION("read_frames reports it too") {
+        Pipe p;
+        std::thread w([&] {
+            spill::FdWriter fw{p.fd[1]};
+            fw.write(std::span<const std::byte>(wire.data(), wire.size() - 1));
+            p.close_write();
+        });
+        std::uint64_t frames = 0;
+        CHECK_THROWS_AS(spill::read_frames(p.fd[0], [&](auto) { ++frames; }), spill::FrameError);
+        w.join();
+        CHECK(frames == 1);
+    }
+}
+
+TEST_CASE("fd_writer: a write error names the file descriptor", "[spout][framed][errors]") {
+    Pipe p;
+    p.close_read();
+    // Writing to a pipe without a reader fails with EPIPE (SIGPIPE ignored here).
+    struct sigaction ignore {};
+    ignore.sa_handler = SIG_IGN;
+    struct sigaction old {};
+    ::sigaction(SIGPIPE, &ignore, &old);
+    spill::FdWriter w{p.fd[1]};
+    const std::array<std::byte, 1> b{std::byte{1}};
+    CHECK_THROWS_WITH(w.write(b), Catch::Contains("fd " + std::to_string(p.fd[1])));
+    ::sigaction(SIGPIPE, &old, nullptr);
+}
+
+TEST_CASE("ostream_writer: a failed stream is reported", "[spout][framed][errors]") {
+    std::ostringstream os;
+    os.setstate(std::ios::badbit);
+    spill::FramedSpout<spill::OstreamWriter> out{spill::OstreamWriter{os}};
+    out.send(std::string("x"));
+    CHECK_THROWS_AS(out.flush(), std::runtime_error);
+}
+
+// ---- Channel / ChannelSpout -------------------------------------------------------
+
+TEST_CASE("channel: FIFO, try_send refuses when full, try_receive when empty", "[spout][channel]") {
+    spill::Channel<int> ch{2};
+    CHECK(ch.capacity() == 2);
+    CHECK_FALSE(ch.try_receive().has_value());
+    CHECK(ch.try_send(1));
+    CHECK(ch.try_send(2));
+    int three = 3;
+    CHECK_FALSE(ch.try_send(std::move(three)));
+    CHECK(ch.size_guess() == 2);
+    CHECK(ch.receive() == 1);
+    CHECK(ch.try_receive() == 2);
+}
+
+TEST_CASE("channel_spout: send blocks while the channel is full until the receiver takes an item", "[spout][channel]") {
+    spill::Channel<int> ch{1};
+    spill::ChannelSpout<int> out{ch};
+    out.send(1);
+    std::atomic<bool> second_sent{false};  // seq_cst: a plain flag read across threads
+    std::thread sender([&] {
+        out.send(2);  // blocks: the channel holds 1
+        second_sent = true;
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    CHECK_FALSE(second_sent.load());
+    CHECK(ch.receive() == 1);
+    sender.join();
+    CHECK(second_sent.load());
+    CHECK(ch.receive() == 2);
+    CHECK(&out.channel() == &ch);
+}
+
+TEST_CASE("channel: close wakes a blocked receiver and a blocked sender", "[spout][channel]") {
+    spill::Channel<std::string> ch{1};
+    SECTION("receiver") {
+        std::optional<std::string> got = std::string("sentinel");
+        std::thread r([&] { got = ch.receive(); });
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        ch.close();
+        r.join();
+        CHECK_FALSE(got.has_value());
+    }
+    SECTION("sender keeps its item") {
+        ch.send(std::string("first"));
+        std::string item = "second";
+        bool closed = false;
+        std::thread s([&] {
+            try {
+                ch.send(std::move(item));
+            } catch (const spill::ChannelClosed&) {
+                closed = true;
+            }
+        });
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        ch.close();
+        s.join();
+        CHECK(closed);
+        CHECK(item == "second");
+        // What was queued before close is still received, then end of stream.
+        CHECK(ch.receive() == std::optional<std::string>("first"));
+        CHECK_FALSE(ch.receive().has_value());
+    }
+    SECTION("send after close throws and try_send refuses") {
+        ch.close();
+        spill::ChannelSpout<std::string> out{ch};
+        CHECK_THROWS_AS(out.send(std::string("late")), spill::ChannelClosed);
+        CHECK_FALSE(ch.try_send(std::string("late")));
+    }
+}
+
+TEST_CASE("channel: many senders and receivers, every item received once, per-sender FIFO", "[spout][channel]") {
+    spill::Channel<std::uint64_t> ch{8};
+    constexpr std::uint64_t senders = 3, per_sender = 5000;
+    std::vector<std::vector<std::uint64_t>> received(2);
+    std::vector<std::thread> rs;
+    for (std::size_t r = 0; r < received.size(); ++r)
+        rs.emplace_back([&, r] {
+            while (auto x = ch.receive()) received[r].push_back(*x);
+        });
+    std::vector<std::thread> ss;
+    for (std::uint64_t s = 0; s < senders; ++s)
+        ss.emplace_back([&, s] {
+            spill::ChannelSpout<std::uint64_t> out{ch};
+            for (std::uint64_t i = 0; i < per_sender; ++i) out.send(s * per_sender + i);
+        });
+    for (auto& t : ss) t.join();
+    ch.close();
+    for (auto& t : rs) t.join();
+    std::vector<std::uint64_t> all;
+    for (const auto& v : received) {
+        // Each receiver sees each sender's items in send order.
+        std::vector<std::uint64_t> last(senders, 0);
+        std::vector<bool> seen(senders, false);
+        for (std::uint64_t x : v) {
+            const std::uint64_t s = x / per_sender;
+            if (seen[s]) REQUIRE(x > last[s]);
+            seen[s] = true;
+            last[s] = x;
+        }
+        all.insert(all.end(), v.begin(), v.end());
+    }
+    std::sort(all.begin(), all.end());
+    REQUIRE(all.size() == senders * per_sender);
+    for (std::uint64_t i = 0; i < all.size(); ++i) REQUIRE(all[i] == i);
+}

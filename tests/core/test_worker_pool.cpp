@@ -1,0 +1,336 @@
+// Specification of WorkerPool: run, streaming dispatch/collect/join (roadmap
+// Feature 1), failures (DESIGN.md section 7), overflow inside a round, stats.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core_test_util.hpp"
+#include "spill/spill.hpp"
+
+using spill::test::DeterministicTask;
+using spill::test::first_fifo_break;
+using spill::test::Item;
+using spill::test::make_item;
+using spill::test::RoundArgs;
+using spill::test::SpoutFailure;
+
+namespace {
+
+using namespace std::chrono_literals;
+
+auto collecting_overflow() {
+    return [](std::size_t) { return spill::CollectSpout<Item>{}; };
+}
+
+template <class Pool>
+std::size_t overflowed(Pool& pool) {
+    std::size_t n = 0;
+    for (std::size_t w = 0; w < pool.workers(); ++w) n += pool.overflow(w).size();
+    return n;
+}
+
+/// Sorts a copy by (worker, seq) so two deliveries can be compared as sets.
+std::vector<Item> sorted(std::vector<Item> v) {
+    std::sort(v.begin(), v.end(), [](const Item& a, const Item& b) { return a.worker != b.worker ? a.worker < b.worker : a.seq < b.seq; });
+    return v;
+}
+
+/// Waits until `pred()` holds or `limit` passes; returns pred().
+template <class Pred>
+bool eventually(Pred pred, std::chrono::milliseconds limit = 5000ms) {
+    const auto end = std::chrono::steady_clock::now() + limit;
+    while (!pred()) {
+        if (std::chrono::steady_clock::now() > end) return pred();
+        std::this_thread::sleep_for(100us);
+    }
+    return true;
+}
+
+}  // namespace
+
+TEST_CASE("worker_pool: run executes the task once per worker and every item is collected", "[pool]") {
+    auto pool = spill::pool<Item, 64>(3).spawn<int>([](auto& ring, std::size_t w, const int& n) {
+        for (int i = 0; i < n; ++i) ring.push(make_item(1, w, static_cast<std::uint32_t>(i)));
+    });
+    CHECK(pool.workers() == 3);
+    CHECK(pool.ring_capacity() == 64);
+    const int n = 10;
+    pool.run(n);  // borrows n
+    CHECK_FALSE(pool.in_flight());
+    CHECK(pool.rounds() == 1);
+    spill::CollectSpout<Item> out;
+    CHECK(pool.collect(out) == 30);
+    CHECK(first_fifo_break(out.items(), 3).empty());
+    for (std::size_t w = 0; w < 3; ++w) {
+        CHECK(std::count_if(out.items().begin(), out.items().end(), [&](const Item& i) { return i.worker == w; }) == 10);
+        CHECK(pool.stats(w).rounds == 1);
+        CHECK(pool.stats(w).published == 1);
+    }
+    CHECK(pool.collect(out) == 0);  // nothing new
+}
+
+TEST_CASE("worker_pool: the roadmap entry MpscRing<T, N>::pool builds the same pool", "[pool]") {
+    auto pool = spill::MpscRing<int, 16>::pool(2).spawn<int>([](auto& ring, std::size_t w, const int& base) {
+        ring.push(base + static_cast<int>(w));
+    });
+    pool.run(100);
+    spill::CollectSpout<int> out;
+    pool.collect(out);
+    std::vector<int> got = out.items();
+    std::sort(got.begin(), got.end());
+    CHECK(got == std::vector<int>{100, 101});
+}
+
+TEST_CASE("worker_pool: collect while workers run streams finished batches (Feature 1)", "[pool][streaming]") {
+    // Worker 0 finishes at once; worker 1 waits on a gate that only opens
+    // after the test has collected worker 0's items, which proves collect()
+    // delivers while the round is still running.
+    std::atomic<bool> gate{false};  // seq_cst: a one-shot flag, nothing else published through it
+    auto pool = spill::pool<Item, 64>(2).spawn<int>([&](auto& ring, std::size_t w, const int& round) {
+        if (w == 1)
+            while (!gate.load()) std::this_thread::sleep_for(50us);
+        for (std::uint32_t i = 0; i < 5; ++i) ring.push(make_item(static_cast<std::uint32_t>(round), w, i));
+    });
+    spill::CollectSpout<Item> out;
+    for (int round = 1; round <= 3; ++round) {
+        gate = false;
+        pool.dispatch(round);
+        CHECK(pool.in_flight());
+        const bool streamed = eventually([&] {
+            pool.collect(out);
+            return std::count_if(out.items().begin(), out.items().end(),
+                                 [&](const Item& i) { return i.worker == 0 && i.round == static_cast<std::uint32_t>(round); }) == 5;
+        });
+        REQUIRE(streamed);
+        // Worker 1 is still blocked: none of its items for this round exist yet.
+        CHECK(std::none_of(out.items().begin(), out.items().end(),
+                           [&](const Item& i) { return i.worker == 1 && i.round == static_cast<std::uint32_t>(round); }));
+        gate = true;
+        pool.join();
+        CHECK_FALSE(pool.in_flight());
+        pool.collect(out);  // after join: the rest
+        CHECK(out.size() == static_cast<std::size_t>(round) * 10);
+    }
+    CHECK(first_fifo_break(out.items(), 2).empty());
+}
+
+TEST_CASE("worker_pool: interleaved collect and run, collect between rounds and after join", "[pool][streaming]") {
+    auto pool = spill::pool<Item, 256>(4).overflow(collecting_overflow()).spawn<RoundArgs>(DeterministicTask{});
+    RoundArgs a{11, 0, 20, 0};
+    spill::CollectSpout<Item> out;
+    std::uint32_t r = 0;
+    for (int cycle = 0; cycle < 50; ++cycle) {
+        a.round = ++r;
+        pool.run(a);
+        if (cycle % 3 != 2) pool.collect(out);  // some rounds are left uncollected (merge back)
+        a.round = ++r;
+        pool.dispatch(a);
+        pool.collect(out);
+        pool.join();
+        if (cycle % 2 == 0) pool.collect(out);
+    }
+    pool.collect(out);
+    const auto expected = spill::test::replay(RoundArgs{11, 0, 20, 0}, 1, r, 4);
+    CHECK(overflowed(pool) == 0);
+    CHECK(out.size() == expected.size());
+    CHECK(sorted(out.items()) == sorted(expected));
+    CHECK(first_fifo_break(out.items(), 4).empty());
+}
+
+TEST_CASE("worker_pool: rounds without collect merge back; stats count it; nothing is lost", "[pool][stats]") {
+    auto fixed = spill::pool<Item, 64>(2).spawn<std::uint32_t>([](auto& ring, std::size_t w, const std::uint32_t& round) {
+        for (std::uint32_t i = 0; i < 3; ++i) ring.push(make_item(round, w, i));
+    });
+    fixed.run(1);
+    fixed.run(2);
+    fixed.run(3);
+    for (std::size_t w = 0; w < 2; ++w) {
+        CHECK(fixed.stats(w).rounds == 3);
+        CHECK(fixed.stats(w).published == 1);    // round 1 went into a recycled ring
+        CHECK(fixed.stats(w).merge_backs == 2);  // rounds 2 and 3 found the slot still full
+        CHECK(fixed.stats(w).merged_items == 6);
+        CHECK(fixed.stats(w).failures == 0);
+    }
+    spill::CollectSpout<Item> out;
+    CHECK(fixed.collect(out) == 18);
+    CHECK(first_fifo_break(out.items(), 2).empty());
+    // Once collected, the next publish goes into the recycled ring again.
+    fixed.run(4);
+    CHECK(fixed.stats(0).published == 2);
+    CHECK(fixed.stats(0).merge_backs == 2);
+}
+
+TEST_CASE("worker_pool: items past ring capacity within a round go to the worker's overflow spout", "[pool][overflow]") {
+    auto pool = spill::pool<Item, 8>(2).overflow(collecting_overflow()).spawn<std::uint32_t>(
+        [](auto& ring, std::size_t w, const std::uint32_t& n) {
+            for (std::uint32_t i = 0; i < n; ++i) ring.push(make_item(1, w, i));
+        });
+    pool.run(20);
+    spill::CollectSpout<Item> out;
+    CHECK(pool.collect(out) == 16);
+    for (std::size_t w = 0; w < 2; ++w) {
+        const auto& of = pool.overflow(w).items();
+        REQUIRE(of.size() == 12);
+        for (std::uint32_t i = 0; i < 12; ++i) CHECK(of[i] == make_item(1, w, i));  // the oldest, in order
+    }
+    for (const Item& it : out.items()) CHECK(it.seq >= 12);  // the newest 8 per worker
+}
+
+TEST_CASE("worker_pool: a throwing worker is reported by name, its earlier items and everyone else's are delivered", "[pool][failure]") {
+    auto pool = spill::pool<Item, 64>(3).spawn<std::uint32_t>([](auto& ring, std::size_t w, const std::uint32_t& round) {
+        for (std::uint32_t i = 0; i < 4; ++i) {
+            if (w == 1 && round == 1 && i == 3) throw std::runtime_error("boom in the task");
+            ring.push(make_item(round, w, i));
+        }
+    });
+    try {
+        pool.run(1);
+        FAIL("run() did not report the failure");
+    } catch (const spill::WorkerError& e) {
+        REQUIRE(e.failures().size() == 1);
+        CHECK(e.failures()[0].worker == 1);
+        CHECK(e.failures()[0].round == 1);
+        CHECK_THROWS_WITH(std::rethrow_exception(e.failures()[0].error), "boom in the task");
+        CHECK_THAT(std::string(e.what()), Catch::Contains("worker 1") && Catch::Contains("round 1") && Catch::Contains("boom in the task"));
+    }
+    CHECK(pool.stats(1).failures == 1);
+    spill::CollectSpout<Item> out;
+    CHECK(pool.collect(out) == 4 + 3 + 4);
+    CHECK(std::count_if(out.items().begin(), out.items().end(), [](const Item& i) { return i.worker == 1; }) == 3);
+
+    // The pool stays usable and the failure is not reported twice.
+    CHECK_NOTHROW(pool.run(2));
+    CHECK_NOTHROW(pool.join());
+    CHECK(pool.collect(out) == 12);
+    CHECK(first_fifo_break(out.items(), 3).empty());
+}
+
+TEST_CASE("worker_pool: several failing workers are all reported", "[pool][failure]") {
+    auto pool = spill::pool<int, 16>(3).spawn<int>([](auto&, std::size_t w, const int&) {
+        if (w != 1) throw std::logic_error("worker " + std::to_string(w) + " gave up");
+    });
+    try {
+        pool.run(0);
+        FAIL("no WorkerError");
+    } catch (const spill::WorkerError& e) {
+        REQUIRE(e.failures().size() == 2);
+        std::set<std::size_t> who{e.failures()[0].worker, e.failures()[1].worker};
+        CHECK(who == std::set<std::size_t>{0, 2});
+        CHECK_THAT(std::string(e.what()), Catch::Contains("and 1 more failures"));
+    }
+    // A non-standard exception is described too.
+    auto odd = spill::pool<int, 16>(1).spawn<int>([](auto&, std::size_t, const int&) { throw 42; });
+    CHECK_THROWS_WITH(odd.run(0), Catch::Contains("non-standard exception"));
+}
+
+TEST_CASE("worker_pool: dispatch twice without join neither overlaps rounds nor loses a failure", "[pool][failure][streaming]") {
+    constexpr std::size_t W = 3;
+    std::atomic<int> finished[4] = {};  // finished[r]: workers done with round r (seq_cst counters)
+    std::atomic<int> overlaps{0};
+    std::mutex mu;
+    std::vector<std::pair<std::size_t, int>> seen_args;  // (worker, args seen)
+    auto pool = spill::pool<int, 16>(W).spawn<int>([&](auto& ring, std::size_t w, const int& round) {
+        {
+            std::lock_guard lock(mu);
+            seen_args.emplace_back(w, round);
+        }
+        if (round > 1 && finished[round - 1].load() != static_cast<int>(W)) overlaps.fetch_add(1);
+        if (round == 1 && w == 0) std::this_thread::sleep_for(30ms);  // the slow worker of round 1
+        ring.push(round);
+        finished[round].fetch_add(1);
+        if (round == 1 && w == 2) throw std::runtime_error("round 1 failed");
+    });
+    pool.dispatch(1);
+    pool.dispatch(2);  // waits for round 1 first; its failure is kept
+    pool.dispatch(3);
+    try {
+        pool.join();
+        FAIL("the failure of round 1 was lost");
+    } catch (const spill::WorkerError& e) {
+        REQUIRE(e.failures().size() == 1);
+        CHECK(e.failures()[0].worker == 2);
+        CHECK(e.failures()[0].round == 1);
+    }
+    CHECK(overlaps.load() == 0);
+    for (int r = 1; r <= 3; ++r) CHECK(finished[r].load() == static_cast<int>(W));
+    // Every worker saw the arguments of its own round, in order.
+    for (std::size_t w = 0; w < W; ++w) {
+        std::vector<int> rounds;
+        for (auto [who, r] : seen_args)
+            if (who == w) rounds.push_back(r);
+        CHECK(rounds == std::vector<int>{1, 2, 3});
+    }
+    spill::CollectSpout<int> out;
+    CHECK(pool.collect(out) == 9);
+    CHECK_NOTHROW(pool.join());  // reported once
+}
+
+TEST_CASE("worker_pool: an output spout that throws during collect loses nothing", "[pool][failure]") {
+    auto pool = spill::pool<Item, 64>(3).spawn<RoundArgs>(DeterministicTask{});
+    const RoundArgs a{3, 1, 12, 0};
+    pool.run(a);
+    const auto expected = spill::test::replay(a, 1, 1, 3);
+    REQUIRE(expected.size() > 6);
+    std::vector<Item> delivered;
+    for (std::size_t fail_at : {std::size_t{0}, std::size_t{2}, std::size_t{5}}) {
+        spill::test::FlakySpout<Item> flaky{{fail_at}, false, {}, 0};
+        CHECK_THROWS_AS(pool.collect(flaky), SpoutFailure);
+        delivered.insert(delivered.end(), flaky.items.begin(), flaky.items.end());
+    }
+    spill::CollectSpout<Item> rest;
+    pool.collect(rest);
+    delivered.insert(delivered.end(), rest.items().begin(), rest.items().end());
+    CHECK(delivered.size() == expected.size());
+    CHECK(sorted(delivered) == sorted(expected));  // no loss, no duplicate
+    CHECK(first_fifo_break(delivered, 3).empty());
+
+    // The same holds while new rounds keep arriving.
+    RoundArgs b{4, 2, 12, 0};
+    pool.run(b);
+    spill::test::FlakySpout<Item> flaky{{1}, false, {}, 0};
+    CHECK_THROWS_AS(pool.collect(flaky), SpoutFailure);
+    b.round = 3;
+    pool.run(b);
+    spill::CollectSpout<Item> more;
+    pool.collect(more);
+    std::vector<Item> got = flaky.items;
+    got.insert(got.end(), more.items().begin(), more.items().end());
+    auto want = spill::test::replay(RoundArgs{4, 0, 12, 0}, 2, 3, 3);
+    CHECK(sorted(got) == sorted(want));
+    CHECK(first_fifo_break(got, 3).empty());
+}
+
+TEST_CASE("worker_pool: the start hook runs once on each worker's own thread", "[pool]") {
+    std::mutex mu;
+    std::vector<std::size_t> ids;
+    std::set<std::thread::id> threads;
+    {
+        auto pool = spill::pool<int, 16>(3)
+                        .on_worker_start([&](std::size_t w) {
+                            std::lock_guard lock(mu);
+                            ids.push_back(w);
+                            threads.insert(std::this_thread::get_id());
+                        })
+                        .spins(16)
+                        .spawn<int>([](auto&, std::size_t, const int&) {});
+        pool.run(0);
+    }
+    std::sort(ids.begin(), ids.end());
+    CHECK(ids == std::vector<std::size_t>{0, 1, 2});
+    CHECK(threads.size() == 3);
+    CHECK(threads.count(std::this_thread::get_id()) == 0);
+}
+
+TEST_CASE("worker_pool: bad construction arguments are refused with a message", "[pool]") {
+    CHECK_THROWS_WITH((spill::pool<int, 16>(0).spawn<int>([](auto&, std::size_t, const int&) {})), Catch::Contains("at least 1"));
+}

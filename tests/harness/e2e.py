@@ -1,0 +1,326 @@
+#!/usr/bin/python3
+"""End-to-end specification of spill-bench, run through the built binary.
+
+usage: e2e.py PATH/TO/spill-bench     (SPILL_SOURCE_ROOT names the source tree)
+
+Each check prints one line; any failure exits non-zero with the reason.
+"""
+import csv
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+BENCH = os.path.abspath(sys.argv[1])
+ROOT = os.environ.get("SPILL_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "..", ".."))
+SMOKE = os.path.join(ROOT, "scenarios", "smoke")
+TMP = tempfile.mkdtemp(prefix="spill-e2e-")
+FAILURES = []
+
+SCENARIOS = ["ring", "pool", "stream", "fan_in", "sequenced", "backpressure", "pipeline", "mpsm",
+             "baseline_mutex", "baseline_moodycamel", "baseline_boost_queue", "baseline_boost_spsc", "baseline_tbb"]
+TINY = ["--items", "2000", "--rounds", "4", "--repetitions", "1", "--warmup", "0", "--counters", "none", "--quiet"]
+
+
+def run(*args, timeout=60):
+    return subprocess.run([BENCH, *args], capture_output=True, text=True, timeout=timeout)
+
+
+def check(cond, what):
+    print(("ok   " if cond else "FAIL ") + what, flush=True)
+    if not cond:
+        FAILURES.append(what)
+    return cond
+
+
+def load(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def ids(doc):
+    return sorted(p["id"] for p in doc["points"])
+
+
+def path(name):
+    return os.path.join(TMP, name)
+
+
+def test_list_names_every_scenario():
+    r = run("list")
+    check(r.returncode == 0, "list exits 0")
+    for s in SCENARIOS:
+        check(("  " + s + " ") in r.stdout, f"list names {s}")
+
+
+def test_topology_says_why_counters_are_missing():
+    r = run("topology")
+    check(r.returncode == 0, "topology exits 0")
+    check("pinning" in r.stdout and "plan compact" in r.stdout, "topology prints the pinning plan")
+    check("PAPI" in r.stdout and ("readable" in r.stdout), "topology reports which PAPI counters are readable")
+
+
+def test_smoke_sweep_covers_every_scenario_and_follows_the_schema():
+    out = path("smoke.json")
+    r = run("sweep", SMOKE, "--out", out)
+    check(r.returncode == 0, f"smoke sweep exits 0 (exit {r.returncode}, last stderr line: {r.stderr.strip().splitlines()[-1:]})")
+    d = load(out)
+    check(d["schema_version"] == 1, "schema_version is 1")
+    md = d["metadata"]
+    for k in ["tool", "commit", "dirty", "compiler", "flags", "build_type", "cpu_model", "logical_cpus", "topology", "kernel",
+              "hostname", "date_utc", "command_line", "seed", "pin_policy", "pinning_available", "pinning_reason", "counters", "shard"]:
+        check(k in md, f"metadata has {k}")
+    check({"requested", "available", "unavailable"} <= set(md["counters"]), "metadata.counters has requested/available/unavailable")
+    check(set(SCENARIOS) == {p["scenario"] for p in d["points"]}, "smoke covers every scenario and baseline")
+    for p in d["points"]:
+        ok = p["checks"]["passed"] and p["id"].startswith(p["scenario"] + "|")
+        ok = ok and p["checks"]["produced"] == p["checks"]["delivered"] + p["checks"]["overflowed"] + p["checks"]["dropped"]
+        ok = ok and all(k in p["repetitions"][0]["counters"] for k in
+                        ["cpu_seconds", "voluntary_context_switches", "involuntary_context_switches", "page_faults", "allocations"])
+        ok = ok and {"median", "min", "max", "cv"} <= set(p["summary"]["items_per_second"])
+        ok = ok and all("core" in t and "role" in t for t in p["threads"]) and isinstance(p["oversubscribed"], bool)
+        if not check(ok, f"point {p['id']} passed and is complete"):
+            break
+    seq = [p for p in d["points"] if p["scenario"] == "sequenced"]
+    check(all(p["checks"]["order"] is True for p in seq), "sequenced points check exact order")
+    check(all(p["checks"]["order"] is None for p in d["points"] if p["scenario"] != "sequenced"), "other points have order null")
+    bp = [p for p in d["points"] if p["scenario"] == "backpressure"]
+    check(all("merged_back" in p["checks"] for p in bp), "backpressure reports merged_back")
+    with open(out[:-5] + ".csv") as f:
+        rows = list(csv.DictReader(f))
+    check(len(rows) == sum(len(p["repetitions"]) for p in d["points"]), "CSV has one row per repetition")
+    check(rows and "items_per_second" in rows[0] and "passed" in rows[0], "CSV has throughput and check columns")
+
+
+def test_every_compiled_ring_size_runs():
+    out = path("sizes.json")
+    r = run("run", "pool", *TINY, "--ring-size", "64-65536:x2", "--out", out)
+    sizes = sorted(p["params"]["ring_size"] for p in load(out)["points"]) if os.path.exists(out) else []
+    check(r.returncode == 0 and sizes == [64 << k for k in range(11)], f"pool runs at every ring size 64..65536 ({sizes})")
+
+
+def test_pinned_threads_run_where_they_were_pinned():
+    out = path("pin.json")
+    r = run("run", "mpsm", *TINY, "--producers", "1-3", "--mergers", "1", "--pin", "compact", "--out", out)
+    d = load(out)
+    if d["metadata"]["pinning_available"]:
+        ok = all(t["core"] == t["planned_cpu"] for p in d["points"] for t in p["threads"])
+        check(r.returncode == 0 and ok, "with --pin compact every thread ran on its planned CPU")
+        roles = [t["role"] for t in d["points"][0]["threads"]]
+        check(roles == ["producer", "owner", "merger"] or roles == ["producer", "merger", "owner"], f"threads lists every role ({roles})")
+        n = d["metadata"]["logical_cpus"]
+        check(all(p["oversubscribed"] == (len(p["threads"]) > n) for p in d["points"]), "oversubscribed is true exactly when threads > CPUs")
+    else:
+        check(d["metadata"]["pinning_reason"] != "", "without pinning the metadata says why")
+    out = path("nopin.json")
+    r = run("run", "pool", *TINY, "--pin", "none", "--out", out)
+    d = load(out)
+    check(r.returncode == 0 and d["metadata"]["pinning_reason"] != "" and all(t["planned_cpu"] == -1 for t in d["points"][0]["threads"]),
+          "--pin none binds nothing and says so")
+
+
+def test_seed_shuffles_the_order_not_the_points():
+    a, b = path("seed0.json"), path("seed7.json")
+    run("run", "pool", *TINY, "--producers", "1-4", "--ring-size", "64,128,256", "--out", a)
+    run("run", "pool", *TINY, "--producers", "1-4", "--ring-size", "64,128,256", "--seed", "7", "--out", b)
+    da, db = load(a), load(b)
+    check(ids(da) == ids(db), "--seed runs the same points")
+    check([p["id"] for p in da["points"]] != [p["id"] for p in db["points"]] and db["metadata"]["seed"] == 7,
+          "--seed changes the run order and is recorded")
+
+
+def test_every_delay_mode_runs_and_is_recorded():
+    for mode in ["busy_item", "busy_batch", "block_item", "block_batch"]:
+        out = path(f"delay-{mode}.json")
+        r = run("run", "fan_in", *TINY[2:], "--items", "400", "--consumer-delay-ns", "1000", "--delay-mode", mode, "--out", out)
+        ok = r.returncode == 0 and load(out)["points"][0]["params"]["delay_mode"] == mode
+        check(ok, f"fan_in with --delay-mode {mode} runs and records the mode")
+
+
+def test_injected_faults_fail_every_scenario_loudly():
+    for s in SCENARIOS:
+        for fault in ["drop", "reorder"]:
+            out = path(f"fault-{s}-{fault}.json")
+            r = run("run", s, *TINY, "--inject-fault", fault, "--out", out)
+            d = load(out) if os.path.exists(out) else None
+            ok = r.returncode == 3 and "CHECK FAILED" in r.stderr and d is not None and d["points"][0]["checks"]["passed"] is False
+            if ok and fault == "reorder":
+                c = d["points"][0]["checks"]
+                ok = c["fifo"] is False or c["order"] is False
+            if ok and fault == "drop":
+                c = d["points"][0]["checks"]
+                ok = c["produced"] != c["delivered"] + c["overflowed"] + c["dropped"]
+            check(ok, f"--inject-fault {fault} makes {s} fail its checks (exit {r.returncode})")
+
+
+def test_injected_slowdown_is_recorded_and_slows_the_run():
+    base, slow = path("slow0.json"), path("slow1.json")
+    args = ["run", "ring", "--items", "2000000", "--rounds", "100", "--repetitions", "3", "--warmup", "1", "--counters", "none", "--quiet"]
+    r0 = run(*args, "--out", base)
+    r1 = run(*args, "--inject-slowdown", "300", "--out", slow)
+    if check(r0.returncode == 0 and r1.returncode == 0, "runs with and without --inject-slowdown succeed"):
+        d0, d1 = load(base), load(slow)
+        check(d1["metadata"]["injected"]["slowdown_pct"] == 300 and "injected" not in d0["metadata"], "the injected slowdown is in the metadata")
+        s0 = d0["points"][0]["summary"]["seconds"]["median"]
+        s1 = d1["points"][0]["summary"]["seconds"]["median"]
+        check(s1 > 1.5 * s0, f"--inject-slowdown 300 makes the point slower ({s0:.4f}s -> {s1:.4f}s)")
+
+
+RESUME_SWEEP = """
+repetitions = 1
+warmup = 0
+counters = none
+[ring]
+items = 100000
+rounds = 10
+ring-size = 64-65536:x2
+consumer-delay-ns = 1000
+"""
+
+
+def test_resume_after_kill_9_gives_the_same_points():
+    sweep = path("resume.sweep")
+    with open(sweep, "w") as f:
+        f.write(RESUME_SWEEP)
+    full = path("resume-full.json")
+    r = run("sweep", sweep, "--out", full, "--quiet")
+    check(r.returncode == 0, "uninterrupted sweep for the resume test succeeds")
+    out = path("resume.json")
+    p = subprocess.Popen([BENCH, "sweep", sweep, "--out", out, "--quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 30
+    done = 0
+    while time.time() < deadline and p.poll() is None:
+        try:
+            done = len(load(out)["points"])
+        except (OSError, ValueError):
+            done = 0
+        if done >= 2:
+            break
+        time.sleep(0.005)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    partial = load(out)
+    killed_early = 0 < len(partial["points"]) < len(load(full)["points"])
+    check(killed_early, f"kill -9 left a valid file with some but not all points ({len(partial['points'])})")
+    r = run("sweep", sweep, "--out", out, "--resume", "--quiet")
+    check(r.returncode == 0 and "already done" in r.stderr, "--resume finishes the sweep")
+    check(ids(load(out)) == ids(load(full)), "resumed run has exactly the uninterrupted run's points")
+    ran = [p["id"] for p in load(out)["points"]]
+    check(len(ran) == len(set(ran)), "no point ran twice")
+
+
+def test_sigint_stops_after_the_current_point_and_says_how_to_resume():
+    sweep = path("resume.sweep")
+    out = path("sigint.json")
+    p = subprocess.Popen([BENCH, "sweep", sweep, "--out", out], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 30
+    while time.time() < deadline and not os.path.exists(out):
+        time.sleep(0.005)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=60)
+    check(p.returncode == 130 and "--resume" in err, f"SIGINT exits 130 and prints how to resume (exit {p.returncode})")
+    check(len(load(out)["points"]) >= 1, "points finished before SIGINT are kept")
+
+
+def test_shards_merge_into_the_full_run():
+    full = path("shard-full.json")
+    r = run("sweep", SMOKE, "--out", full, "--quiet")
+    check(r.returncode == 0, "full smoke run for the shard test")
+    parts = []
+    for i in range(3):
+        part = path(f"shard{i}.json")
+        r = run("sweep", SMOKE, "--shard", f"{i}/3", "--out", part, "--quiet")
+        check(r.returncode == 0 and load(part)["metadata"]["shard"] == {"index": i, "count": 3}, f"shard {i}/3 runs and records itself")
+        parts.append(part)
+    check(not (set(ids(load(parts[0]))) & set(ids(load(parts[1])))), "shards are disjoint")
+    merged = path("merged.json")
+    r = run("merge", merged, *parts)
+    check(r.returncode == 0, f"merge exits 0 ({r.stderr.strip()})")
+    check(ids(load(merged)) == ids(load(full)), "merged shards have exactly the full run's points")
+    with open(merged[:-5] + ".csv") as f:
+        check(len(list(csv.DictReader(f))) == len(load(merged)["points"]), "merge writes the CSV too")
+    dup = path("dup.json")
+    r = run("merge", dup, parts[0], parts[0])
+    check(r.returncode != 0 and not os.path.exists(dup) and "is in both" in r.stderr, "merging a shard twice is refused")
+
+
+def test_bad_inputs_get_one_line_naming_the_value_and_no_output():
+    notjson = path("not-a-result.json")
+    with open(notjson, "w") as f:
+        f.write('{"schema_version": 99, "metadata": {"tool": "spill-bench"}, "points": []}')
+    badsweep = path("bad.sweep")
+    with open(badsweep, "w") as f:
+        f.write("repetitions = 1\n[pool]\nproducers = 1,,2\n")
+    unknown_sweep = path("unknown.sweep")
+    with open(unknown_sweep, "w") as f:
+        f.write("[pool]\n[warp_drive]\n")
+    cases = [
+        (["run", "nosuch"], "'nosuch'"),
+        (["run", "pool", "--producers", "1,,2"], "'1,,2'"),
+        (["run", "pool", "--producers", "8-1"], "'8-1'"),
+        (["run", "pool", "--producers", "x"], "'x'"),
+        (["run", "pool", "--producers", "0"], "0 producers"),
+        (["run", "pool", "--ring-size", "100"], "100"),
+        (["run", "pool", "--ring-size", "131072"], "131072"),
+        (["run", "pool", "--ring-size", "32"], "32"),
+        (["run", "mpsm", "--producers", "2", "--mergers", "3"], "3 mergers for 2 producers"),
+        (["sweep", "/nonexistent/sweep"], "'/nonexistent/sweep'"),
+        (["sweep", badsweep], "bad.sweep:3"),
+        (["sweep", unknown_sweep], "'warp_drive'"),
+        (["run", "pool", "--shard", "3/3"], "'3/3'"),
+        (["run", "pool", "--shard", "a/b"], "'a/b'"),
+        (["run", "pool", "--pin", "diagonal"], "'diagonal'"),
+        (["run", "pool", "--counters", "PAPI_NOPE"], "'PAPI_NOPE'"),
+        (["run", "pool", "--delay-mode", "sleepy"], "'sleepy'"),
+        (["run", "pool", "--repetitions", "0"], "--repetitions"),
+        (["run", "pool", "--items", "2", "--producers", "4"], "--items: 2"),
+        (["run", "pool", "--inject-fault", "explode"], "'explode'"),
+        (["run", "pool", "--bogus-option", "1"], "bogus-option"),
+        (["frobnicate"], "'frobnicate'"),
+    ]
+    for args, needle in cases:
+        out = path("bad-out.json")
+        r = run(*args, "--out", out)
+        lines = [l for l in r.stderr.splitlines() if l.strip()]
+        ok = r.returncode == 2 and len(lines) == 1 and needle in lines[0] and not os.path.exists(out)
+        ok = ok and not os.path.exists(out[:-5] + ".csv")
+        check(ok, f"bad input {' '.join(args)!r}: exit {r.returncode}, stderr {lines!r}")
+    # Output directory missing.
+    r = run("run", "pool", *TINY, "--out", "/nonexistent-dir/x.json")
+    lines = r.stderr.strip().splitlines()
+    check(r.returncode == 2 and len(lines) == 1 and "/nonexistent-dir" in lines[0], f"missing output directory: {lines!r}")
+    # --resume of a file with another schema: refused, file untouched.
+    before = open(notjson).read()
+    r = run("run", "pool", *TINY, "--out", notjson, "--resume")
+    lines = r.stderr.strip().splitlines()
+    check(r.returncode == 2 and len(lines) == 1 and "schema_version 99" in lines[0] and open(notjson).read() == before,
+          f"--resume of another schema is refused: {lines!r}")
+    # --resume of a file run with another pin policy: refused.
+    other = path("other-pin.json")
+    run("run", "pool", *TINY, "--pin", "none", "--out", other)
+    r = run("run", "pool", *TINY, "--out", other, "--resume")
+    check(r.returncode == 2 and "--pin none" in r.stderr, "--resume of a file with another --pin is refused")
+
+
+def main():
+    tests = [v for k, v in globals().items() if k.startswith("test_")]
+    t0 = time.time()
+    for t in tests:
+        print(f"-- {t.__name__}", flush=True)
+        t()
+    print(f"{len(FAILURES)} failure(s) in {time.time() - t0:.1f}s")
+    for f in FAILURES:
+        print("FAILED: " + f)
+    if not FAILURES:
+        shutil.rmtree(TMP, ignore_errors=True)
+    else:
+        print("files kept in " + TMP)
+    sys.exit(1 if FAILURES else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,219 @@
+// Specification of spill-bench's input parsers: value lists and ranges,
+// shards, pin policies, delay modes, grid expansion and sweep files.
+#include <catch2/catch.hpp>
+
+#include <string>
+#include <vector>
+
+#include "grid.hpp"
+
+using namespace spill::bench;
+using V = std::vector<std::uint64_t>;
+
+namespace {
+// The message of the InputError `f` throws ("" if it throws nothing).
+template <class F>
+std::string error_of(F&& f) {
+    try {
+        f();
+    } catch (const InputError& e) {
+        return e.what();
+    }
+    return "";
+}
+bool one_line(const std::string& s) { return !s.empty() && s.find('\n') == std::string::npos; }
+}  // namespace
+
+TEST_CASE("parse_list: a comma list keeps the written order and drops duplicates", "[harness][list]") {
+    CHECK(parse_list("1,2,4", "--producers") == V{1, 2, 4});
+    CHECK(parse_list("4,1,4,2", "--producers") == V{4, 1, 2});
+    CHECK(parse_list(" 7 ", "--producers") == V{7});
+    CHECK(parse_list("0", "--consumer-delay-ns") == V{0});
+}
+
+TEST_CASE("parse_list: LO-HI is every integer in between, both ends included", "[harness][list]") {
+    CHECK(parse_list("1-4", "--producers") == V{1, 2, 3, 4});
+    CHECK(parse_list("3-3", "--producers") == V{3});
+}
+
+TEST_CASE("parse_list: LO-HI:xF is geometric and stops at or below HI", "[harness][list]") {
+    CHECK(parse_list("1-64:x2", "--producers") == V{1, 2, 4, 8, 16, 32, 64});
+    CHECK(parse_list("64-65536:x4", "--ring-size") == V{64, 256, 1024, 4096, 16384, 65536});
+    CHECK(parse_list("1-10:x3", "--producers") == V{1, 3, 9});
+}
+
+TEST_CASE("parse_list: LO-HI:+S is arithmetic, and lists mix with ranges", "[harness][list]") {
+    CHECK(parse_list("0-1000:+250", "--consumer-delay-ns") == V{0, 250, 500, 750, 1000});
+    CHECK(parse_list("1,8-32:x2,100", "--producers") == V{1, 8, 16, 32, 100});
+}
+
+TEST_CASE("parse_list: malformed lists are rejected with a one-line message naming the value", "[harness][list]") {
+    for (const std::string bad : {"1,,2", "8-1", "x", "", "1-", "-4", "1-8:x1", "1-8:y2", "1-8:", "0-8:x2", "1-8:+0", "2.5", "99999999999999999999999"}) {
+        INFO("input '" << bad << "'");
+        const std::string msg = error_of([&] { (void)parse_list(bad, "--producers"); });
+        CHECK(one_line(msg));
+        CHECK(msg.find("--producers") != std::string::npos);
+        if (!bad.empty() && bad != "-4") CHECK(msg.find(bad.substr(0, 3)) != std::string::npos);
+    }
+}
+
+TEST_CASE("parse_uint: only a whole non-negative integer is accepted", "[harness][list]") {
+    CHECK(parse_uint("12", "--seed") == 12);
+    CHECK(one_line(error_of([] { (void)parse_uint("12a", "--seed"); })));
+    CHECK(one_line(error_of([] { (void)parse_uint("-1", "--seed"); })));
+}
+
+TEST_CASE("parse_shard: i/n with 0 <= i < n", "[harness][shard]") {
+    CHECK(parse_shard("0/1") == Shard{0, 1});
+    CHECK(parse_shard("3/4") == Shard{3, 4});
+    for (const std::string bad : {"4/4", "1/0", "1", "a/b", "/2", "1/", "-1/2"}) {
+        INFO("input '" << bad << "'");
+        const std::string msg = error_of([&] { (void)parse_shard(bad); });
+        CHECK(one_line(msg));
+        CHECK(msg.find(bad) != std::string::npos);
+    }
+}
+
+TEST_CASE("select_shard: the shards partition the points, every n-th point from i", "[harness][shard]") {
+    Grid g;
+    g.scenario = "pool";
+    g.producers = parse_list("1-5", "--producers");
+    g.items = {1000};
+    g.rounds = {1};
+    const auto all = expand(g, ParamUse{});
+    REQUIRE(all.size() == 5);
+    std::vector<std::string> seen;
+    for (std::uint64_t i = 0; i < 3; ++i)
+        for (const auto& p : select_shard(all, Shard{i, 3})) seen.push_back(p.id());
+    CHECK(seen.size() == all.size());
+    const auto s1 = select_shard(all, Shard{1, 3});
+    REQUIRE(s1.size() == 2);
+    CHECK(s1[0].id() == all[1].id());
+    CHECK(s1[1].id() == all[4].id());
+}
+
+TEST_CASE("parse_pin and parse_delay_mode accept only the documented names", "[harness][enum]") {
+    CHECK(parse_pin("compact") == PinPolicy::compact);
+    CHECK(parse_pin("scatter") == PinPolicy::scatter);
+    CHECK(parse_pin("none") == PinPolicy::none);
+    CHECK(error_of([] { (void)parse_pin("spread"); }).find("'spread'") != std::string::npos);
+    CHECK(parse_delay_modes("busy_item,block_batch") == std::vector<DelayMode>{DelayMode::busy_item, DelayMode::block_batch});
+    CHECK(error_of([] { (void)parse_delay_modes("busy_item,sleepy"); }).find("'sleepy'") != std::string::npos);
+}
+
+TEST_CASE("expand: the grid is the cartesian product, ids name every parameter", "[harness][grid]") {
+    Grid g;
+    g.scenario = "mpsm";
+    g.producers = {2, 4};
+    g.mergers = {1, 2};
+    g.ring_size = {64, 1024};
+    g.items = {8000};
+    g.rounds = {10};
+    ParamUse u;
+    u.mergers = true;
+    const auto pts = expand(g, u);
+    CHECK(pts.size() == 8);
+    CHECK(pts.front().id() == "mpsm|consumer_delay_ns=0|delay_mode=busy_item|items=8000|mergers=1|producers=2|ring_size=64|rounds=10");
+}
+
+TEST_CASE("expand: parameters a scenario ignores are fixed, so the grid does not repeat points", "[harness][grid]") {
+    Grid g;
+    g.scenario = "ring";
+    g.producers = {1, 2, 4};
+    g.mergers = {1, 2};
+    g.items = {1000};
+    g.rounds = {1};
+    ParamUse single;
+    single.producers = false;
+    const auto pts = expand(g, single);
+    REQUIRE(pts.size() == 1);
+    CHECK(pts[0].params.producers == 1);
+    CHECK(pts[0].params.mergers == 1);
+}
+
+TEST_CASE("expand: impossible points are input errors naming the value", "[harness][grid]") {
+    ParamUse u;
+    u.mergers = true;
+    Grid g;
+    g.scenario = "mpsm";
+    g.items = {1000};
+    g.rounds = {1};
+    SECTION("zero producers") {
+        g.producers = {0, 1};
+        CHECK(error_of([&] { (void)expand(g, u); }).find("0 producers") != std::string::npos);
+    }
+    SECTION("more mergers than producers") {
+        g.producers = {2};
+        g.mergers = {3};
+        CHECK(error_of([&] { (void)expand(g, u); }).find("3 mergers for 2 producers") != std::string::npos);
+    }
+    SECTION("a ring size that is not a power of two, or out of range") {
+        for (std::uint64_t bad : {100u, 32u, 131072u, 0u}) {
+            g.ring_size = {bad};
+            const std::string msg = error_of([&] { (void)expand(g, u); });
+            CHECK(one_line(msg));
+            CHECK(msg.find("--ring-size: " + std::to_string(bad)) != std::string::npos);
+        }
+    }
+    SECTION("fewer items than producers x rounds") {
+        g.producers = {4};
+        g.rounds = {1000};
+        CHECK(error_of([&] { (void)expand(g, u); }).find("--items: 1000") != std::string::npos);
+    }
+}
+
+TEST_CASE("parse_sweep: settings, grid defaults and sections", "[harness][sweep]") {
+    const std::string text =
+        "# a comment\n"
+        "repetitions = 2\n"
+        "warmup = 0\n"
+        "pin = scatter\n"
+        "items = 5000   # trailing comment\n"
+        "\n"
+        "[pool]\n"
+        "producers = 1-2\n"
+        "[mpsm]\n"
+        "producers = 4\n"
+        "mergers = 1,2\n"
+        "items = 8000\n"
+        "[pool]\n"
+        "ring-size = 64\n";
+    const SweepFile f = parse_sweep(text, "t");
+    CHECK(f.settings.repetitions == 2u);
+    CHECK(f.settings.warmup == 0u);
+    CHECK(f.settings.pin == std::string("scatter"));
+    REQUIRE(f.grids.size() == 3);
+    CHECK(f.grids[0].scenario == "pool");
+    CHECK(f.grids[0].producers == V{1, 2});
+    CHECK(f.grids[0].items == V{5000});
+    CHECK(f.grids[1].mergers == V{1, 2});
+    CHECK(f.grids[1].items == V{8000});
+    CHECK(f.grids[2].ring_size == V{64});
+    CHECK(f.grids[2].producers == V{2});  // the built-in default, not the previous section's
+    CHECK(f.grids[1].origin == "t:9");
+}
+
+TEST_CASE("parse_sweep: a malformed line is an error that names the file, the line and the text", "[harness][sweep]") {
+    struct Case {
+        std::string text;
+        std::string expect;
+    };
+    for (const Case& c : std::vector<Case>{{"[pool\n", "f:1: malformed section header '[pool'"},
+                                           {"[pool]\nproducers 2\n", "f:2: malformed line 'producers 2'"},
+                                           {"[pool]\nproducers = 1,,2\n", "f:2: --producers: malformed list '1,,2'"},
+                                           {"[pool]\ncolour = red\n", "f:2: unknown key 'colour'"},
+                                           {"pin = diagonal\n[pool]\n", "f:1: --pin: unknown policy 'diagonal'"},
+                                           {"[pool]\nitems =\n", "f:2: key 'items' has no value"},
+                                           {"[pool]\nrepetitions = 3\n", "f:2: unknown key 'repetitions'"},
+                                           {"# nothing\n", "f: no [scenario] section"}}) {
+        INFO(c.text);
+        const std::string msg = error_of([&] { (void)parse_sweep(c.text, "f"); });
+        CHECK(one_line(msg));
+        CHECK(msg.find(c.expect) != std::string::npos);
+    }
+}
+
+TEST_CASE("load_sweep: a file that cannot be read is an error naming it", "[harness][sweep]") {
+    CHECK(error_of([] { (void)load_sweep("/nonexistent/sweep"); }).find("'/nonexistent/sweep'") != std::string::npos);
+    CHECK(error_of([] { (void)load_sweep("/"); }).find("'/'") != std::string::npos);
+}
