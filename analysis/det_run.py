@@ -60,6 +60,12 @@ import spill_results as sr  # noqa: E402
 PROG = "det_run.py"
 EVENTS = ("Ir", "D1mr", "D1mw", "DLmr", "DLmw")
 CACHE_ARGS = ("--I1=32768,8,64", "--D1=32768,8,64", "--LL=8388608,16,64")
+# Valgrind runs one thread at a time; with its default lock, which thread runs
+# after a futex wake is up to the kernel.  The 2-thread pool workload's Ir then
+# spread over 0.39% in 8 runs; with the ticket lock (FIFO hand-over) and the
+# zero-padded --items below, over 0.002% in 11 runs.  Single-threaded
+# workloads are unaffected (their counts repeat exactly).
+VALGRIND_ARGS = ("--fair-sched=yes",)
 # Workloads whose check is the exact global order of all items; the others
 # check per-producer (push) order, which is the schema's `fifo`.
 GLOBAL_ORDER_WORKLOADS = ("sequenced_in_order", "sequenced_reorder")
@@ -212,7 +218,7 @@ def format_table(doc: dict) -> str:
     lines = [f"{'point':<40} {'items':>8} " + " ".join(f"{e + '/item':>10}" for e in EVENTS) + "  checks"]
     for point in doc["points"]:
         counters = point["repetitions"][0]["counters"]
-        cells = " ".join(f"{counters[e + '_per_item']:>10.4f}" for e in EVENTS)
+        cells = " ".join(f"{round(counters[e + '_per_item'], 4) + 0.0:>10.4f}" for e in EVENTS)  # no "-0.0000"
         lines.append(f"{point['id']:<40} {point['params']['items']:>8} {cells}  "
                      f"{'ok' if point['checks']['passed'] else 'FAILED: ' + point['checks']['message']}")
     return "\n".join(lines) + "\n"
@@ -266,8 +272,11 @@ def cachegrind(valgrind: str, binary: str, workload: str, items: int, extra_work
                workdir: str) -> tuple[dict[str, int], dict[str, int], float]:
     """Run one workload under cachegrind: (event totals, outcome, wall seconds)."""
     out_file = os.path.join(workdir, f"cachegrind.{workload}.{items}.out")
-    argv = [valgrind, "--tool=cachegrind", "--cache-sim=yes", *CACHE_ARGS, f"--cachegrind-out-file={out_file}",
-            binary, "--workload", workload, "--items", str(items), "--extra-work", str(extra_work)]
+    argv = [valgrind, "--tool=cachegrind", "--cache-sim=yes", *VALGRIND_ARGS, *CACHE_ARGS, f"--cachegrind-out-file={out_file}",
+            binary, "--workload", workload, "--items", f"{items:010d}", "--extra-work", str(extra_work)]
+    # --items zero-padded: the run and its --items 0 twin then differ in no
+    # argv length, so start-up work that depends on the stack layout cancels
+    # exactly (unpadded, a different binary path moved Ir by up to 28).
     start = time.monotonic()
     proc = _run(argv, f"workload {workload}", timeout=RUN_TIMEOUT_SECONDS)
     seconds = time.monotonic() - start
@@ -288,7 +297,7 @@ def measure(valgrind: str, binary: str, workload: str, items: int, extra_work: i
 
 
 def _git(*args: str) -> str | None:
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    root = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
     try:
         proc = subprocess.run(["git", "-C", root, *args], capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired):
@@ -327,11 +336,12 @@ def collect_metadata(valgrind: str, binary: str, info: dict[str, str], extra_wor
         "hostname": socket.gethostname(),
         "date_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "command_line": shlex.join([PROG, *argv]),
-        "binary": os.path.abspath(binary),
+        "binary": binary,
         "valgrind": version,
         "extra_work": extra_work,
-        "method": ("cachegrind --cache-sim=yes " + " ".join(CACHE_ARGS) +
-                   "; counts of the run minus those of the same workload with --items 0; "
+        "method": ("cachegrind --cache-sim=yes " + " ".join((*VALGRIND_ARGS, *CACHE_ARGS)) +
+                   "; counts of the run minus those of the same workload with --items 0 "
+                   "(item counts passed zero-padded to 10 digits, so both runs have the same argv layout); "
                    "seconds are wall-clock under valgrind, not a speed"),
         "counters": {
             "requested": list(EVENTS),
@@ -380,11 +390,12 @@ def main(argv: list[str] | None = None) -> int:
         if os.path.isdir(args.output):
             raise DetRunError(f"-o {args.output}: is a directory")
         check_binary(args.binary)
-        valgrind = find_valgrind(args.valgrind)
-        known, info = query_binary(args.binary)
+        binary = os.path.abspath(args.binary)  # a bare name would be looked up on PATH
+        known, info = query_binary(binary)
         workloads = select_workloads(args.workloads, known, args.binary)
+        valgrind = find_valgrind(args.valgrind)
         with tempfile.TemporaryDirectory(prefix="det_run.") as workdir:
-            points = [measure(valgrind, args.binary, w, args.items or known[w], args.extra_work, workdir)
+            points = [measure(valgrind, binary, w, args.items or known[w], args.extra_work, workdir)
                       for w in workloads]
         doc = make_document(points, collect_metadata(valgrind, args.binary, info, args.extra_work, argv))
         sr.validate(doc, args.output)

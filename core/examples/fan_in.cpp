@@ -7,7 +7,8 @@
 // decodes the frames with read_frames and checks that every line arrived
 // once, each worker's lines in the order it produced them.
 //
-// Usage: fan_in [workers=3] [rounds=200] [lines_per_worker=50]
+// Usage: fan_in [workers=3] [rounds=200] [lines_per_worker=50, at most 256 so that a
+// few uncollected rounds fit in the ring of 1024 and nothing overflows]
 #include <spill/spill.hpp>
 
 #include <unistd.h>
@@ -33,8 +34,8 @@ std::string line(std::size_t worker, std::size_t round, std::size_t i) {
 int main(int argc, char** argv) {
     const auto arg = [&](int i, long fallback) { return argc > i ? std::atol(argv[i]) : fallback; };
     const long workers = arg(1, 3), rounds = arg(2, 200), lines = arg(3, 50);
-    if (workers <= 0 || rounds <= 0 || lines <= 0 || lines > 1024) {
-        std::fprintf(stderr, "fan_in: usage: fan_in [workers>0] [rounds>0] [lines_per_worker in 1..1024]\n");
+    if (workers <= 0 || rounds <= 0 || lines <= 0 || lines > 256) {
+        std::fprintf(stderr, "fan_in: usage: fan_in [workers>0] [rounds>0] [lines_per_worker in 1..256]\n");
         return 2;
     }
     int fds[2];

@@ -518,17 +518,42 @@ void BM_fanin_spill(State& state) {
 /// Runs a producer thread that hands `total` increasing keys to `push`, while
 /// the benchmark loop pulls kFanRound keys per iteration through `pop_some`
 /// (which returns how many it delivered to the sink). Checks sum and order.
+/// Backoff of the baseline loops on a full or empty queue: spin, then yield
+/// the core (what a careful user of these queues does on a shared machine).
+struct Backoff {
+    std::uint32_t failures = 0;
+    void operator()(bool progress) noexcept {
+        if (progress) {
+            failures = 0;
+        } else if (++failures < 256) {
+            spill::detail::cpu_relax();
+        } else {
+            std::this_thread::yield();
+        }
+    }
+};
+
 template <class Push, class PopSome>
 void run_baseline(State& state, Push push, PopSome pop_some) {
     const std::uint64_t total = static_cast<std::uint64_t>(state.max_iterations) * kFanRound;
     std::thread producer([&] {
-        for (std::uint64_t i = 0; i < total;) i += push(i, total);
+        Backoff backoff;
+        for (std::uint64_t i = 0; i < total;) {
+            const std::uint64_t n = push(i, total);
+            i += n;
+            backoff(n != 0);
+        }
     });
     CheckSumSpout<std::uint64_t> sink;
     std::uint64_t want = 0;
+    Backoff backoff;
     for (auto _ : state) {
         want += kFanRound;
-        while (sink.count < want) pop_some(sink, want - sink.count);
+        while (sink.count < want) {
+            const std::uint64_t before = sink.count;
+            pop_some(sink, want - sink.count);
+            backoff(sink.count != before);
+        }
     }
     producer.join();
     if (sink.count != total || sink.sum != range_sum(0, total) || !sink.ordered) state.SkipWithError("baseline: lost, duplicated or reordered items");
@@ -734,14 +759,23 @@ void BM_idle_pool(State& state) {
     if (out.size() != 64 * 2 * 100) state.SkipWithError("idle_pool: lost items in the warm-up rounds");
 }
 
+// Single-thread loops are stable (CPU time); 0.1 s per repetition is plenty.
+constexpr double kRingMinTime = 0.1;
+// Threaded benchmarks (real time) get more per repetition.
+constexpr double kThreadMinTime = 0.25;
+
 template <std::size_t N, std::size_t B>
 void register_ring(const std::string& suffix) {
-    benchmark::RegisterBenchmark(("push_drop/" + suffix).c_str(), BM_push_drop<N, B>);
-    benchmark::RegisterBenchmark(("push_collect/" + suffix).c_str(), BM_push_collect<N, B>);
-    benchmark::RegisterBenchmark(("ref_masked_store/" + suffix).c_str(), BM_ref_masked_store<N, B>);
-    benchmark::RegisterBenchmark(("ref_deque_evict/" + suffix).c_str(), BM_ref_deque_evict<N, B>);
-    benchmark::RegisterBenchmark(("push_pop/" + suffix).c_str(), BM_push_pop<N, B>);
-    benchmark::RegisterBenchmark(("fill_drain/" + suffix).c_str(), BM_fill_drain<N, B>);
+    benchmark::RegisterBenchmark(("push_drop/" + suffix).c_str(), BM_push_drop<N, B>)->MinTime(kRingMinTime);
+    benchmark::RegisterBenchmark(("push_collect/" + suffix).c_str(), BM_push_collect<N, B>)->MinTime(kRingMinTime);
+    benchmark::RegisterBenchmark(("ref_masked_store/" + suffix).c_str(), BM_ref_masked_store<N, B>)->MinTime(kRingMinTime);
+    benchmark::RegisterBenchmark(("ref_deque_evict/" + suffix).c_str(), BM_ref_deque_evict<N, B>)->MinTime(kRingMinTime);
+    benchmark::RegisterBenchmark(("push_pop/" + suffix).c_str(), BM_push_pop<N, B>)->MinTime(kRingMinTime);
+    benchmark::RegisterBenchmark(("fill_drain/" + suffix).c_str(), BM_fill_drain<N, B>)->MinTime(kRingMinTime);
+}
+
+benchmark::internal::Benchmark* threaded(const char* name, void (*fn)(State&)) {
+    return benchmark::RegisterBenchmark(name, fn)->UseRealTime()->MinTime(kThreadMinTime);
 }
 
 void register_all() {
@@ -752,32 +786,32 @@ void register_all() {
     register_ring<65536, 8>("N=65536/B=8");
     register_ring<65536, 64>("N=65536/B=64");
 
-    benchmark::RegisterBenchmark("ref_pingpong", BM_ref_pingpong)->UseRealTime();
-    benchmark::RegisterBenchmark("round_trip/workers=1", BM_round_trip<1>)->UseRealTime();
-    benchmark::RegisterBenchmark("round_trip_oversubscribed/workers=2", BM_round_trip<2>)->UseRealTime();
-    benchmark::RegisterBenchmark("ref_pingpong_futex", BM_ref_pingpong_futex)->UseRealTime();
+    threaded("ref_pingpong", BM_ref_pingpong);
+    threaded("round_trip/workers=1", BM_round_trip<1>);
+    threaded("round_trip_oversubscribed/workers=2", BM_round_trip<2>);
+    threaded("ref_pingpong_futex", BM_ref_pingpong_futex);
     // The same pools with a short spin budget (the pool's .spins(n) knob): what
     // a waiting thread that hands its core over quickly costs.
-    benchmark::RegisterBenchmark("round_trip/workers=1/spins=64", BM_round_trip<1, 64>)->UseRealTime();
-    benchmark::RegisterBenchmark("round_trip_oversubscribed/workers=2/spins=64", BM_round_trip<2, 64>)->UseRealTime();
-    benchmark::RegisterBenchmark("handoff_publish_collect", BM_handoff_publish_collect)->UseRealTime();
-    benchmark::RegisterBenchmark("seq_submit/in_order", BM_seq_submit<true>);
-    benchmark::RegisterBenchmark("seq_submit/out_of_order", BM_seq_submit<false>);
+    threaded("round_trip/workers=1/spins=64", BM_round_trip<1, 64>);
+    threaded("round_trip_oversubscribed/workers=2/spins=64", BM_round_trip<2, 64>);
+    threaded("handoff_publish_collect", BM_handoff_publish_collect);
+    benchmark::RegisterBenchmark("seq_submit/in_order", BM_seq_submit<true>)->MinTime(kRingMinTime);
+    benchmark::RegisterBenchmark("seq_submit/out_of_order", BM_seq_submit<false>)->MinTime(kRingMinTime);
 
-    benchmark::RegisterBenchmark("fanin/spill", BM_fanin_spill<false>)->UseRealTime();
-    benchmark::RegisterBenchmark("fanin/spill_sequenced", BM_fanin_spill<true>)->UseRealTime();
+    threaded("fanin/spill", BM_fanin_spill<false>);
+    threaded("fanin/spill_sequenced", BM_fanin_spill<true>);
 #if SPILL_MICRO_HAVE_MOODYCAMEL
-    benchmark::RegisterBenchmark("fanin/moodycamel_bulk", BM_fanin_moodycamel_bulk)->UseRealTime();
+    threaded("fanin/moodycamel_bulk", BM_fanin_moodycamel_bulk);
 #endif
-    benchmark::RegisterBenchmark("fanin/boost_spsc", BM_fanin_boost_spsc)->UseRealTime();
-    benchmark::RegisterBenchmark("fanin/boost_spsc_bulk", BM_fanin_boost_spsc_bulk)->UseRealTime();
+    threaded("fanin/boost_spsc", BM_fanin_boost_spsc);
+    threaded("fanin/boost_spsc_bulk", BM_fanin_boost_spsc_bulk);
 #if SPILL_MICRO_HAVE_TBB
-    benchmark::RegisterBenchmark("fanin/tbb_bounded", BM_fanin_tbb_bounded)->UseRealTime();
+    threaded("fanin/tbb_bounded", BM_fanin_tbb_bounded);
 #endif
-    benchmark::RegisterBenchmark("fanin/mutex_deque", BM_fanin_mutex_deque)->UseRealTime();
+    threaded("fanin/mutex_deque", BM_fanin_mutex_deque);
 
-    benchmark::RegisterBenchmark("mpsm_io/mergers=1", BM_mpsm_io<1>)->UseRealTime();
-    benchmark::RegisterBenchmark("mpsm_io/mergers=2", BM_mpsm_io<2>)->UseRealTime();
+    threaded("mpsm_io/mergers=1", BM_mpsm_io<1>);
+    threaded("mpsm_io/mergers=2", BM_mpsm_io<2>);
     benchmark::RegisterBenchmark("idle_pool/1s", BM_idle_pool)->UseRealTime()->Iterations(1)->Unit(benchmark::kMillisecond);
 }
 

@@ -75,7 +75,7 @@ def test_det_run_accepts_a_totals_line_in_place_of_summary():
 
 @pytest.mark.parametrize("edit, message", [
     (lambda t: t.replace("summary: 5582991 1579 1518 844240 12708 7251 751908 2198 1348\n", ""), "no 'summary:' line"),
-    (lambda t: t.replace("events: Ir I1mr ILmr Dr D1mr DLmr Dw D1mw DLmw \n", ""), "no 'events:' line"),
+    (lambda t: "".join(line for line in t.splitlines(True) if not line.startswith("events:")), "no 'events:' line"),
     (lambda t: t.replace(" 2198 1348\n", "\n"), "9 events but 7 totals"),
     (lambda t: t.replace("summary: 5582991", "summary: 55x2991"), "'55x2991' of Ir is not an integer"),
 ])
@@ -198,7 +198,6 @@ def test_det_run_cli_rejects_a_missing_valgrind(tmp_path, fake_binary):
     assert not out.exists()
 
 
-@pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind is not installed")
 def test_det_run_cli_rejects_an_unknown_workload(tmp_path, fake_binary):
     out = tmp_path / "out.json"
     proc = run_cli("det_run.py", "--binary", fake_binary, "--workloads", "ring_push_drop,bogus", "-o", str(out))

@@ -72,6 +72,15 @@
  *   termination no invalid end state (deadlock); the LTL formula `finish`
  *               (<> finished) checked with weak fairness (-DLIVENESS build:
  *               pan -a -f) shows the run always completes
+ *
+ * Parameters (spin -D...): W workers, M collectors (1: the owner; >1:
+ * mergers), R rounds, CAP ring capacity, MAXPUSH items per task, MAXCOLLECT
+ * streaming collects per round, ORDERED, PLANTED_BUG, LIVENESS. run_spin.sh
+ * runs the configurations registered with meson:
+ *     spin -a -DR=2 -DM=2 handoff.pml
+ *     gcc -O2 -DSAFETY -DCOLLAPSE -o pan pan.c && ./pan -m1000000
+ * (-DSAFETY + assertions + invalid end states; liveness: gcc without
+ * -DSAFETY, ./pan -a -f -N finish).
  */
 
 #ifndef W

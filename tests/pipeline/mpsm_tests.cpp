@@ -175,7 +175,7 @@ TEST_CASE("mpsm: with 8 producers and M mergers each on its own thread, every it
             all.insert(all.end(), got.begin(), got.end());
         }
         std::sort(all.begin(), all.end());
-        CHECK(all == replay(rounds));  // union of mergers and overflow: exactly once
+        CHECK((all == replay(rounds)));  // union of mergers and overflow: exactly once
     }
     // Handles gone: the pool is collectable again by its owner.
     pool.run(rounds + 1);
@@ -209,7 +209,7 @@ TEST_CASE("mpsm: the ordered merge tree (sequenced mergers -> channel -> Sequenc
     std::vector<Item> want;
     for (const Item& x : replay(rounds))
         if (!std::binary_search(lost.begin(), lost.end(), x)) want.push_back(x);
-    CHECK(root.inner().items() == want);
+    CHECK((root.inner().items() == want));
     CHECK(root.inner().size() + lost.size() == replay(rounds).size());
     CHECK(root.next_expected() == rounds * producers);  // every (round, producer) batch, empty ones included
     CHECK(root.pending() == 0);
@@ -282,7 +282,11 @@ std::pair<int, std::string> in_child(F body) {
     if (pid == 0) {
         ::dup2(err[1], STDERR_FILENO);
         ::close(err[0]);
-        body();
+        try {
+            body();
+        } catch (...) {
+            ::_exit(3);  // never return into the test runner from the child
+        }
         ::_exit(0);  // reached only if the body did not abort
     }
     ::close(err[1]);

@@ -2,6 +2,7 @@
 // into the tests that measure allocations.
 #include "alloc_counter.hpp"
 
+#include <cstddef>
 #include <cstdlib>
 #include <new>
 

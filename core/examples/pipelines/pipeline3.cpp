@@ -87,6 +87,26 @@ private:
     SharedBuffer* buffer_;
 };
 
+/// Stage 2's overflow spout: forwards each evicted record to stage 1's
+/// fan-in (which it does not own) and counts it. One per stage-2 worker, so
+/// the count needs no lock. (The same as CountingSpout<SpoutRef<Fan1>>, which
+/// clang 14 rejects for a non-default-constructible inner spout.)
+template <class Target>
+class EvictInto {
+public:
+    explicit EvictInto(Target& target) noexcept : target_(&target) {}
+    void send(Record&& r) {
+        target_->send(std::move(r));
+        ++count_;
+    }
+    void flush() { target_->flush(); }
+    [[nodiscard]] std::uint64_t count() const noexcept { return count_; }
+
+private:
+    Target* target_;
+    std::uint64_t count_ = 0;
+};
+
 std::vector<std::string> make_chunk(std::uint64_t round, std::size_t records) {
     std::vector<std::string> lines;
     lines.reserve(records);
@@ -132,7 +152,7 @@ int run(const Options& opt) {
     // ---- stage 2: enrich; its rings overflow into stage 1's FanInSpout ---
     const std::size_t w2 = opt.w2;
     auto stage2 = spill::pool<Record, narrow_ring>(w2)
-                      .overflow([&fan1](std::size_t) { return spill::CountingSpout<spill::SpoutRef<Fan1>>{spill::SpoutRef<Fan1>{fan1}}; })
+                      .overflow([&fan1](std::size_t) { return EvictInto<Fan1>{fan1}; })
                       .spawn<std::vector<Record>>([w2](auto& ring, std::size_t w, const std::vector<Record>& in) {
                           const Block b = block_of(in.size(), w2, w);
                           for (std::size_t i = b.begin; i < b.end; ++i) ring.push(enrich(in[i]));
