@@ -63,13 +63,16 @@ class Target:
     den: tuple[str, ...] = ()
 
 
+# The round-trip floor: whichever ping-pong variant is faster on this machine.
+PINGPONGS = ("ref_pingpong", "ref_pingpong_pause")
+
 TARGETS: tuple[Target, ...] = (
     Target("T1", "ring push 8 B, N=1024, drop spout / masked-store loop", "ratio",
            "items_per_second", ">=", 0.85, ("push_drop/N=1024/B=8",), ("ref_masked_store/N=1024/B=8",)),
     Target("T2", "ring push evicting into a collecting spout / deque + manual eviction", "ratio",
            "items_per_second", ">=", 2.0, ("push_collect/N=1024/B=8",), ("ref_deque_evict/N=1024/B=8",)),
     Target("T3", "dispatch->join round trip, 1 worker / ping-pong round trip", "ratio",
-           "real_time", "<=", 1.5, ("round_trip/workers=1",), ("ref_pingpong",)),
+           "real_time", "<=", 1.5, ("round_trip/workers=1",), PINGPONGS),
     Target("T4", "fan-in 1->1, 8 B, ring 1024 / best baseline queue", "ratio",
            "items_per_second", ">=", 3.0, ("fanin/spill",),
            ("fanin/moodycamel_bulk", "fanin/boost_spsc", "fanin/boost_spsc_bulk",
@@ -83,7 +86,22 @@ TARGETS: tuple[Target, ...] = (
     Target("T8", "mpsm with blocking per-batch I/O: 2 mergers / 1 merger", "ratio",
            "items_per_second", ">=", 1.8, ("mpsm_io/mergers=2",), ("mpsm_io/mergers=1",)),
     Target("T9", "oversubscribed round trip (2 workers + main, 2 cores) / ping-pong", "ratio",
-           "real_time", "<=", 4.0, ("round_trip_oversubscribed/workers=2",), ("ref_pingpong",)),
+           "real_time", "<=", 4.0, ("round_trip_oversubscribed/workers=2",), PINGPONGS),
+)
+
+# Closest honest replacements for the targets that this 2-core VM shows to be
+# out of physical reach (see harness/micro/README.md). Printed after the
+# issue's targets; they do not change the exit status.
+PROPOSED: tuple[Target, ...] = (
+    Target("T2'", "ring push into a collecting spout / deque + manual eviction", "ratio",
+           "items_per_second", ">=", 1.5, ("push_collect/N=1024/B=8",), ("ref_deque_evict/N=1024/B=8",)),
+    Target("T4a'", "fan-in 1->1 / best per-item baseline queue", "ratio",
+           "items_per_second", ">=", 3.0, ("fanin/spill",),
+           ("fanin/boost_spsc", "fanin/tbb_bounded", "fanin/mutex_deque")),
+    Target("T4b'", "fan-in 1->1 / best bulk baseline queue", "ratio",
+           "items_per_second", ">=", 0.75, ("fanin/spill",), ("fanin/moodycamel_bulk", "fanin/boost_spsc_bulk")),
+    Target("T9'", "oversubscribed round trip / one-core thread-switch ping-pong", "ratio",
+           "real_time", "<=", 4.0, ("round_trip_oversubscribed/workers=2",), ("ref_switch_pingpong",)),
 )
 
 HIGHER_IS_BETTER = {"items_per_second": True, "real_time": False, "cpu_time": False,
@@ -293,6 +311,8 @@ def main(argv: list[str] | None = None) -> int:
     print(format_table(results, markdown=args.markdown))
     missed = [r.target.id for r in results if not r.passed]
     print(f"\n{len(results) - len(missed)}/{len(results)} targets met" + (f"; missed: {', '.join(missed)}" if missed else ""))
+    print("\nProposed replacements (not gating):\n")
+    print(format_table(evaluate_all(runs, PROPOSED), markdown=args.markdown))
     if warning := load_warning(doc):
         print(warning)
     failed = failed_checks(runs)

@@ -31,6 +31,7 @@
 #include <vector>
 
 #include <linux/futex.h>
+#include <sched.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -275,7 +276,10 @@ struct alignas(spill::cache_line) PaddedWord {
 constexpr std::uint64_t kStop = ~std::uint64_t{0};
 
 // Reference (floor for a round trip): two threads bounce a counter through two
-// cache lines. Better: lower real_time.
+// cache lines. Pause = true puts a spin-wait hint in the polling loops (on
+// many cores it is faster: fewer requests steal the line from the writer);
+// both variants run and the targets use whichever is faster. Better: lower real_time.
+template <bool Pause>
 void BM_ref_pingpong(State& state) {
     PaddedWord ping;
     PaddedWord pong;
@@ -285,6 +289,7 @@ void BM_ref_pingpong(State& state) {
             std::uint64_t v = 0;
             // (B) acquire pairs with (A): the value is all that is exchanged.
             while ((v = ping.v.load(std::memory_order_acquire)) == seen) {
+                if constexpr (Pause) spill::detail::cpu_relax();
             }
             if (v == kStop) return;
             seen = v;
@@ -298,6 +303,7 @@ void BM_ref_pingpong(State& state) {
         ping.v.store(r, std::memory_order_release);  // (A)
         std::uint64_t got;
         while ((got = pong.v.load(std::memory_order_acquire)) < r) {  // (D)
+            if constexpr (Pause) spill::detail::cpu_relax();
         }
         ok &= got == r;
     }
@@ -311,6 +317,47 @@ struct TrivialTask {
     template <class Ring>
     void operator()(Ring&, std::size_t, const std::uint64_t&) const noexcept {}
 };
+
+// Reference (floor for a round trip that needs a thread switch, as it does
+// when threads outnumber cores): two threads pinned to one core hand a
+// counter back and forth, each yielding the core until the other answered.
+// Better: lower real_time.
+void BM_ref_switch_pingpong(State& state) {
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    const int here = sched_getcpu();
+    CPU_SET(here < 0 ? 0 : here, &one);
+    cpu_set_t before;
+    if (sched_getaffinity(0, sizeof before, &before) != 0 || sched_setaffinity(0, sizeof one, &one) != 0) {
+        state.SkipWithError("switch_pingpong: cannot pin to one core");
+        return;
+    }
+    PaddedWord ping;
+    PaddedWord pong;
+    std::thread partner([&] {  // inherits the one-core affinity
+        std::uint64_t seen = 0;
+        for (;;) {
+            std::uint64_t v;
+            while ((v = ping.v.load(std::memory_order_acquire)) == seen) std::this_thread::yield();  // (B) pairs with (A)
+            if (v == kStop) return;
+            seen = v;
+            pong.v.store(v, std::memory_order_release);  // (C) pairs with (D)
+        }
+    });
+    std::uint64_t r = 0;
+    bool ok = true;
+    for (auto _ : state) {
+        ++r;
+        ping.v.store(r, std::memory_order_release);  // (A)
+        std::uint64_t got;
+        while ((got = pong.v.load(std::memory_order_acquire)) < r) std::this_thread::yield();  // (D)
+        ok &= got == r;
+    }
+    ping.v.store(kStop, std::memory_order_release);  // (A) the partner's last read
+    partner.join();
+    (void)sched_setaffinity(0, sizeof before, &before);
+    if (!ok) state.SkipWithError("switch_pingpong: lost a round");
+}
 
 /// Blocks on a futex word until it differs from `old` (no spinning at all).
 void futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t old) noexcept {
@@ -786,7 +833,9 @@ void register_all() {
     register_ring<65536, 8>("N=65536/B=8");
     register_ring<65536, 64>("N=65536/B=64");
 
-    threaded("ref_pingpong", BM_ref_pingpong);
+    threaded("ref_pingpong", BM_ref_pingpong<false>);
+    threaded("ref_pingpong_pause", BM_ref_pingpong<true>);
+    threaded("ref_switch_pingpong", BM_ref_switch_pingpong);
     threaded("round_trip/workers=1", BM_round_trip<1>);
     threaded("round_trip_oversubscribed/workers=2", BM_round_trip<2>);
     threaded("ref_pingpong_futex", BM_ref_pingpong_futex);

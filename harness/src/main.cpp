@@ -10,6 +10,11 @@
 // value, exit code 2, and no output file.
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <mutex>
+#include <thread>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -90,6 +95,7 @@ struct RunOptions {
     std::string command_line;
     std::string sweep_file;
     bool quiet = false;
+    std::uint64_t point_timeout_s = 900;
 };
 
 po::options_description grid_options() {
@@ -113,7 +119,8 @@ po::options_description run_options() {
         "seed", po::value<std::string>(), "shuffle the order points run in with this seed (0: grid order) [0]")(
         "resume", po::bool_switch(), "skip points already in --out and append the rest")(
         "shard", po::value<std::string>(), "run only shard i of n (i/n, 0-based): points p with p % n == i")(
-        "quiet", po::bool_switch(), "no progress lines on stderr")("help,h", po::bool_switch(), "this help");
+        "quiet", po::bool_switch(), "no progress lines on stderr")(
+        "point-timeout", po::value<std::string>(), "seconds one point may take before the run is aborted as hung (0: never) [900]")("help,h", po::bool_switch(), "this help");
     return d;
 }
 
@@ -156,6 +163,7 @@ void apply_options(const po::variables_map& vm, RunOptions& o) {
     o.resume = vm["resume"].as<bool>();
     o.quiet = vm["quiet"].as<bool>();
     if (vm.count("shard")) o.shard = parse_shard(opt(vm, "shard"));
+    if (vm.count("point-timeout")) o.point_timeout_s = parse_uint(opt(vm, "point-timeout"), "--point-timeout");
     if (vm.count("inject-slowdown")) {
         o.slowdown_pct = parse_uint(opt(vm, "inject-slowdown"), "--inject-slowdown");
         if (o.slowdown_pct > 10000) throw InputError("--inject-slowdown: " + std::to_string(o.slowdown_pct) + " is above the limit of 10000 percent");
@@ -172,6 +180,68 @@ void apply_options(const po::variables_map& vm, RunOptions& o) {
 }
 
 // ------------------------------------------------------------ running ----
+
+/// Aborts the process if one point runs longer than the timeout: a hung
+/// point (a deadlock in the code under test) must not hang a CI job or a
+/// cluster allocation forever. Every finished point is already on disk, so
+/// the run can be resumed without the culprit (or with a longer timeout).
+class Watchdog {
+public:
+    explicit Watchdog(std::uint64_t timeout_s) : timeout_s_(timeout_s) {
+        if (timeout_s_ != 0) thread_ = std::thread([this] { loop(); });
+    }
+    ~Watchdog() {
+        {
+            std::lock_guard lock(mu_);
+            stop_ = true;
+        }
+        cv_.notify_one();
+        if (thread_.joinable()) thread_.join();
+    }
+    Watchdog(const Watchdog&) = delete;
+    Watchdog& operator=(const Watchdog&) = delete;
+
+    void start(const std::string& id) {
+        std::lock_guard lock(mu_);
+        id_ = id;
+        ++generation_;
+        armed_ = true;
+        cv_.notify_one();
+    }
+    void finish() {
+        std::lock_guard lock(mu_);
+        armed_ = false;
+        cv_.notify_one();
+    }
+
+private:
+    void loop() {
+        std::unique_lock lock(mu_);
+        while (!stop_) {
+            if (!armed_) {
+                cv_.wait(lock);
+                continue;
+            }
+            const std::uint64_t gen = generation_;
+            const bool done = cv_.wait_for(lock, std::chrono::seconds(timeout_s_), [&] { return stop_ || !armed_ || generation_ != gen; });
+            if (!done) {
+                std::fprintf(stderr, "\nspill-bench: point %s still running after %llu s (--point-timeout): aborting as hung; finished points are saved, resume with --resume\n",
+                             id_.c_str(), static_cast<unsigned long long>(timeout_s_));
+                std::fflush(stderr);
+                std::_Exit(4);
+            }
+        }
+    }
+
+    std::uint64_t timeout_s_;
+    std::mutex mu_;
+    std::condition_variable cv_;
+    std::string id_;
+    std::uint64_t generation_ = 0;
+    bool armed_ = false;
+    bool stop_ = false;
+    std::thread thread_;
+};
 
 struct Planned {
     PointSpec spec;
@@ -372,6 +442,11 @@ int run_grids(RunOptions& o) {
         const Scenario* sc = find_scenario(g.scenario);
         if (!sc) throw InputError((g.origin.empty() || g.origin == "command line" ? "" : g.origin + ": ") + "unknown scenario '" + g.scenario +
                                   "' (see spill-bench list)");
+        if (const std::string why = sc->unavailable(); !why.empty()) {
+            if (g.origin == "command line") throw InputError("run: scenario '" + g.scenario + "' is not available in this build: " + why);
+            std::cerr << "spill-bench: note: skipping [" << g.scenario << "] (" << g.origin << "): " << why << "\n";
+            continue;
+        }
         for (PointSpec& p : expand(g, sc->uses()))
             if (ids.insert(p.id()).second) all.push_back(Planned{std::move(p), sc});
     }
@@ -419,6 +494,7 @@ int run_grids(RunOptions& o) {
         std::cerr << "spill-bench: resuming '" << o.out << "': " << (mine.size() - todo.size()) << " of " << mine.size() << " points already done\n";
 
     std::signal(SIGINT, on_sigint);
+    Watchdog watchdog(o.point_timeout_s);
     const std::uint64_t t0 = now_ns();
     std::set<std::string> ran;
     int failed = 0;
@@ -430,7 +506,9 @@ int run_grids(RunOptions& o) {
         bool passed = false;
         std::string failure;
         const std::uint64_t p0 = now_ns();
+        watchdog.start(pl.spec.id());
         json pt = run_point(pl, o, pinner, papi, passed, failure);
+        watchdog.finish();
         const double took = static_cast<double>(now_ns() - p0) * 1e-9;
         const double elapsed = static_cast<double>(now_ns() - t0) * 1e-9;
         const double left = elapsed / static_cast<double>(i + 1) * static_cast<double>(todo.size() - i - 1);

@@ -254,6 +254,9 @@ public:
     [[nodiscard]] virtual ParamUse uses() const = 0;
     /// Whether the scenario checks exact global order.
     [[nodiscard]] virtual bool ordered() const { return false; }
+    /// Empty if the scenario can run; otherwise why not (a dependency that
+    /// was missing at build time). Sweeps skip such scenarios with a notice.
+    [[nodiscard]] virtual std::string unavailable() const { return {}; }
     /// Runs one repetition; calls env.begin()/env.end() around the measured phase.
     virtual RepResult run(RunEnv& env) const = 0;
 };

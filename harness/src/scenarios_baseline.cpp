@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <stdexcept>
 #include <thread>
 
 #include <boost/lockfree/queue.hpp>
@@ -225,17 +226,35 @@ private:
     Fn fn_;
 };
 
+/// A baseline whose library was not found at build time: listed, skipped by sweeps.
+class MissingBaseline final : public Scenario {
+public:
+    MissingBaseline(std::string name, std::string why) : name_(std::move(name)), why_(std::move(why)) {}
+    std::string name() const override { return name_; }
+    std::string description() const override { return "(not built: " + why_ + ")"; }
+    ParamUse uses() const override { return ParamUse{}; }
+    std::string unavailable() const override { return why_; }
+    RepResult run(RunEnv&) const override { throw std::logic_error(name_ + " is not built: " + why_); }
+
+private:
+    std::string name_, why_;
+};
+
 }  // namespace
 
 void add_baseline_scenarios(std::vector<std::unique_ptr<Scenario>>& out) {
     out.push_back(std::make_unique<Baseline>("baseline_mutex", "std::mutex + std::deque + condition variable; consumer swaps the whole queue", baseline_mutex));
 #if SPILL_HAVE_MOODYCAMEL
     out.push_back(std::make_unique<Baseline>("baseline_moodycamel", "moodycamel::ConcurrentQueue with producer tokens; consumer bulk-dequeues 256", baseline_moodycamel));
+#else
+    out.push_back(std::make_unique<MissingBaseline>("baseline_moodycamel", "the concurrentqueue header was not found at build time"));
 #endif
     out.push_back(std::make_unique<Baseline>("baseline_boost_queue", "boost::lockfree::queue, bounded_push with capacity ring-size", baseline_boost_queue));
     out.push_back(std::make_unique<Baseline>("baseline_boost_spsc", "one boost::lockfree::spsc_queue per producer (capacity ring-size), consumer round-robins", baseline_boost_spsc));
 #if SPILL_HAVE_TBB
     out.push_back(std::make_unique<Baseline>("baseline_tbb", "tbb::concurrent_bounded_queue, capacity ring-size (producers block when full)", baseline_tbb));
+#else
+    out.push_back(std::make_unique<MissingBaseline>("baseline_tbb", "TBB was not found at build time (meson option baselines)"));
 #endif
 }
 

@@ -97,6 +97,21 @@ def test_a_round_trip_is_better_when_smaller():
     assert not r.passed
 
 
+def test_the_round_trip_floor_is_the_faster_ping_pong():
+    doc = set_metric(good_doc(), "ref_pingpong_pause/real_time", "real_time", [100.0, 100.0, 100.0])
+    r = by_id(pt.evaluate_all(pt.parse(doc)))["T3"]
+    assert r.measured == pytest.approx(260.0 / 100.0)
+    assert not r.passed
+
+
+def test_proposed_targets_are_printed_but_do_not_gate(tmp_path, capsys):
+    doc = set_metric(good_doc(), "ref_switch_pingpong/real_time", "real_time", [1.0, 1.0, 1.0])
+    status, out, _ = run_main(capsys, write(tmp_path, doc))
+    assert status == 0
+    proposed = out.split("Proposed replacements")[1]
+    assert [line.split()[-1] for line in proposed.splitlines() if line.startswith("T9'")] == ["MISS"]
+
+
 def test_fan_in_is_compared_with_the_best_baseline():
     doc = set_metric(good_doc(), "fanin/tbb_bounded/real_time", "items_per_second", [2.0e8, 2.0e8, 2.0e8])
     r = by_id(pt.evaluate_all(pt.parse(doc)))["T4"]

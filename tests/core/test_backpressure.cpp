@@ -163,3 +163,33 @@ TEST_CASE("backpressure: a full channel blocks the collector, which backs the pr
     receiver.join();
     check_conservation(pool, delivered, rounds);
 }
+
+TEST_CASE("backpressure: an uncollected batch is spilled before a newer round's items, keeping overflow in push order",
+          "[backpressure]") {
+    // Ring of 4, one worker. Round 1 pushes 0..3 and nobody collects; round 2
+    // pushes 4..9, so the active ring must evict. The older batch goes to the
+    // overflow spout first, then the round's own oldest items.
+    auto pool = spill::pool<int, 4>(1)
+                    .overflow([](std::size_t) { return spill::CollectSpout<int>{}; })
+                    .spawn<std::vector<int>>([](auto& ring, std::size_t, const std::vector<int>& items) {
+                        for (int x : items) ring.push(x);
+                    });
+    pool.run({0, 1, 2, 3});
+    pool.run({4, 5, 6, 7, 8, 9});
+    spill::CollectSpout<int> delivered;
+    pool.collect(delivered);
+    CHECK(pool.overflow(0).items() == std::vector<int>{0, 1, 2, 3, 4, 5});
+    CHECK(delivered.items() == std::vector<int>{6, 7, 8, 9});
+    CHECK(pool.stats(0).merge_backs == 1);
+
+    SECTION("and a merge back at publish evicts only items older than the round's") {
+        pool.run({10, 11, 12});  // fits: published into the recycled ring
+        pool.run({13, 14});      // slot still holds 10..12: merge back, 10 is evicted
+        spill::CollectSpout<int> more;
+        pool.collect(more);
+        CHECK(pool.overflow(0).items() == std::vector<int>{0, 1, 2, 3, 4, 5, 10});
+        CHECK(more.items() == std::vector<int>{11, 12, 13, 14});
+        CHECK(pool.stats(0).merge_backs == 2);
+        CHECK(pool.stats(0).merged_items == 2);
+    }
+}

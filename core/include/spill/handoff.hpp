@@ -9,7 +9,9 @@
 // The slot is one atomic word. With the FRESH bit set it is the *published*
 // ring pointer (a batch waiting for the collector); without it, it is the
 // *recycled* ring pointer (an empty ring the collector gave back); zero means
-// the worker has taken a fresh batch back to merge into it. Folding
+// the worker has taken its uncollected batch back: to append this round's
+// items to it at publish (merge back), or, at the round's first eviction, to
+// spill it into the overflow spout before any newer item. Folding
 // "published" and "recycled" into one word makes every transfer a single
 // atomic step, so no interleaving can leave two rings in one place or none
 // where one is needed (the protocol is model-checked in tests/model/handoff.pml).
@@ -31,8 +33,10 @@
 //       or has taken every item of rounds <= r once it owns the fresh ring.
 //
 // Mapping of each atomic operation to the model (tests/model/handoff.pml):
-//   (P1) worker load of the word            -> step pub_load
-//   (P2) worker CAS FRESH -> 0 (merge back) -> step pub_reclaim
+//   (P1) worker load of the word (at publish, or at the first eviction)
+//                                           -> step pub_load
+//   (P2) worker CAS FRESH -> 0 (merge back at publish, or spill at the
+//        round's first eviction)            -> step pub_reclaim
 //   (P3) worker store ring|FRESH            -> step pub_store
 //   (P4) worker store batch_seq             -> step pub_seq
 //   (C1) collector load of batch_seq        -> step col_seq
@@ -100,10 +104,43 @@ private:
     std::size_t size_ = 0;
 };
 
+/// Where a pool ring's evicted items go: the worker's overflow spout, with a
+/// worker-owned hook that runs once, at the first eviction of a round (the
+/// pool spills the worker's uncollected batch there, to keep the overflow
+/// stream in push order). Touched only by the worker thread, and by the pool's
+/// destructor after the worker has stopped.
+template <class S>
+struct OverflowGate {
+    S* overflow = nullptr;
+    void (*on_first_eviction)(void*) noexcept = nullptr;
+    void* context = nullptr;
+    bool armed = false;
+};
+
+/// The spout of a pool ring: one predictable branch, then the overflow spout.
+template <class S>
+class GatedSpout {
+public:
+    explicit GatedSpout(OverflowGate<S>& gate) noexcept : gate_(&gate) {}
+    template <class T>
+    void send(T&& item) {
+        if (gate_->armed) [[unlikely]] {
+            gate_->armed = false;
+            gate_->on_first_eviction(gate_->context);
+        }
+        gate_->overflow->send(std::forward<T>(item));
+    }
+    void flush() { gate_->overflow->flush(); }
+
+private:
+    OverflowGate<S>* gate_;
+};
+
 /// A ring plus where its rounds end. This is what travels through a slot.
 template <class T, std::size_t N, class S>
 struct Batch {
-    explicit Batch(S& overflow) : ring(SpoutRef<S>(overflow)), segments(N) {}
+    using ring_type = SpillRing<T, N, GatedSpout<S>>;
+    explicit Batch(OverflowGate<S>& gate) : ring(GatedSpout<S>(gate)), segments(N) {}
 
     /// Records the items pushed since the last mark as belonging to `round`.
     void mark_round(std::uint64_t round) noexcept {
@@ -111,7 +148,7 @@ struct Batch {
         if (!ring.empty()) segments.append(round, ring.tail_position());
     }
 
-    SpillRing<T, N, SpoutRef<S>> ring;
+    ring_type ring;
     SegmentLog segments;
 };
 

@@ -171,7 +171,7 @@ private:
 template <class Inner = DropSpout>
 class CountingSpout {
 public:
-    CountingSpout() = default;
+    CountingSpout() requires std::is_default_constructible_v<Inner> = default;
     explicit CountingSpout(Inner inner) : inner_(std::move(inner)) {}
 
     template <class T>

@@ -114,8 +114,8 @@ private:
 struct WorkerStats {
     std::uint64_t rounds = 0;         ///< rounds this worker ran
     std::uint64_t published = 0;      ///< publishes into a recycled ring
-    std::uint64_t merge_backs = 0;    ///< publishes that merged into an uncollected batch
-    std::uint64_t merged_items = 0;   ///< items moved during merge backs
+    std::uint64_t merge_backs = 0;    ///< rounds that found their last batch uncollected (merged into it, or spilled it)
+    std::uint64_t merged_items = 0;   ///< items appended behind an uncollected batch at publish
     std::uint64_t failures = 0;       ///< rounds whose task threw
 };
 
@@ -139,14 +139,14 @@ public:
     using args_type = A;
     using overflow_type = S;
     using batch_type = detail::Batch<T, N, S>;
-    using ring_type = SpillRing<T, N, SpoutRef<S>>;
+    using ring_type = typename batch_type::ring_type;
     using slot_type = HandoffSlot<batch_type>;
 
     struct Config {
         std::size_t workers = 1;
         std::function<S(std::size_t)> make_overflow;
         std::function<void(std::size_t)> on_worker_start;
-        std::uint32_t spins = 1u << 12;
+        std::uint32_t spins = 256;
     };
 
     WorkerPool(Config cfg, F task) : task_(std::move(task)), spins_(cfg.spins) {
@@ -342,7 +342,10 @@ public:
 private:
     struct Worker {
         explicit Worker(S spout) : overflow(std::move(spout)) {
-            for (auto& r : rings) r = std::make_unique<batch_type>(overflow);
+            gate.overflow = &overflow;
+            gate.on_first_eviction = &WorkerPool::on_first_eviction;
+            gate.context = this;
+            for (auto& r : rings) r = std::make_unique<batch_type>(gate);
         }
 
         // Written by the worker and the collector (protocol in handoff.hpp).
@@ -352,6 +355,7 @@ private:
         // Worker-owned: touched by the worker thread during a round, by the
         // owner only between rounds (after (D)).
         alignas(cache_line) batch_type* active = nullptr;
+        batch_type* emptied = nullptr;  // the uncollected batch the first eviction spilled (word is 0)
         WorkerStats stats;
         std::exception_ptr error;
         std::uint64_t error_round = 0;
@@ -361,6 +365,7 @@ private:
         std::uint64_t next_round = 1;  // next round to emit on the ordered path
         // Cold.
         alignas(cache_line) S overflow;
+        detail::OverflowGate<S> gate;          // the rings' spout: forwards to `overflow`
         std::unique_ptr<batch_type> rings[3];  // after `overflow`: destroyed first, flushing into it
         std::thread thread;
     };
@@ -381,12 +386,16 @@ private:
     template <bool Ordered, class Factory>
     auto split(std::size_t m, Factory& factory) {
         using Out = std::decay_t<std::invoke_result_t<Factory&, std::size_t>>;
-        if (m == 0) throw std::invalid_argument("spill::WorkerPool::split_mergers: need at least 1 merger, got 0");
+        const std::string fn = Ordered ? "spill::WorkerPool::split_sequenced_mergers" : "spill::WorkerPool::split_mergers";
+        if (m == 0) throw std::invalid_argument(fn + ": need at least 1 merger, got 0");
         if (m > workers_.size())
-            throw std::invalid_argument("spill::WorkerPool::split_mergers: " + std::to_string(m) + " mergers for " +
-                                        std::to_string(workers_.size()) + " workers (each merger needs at least one slot)");
+            throw std::invalid_argument(fn + ": " + std::to_string(m) + " mergers for " + std::to_string(workers_.size()) +
+                                        " workers (each merger needs at least one slot)");
         if (mergers_.load(std::memory_order_relaxed) != 0)
-            throw std::logic_error("spill::WorkerPool::split_mergers: the slots are already split; destroy the old handles first");
+            throw std::logic_error(fn + ": the slots are already split; destroy the old handles first");
+        // Any other live handle is a FanInSpout/SequencedFanIn: a second collector on the same slots.
+        if (handles_.load(std::memory_order_relaxed) != 0)
+            throw std::logic_error(fn + ": a FanInSpout or SequencedFanIn still collects from this pool; destroy it first");
         std::vector<MergerHandle<WorkerPool, Out, Ordered>> handles;
         handles.reserve(m);
         for (std::size_t j = 0; j < m; ++j) handles.emplace_back(*this, factory(j), j, m);
@@ -442,6 +451,7 @@ private:
             const std::uint64_t round = detail::await_change(w.signal.go, seen, spins_);  // (B)
             if (round == WorkerSignal::shutdown) return;
             seen = round;
+            w.gate.armed = true;  // the round's first eviction first spills the uncollected batch
             try {
                 std::as_const(task_)(w.active->ring, id, *args_);  // shared by all workers: called as const
             } catch (...) {
@@ -449,6 +459,7 @@ private:
                 w.error_round = round;
                 ++w.stats.failures;
             }
+            w.gate.armed = false;
             publish(w, round);
             ++w.stats.rounds;
             w.signal.done.store(round, std::memory_order_release);  // (C) publishes stats and error
@@ -456,25 +467,51 @@ private:
         }
     }
 
+    // Runs at the first eviction of a round from the active ring (the ring is
+    // full). If the last batch is still uncollected, every one of its items is
+    // older than anything in the active ring, and a merge back at publish time
+    // would evict them all (the active ring alone already fills a ring). Take
+    // the batch back now and spill it first, so that each worker's overflow
+    // stream stays in push order.
+    static void on_first_eviction(void* ctx) noexcept {
+        Worker& w = *static_cast<Worker*>(ctx);
+        std::uintptr_t cur = w.slot.word.load(std::memory_order_acquire);  // (P1) see publish()
+        if (!slot_type::is_fresh(cur)) return;
+        // (P2) acq_rel: as in publish(). On failure the collector took the batch: nothing to spill.
+        if (!w.slot.word.compare_exchange_strong(cur, 0, std::memory_order_acq_rel, std::memory_order_acquire)) return;
+        batch_type* old = slot_type::ring_of(cur);
+        ++w.stats.merge_backs;
+        old->ring.drain(w.overflow);  // oldest first; must not throw (see the builder)
+        old->segments.clear();
+        w.emptied = old;  // the word stays 0 until publish() puts the active ring there
+    }
+
     // Worker side of the handoff (P1..P4 in handoff.hpp). A task that threw
     // still publishes what it pushed before throwing (DESIGN.md section 7).
     void publish(Worker& w, std::uint64_t round) noexcept {
         batch_type* a = w.active;
-        if (!a->ring.empty()) {
+        if (w.emptied != nullptr) {
+            // The first eviction took the uncollected batch back and spilled it:
+            // the word is 0, which only the worker changes (H2). Publish the
+            // active ring; the emptied batch becomes the next active ring.
+            a->mark_round(round);
+            w.slot.word.store(slot_type::fresh(a), std::memory_order_release);  // (P3) publishes the round
+            w.active = std::exchange(w.emptied, nullptr);
+            ++w.stats.published;
+        } else if (!a->ring.empty()) {
             a->mark_round(round);
             // (P1) acquire: if the word is a recycled ring, the collector's
             // release in (C3) made its drained state visible to us.
             std::uintptr_t cur = w.slot.word.load(std::memory_order_acquire);
             bool merged = false;
             if (slot_type::is_fresh(cur)) {
-                // (P2) acq_rel on success: acquire re-takes our own earlier
-                // publish (nothing new to see, but ownership comes back); the
-                // release has nothing to publish. On failure the collector took
-                // it and left its front: acquire makes that ring's state visible.
+                // (P2) acq_rel on success: ownership of our own earlier publish
+                // comes back (acquire); nothing new to publish. On failure the
+                // collector took it and left its drained front: acquire makes
+                // that ring's state visible.
                 if (w.slot.word.compare_exchange_strong(cur, 0, std::memory_order_acq_rel, std::memory_order_acquire)) {
                     merge_back(w, *slot_type::ring_of(cur), *a, round);
-                    // (P3) release: publishes the merged ring.
-                    w.slot.word.store(cur, std::memory_order_release);
+                    w.slot.word.store(cur, std::memory_order_release);  // (P3) publishes the merged ring
                     merged = true;
                 }
             }
@@ -496,9 +533,10 @@ private:
     static void merge_back(Worker& w, batch_type& old, batch_type& fresh_items, std::uint64_t round) noexcept {
         const std::size_t n = fresh_items.ring.size();
         // The old batch keeps its older items in front; new ones go behind. If
-        // it fills, its oldest items evict into the overflow spout. A throwing
-        // overflow spout would lose the merge, so its exception terminates: the
-        // overflow spout of a pool must not throw (documented on the builder).
+        // it fills, its oldest items evict into the overflow spout (they are
+        // older than any item of this round, so the overflow stream stays in
+        // push order). A throwing overflow spout would lose the merge, so its
+        // exception terminates: the overflow spout of a pool must not throw.
         fresh_items.ring.drain(old.ring);
         old.mark_round(round);
         fresh_items.segments.clear();
@@ -608,7 +646,7 @@ private:
         std::size_t workers = 1;
         std::function<S(std::size_t)> make_overflow;
         std::function<void(std::size_t)> on_worker_start;
-        std::uint32_t spins = 1u << 12;
+        std::uint32_t spins = 256;
     } cfg_;
 };
 
