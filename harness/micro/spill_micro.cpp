@@ -19,6 +19,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <ctime>
 #include <deque>
@@ -37,7 +38,9 @@
 
 #include <spill/spill.hpp>
 
+#if SPILL_MICRO_HAVE_BOOST_LOCKFREE
 #include <boost/lockfree/spsc_queue.hpp>
+#endif
 #if SPILL_MICRO_HAVE_MOODYCAMEL
 // The baseline's own header trips -Wnull-dereference after inlining; it is not our code.
 #pragma GCC diagnostic push
@@ -288,7 +291,7 @@ void BM_ref_pingpong(State& state) {
         for (;;) {
             std::uint64_t v = 0;
             // (B) acquire pairs with (A): the value is all that is exchanged.
-            while ((v = ping.v.load(std::memory_order_acquire)) == seen) {
+            while ((v = ping.v.load(std::memory_order_acquire)) == seen) {  // (B) pairs with (A)
                 if constexpr (Pause) spill::detail::cpu_relax();
             }
             if (v == kStop) return;
@@ -302,7 +305,7 @@ void BM_ref_pingpong(State& state) {
         ++r;
         ping.v.store(r, std::memory_order_release);  // (A)
         std::uint64_t got;
-        while ((got = pong.v.load(std::memory_order_acquire)) < r) {  // (D)
+        while ((got = pong.v.load(std::memory_order_acquire)) < r) {  // (D) pairs with (C)
             if constexpr (Pause) spill::detail::cpu_relax();
         }
         ok &= got == r;
@@ -350,7 +353,7 @@ void BM_ref_switch_pingpong(State& state) {
         ++r;
         ping.v.store(r, std::memory_order_release);  // (A)
         std::uint64_t got;
-        while ((got = pong.v.load(std::memory_order_acquire)) < r) std::this_thread::yield();  // (D)
+        while ((got = pong.v.load(std::memory_order_acquire)) < r) std::this_thread::yield();  // (D) pairs with (C)
         ok &= got == r;
     }
     ping.v.store(kStop, std::memory_order_release);  // (A) the partner's last read
@@ -400,7 +403,7 @@ void BM_ref_pingpong_futex(State& state) {
         ping.v.store(r, std::memory_order_release);  // (A)
         futex_wake(ping.v);
         futex_wait(pong.v, before);  // (D)
-        ok &= pong.v.load(std::memory_order_acquire) == r;
+        ok &= pong.v.load(std::memory_order_acquire) == r;  // (D) pairs with (C)
     }
     ping.v.store(stop, std::memory_order_release);  // (A) the partner's last read
     futex_wake(ping.v);
@@ -526,9 +529,12 @@ void BM_seq_submit(State& state) {
 
 constexpr std::uint64_t kFanRound = 512;  // items per round (half the ring: a merge back never evicts)
 
-template <bool Sequenced>
+// Round = items per round (at most half the ring, so one merge back never
+// evicts); the targets use kFanRound, smaller rounds are for comparison.
+template <bool Sequenced, std::uint64_t Round = kFanRound>
 void BM_fanin_spill(State& state) {
-    auto pool = spill::pool<std::uint64_t, 1024>(1).overflow([](std::size_t) { return OverflowSum{}; }).template spawn<std::uint64_t>(PushRange{kFanRound});
+    static_assert(Round <= 512);
+    auto pool = spill::pool<std::uint64_t, 1024>(1).overflow([](std::size_t) { return OverflowSum{}; }).template spawn<std::uint64_t>(PushRange{Round});
     auto run = [&](auto& fan, auto sink_of) {
         std::uint64_t r = 0;
         for (int i = 0; i < 16; ++i) {
@@ -541,12 +547,12 @@ void BM_fanin_spill(State& state) {
             pool.dispatch(r++);  // waits for the previous round, then starts this one
             (void)fan.collect(); // drains while the worker produces
         }
-        report_allocs(state, a0, r - r0);
         pool.join();
         fan.flush();
+        report_allocs(state, a0, r - r0);  // after join: the worker's allocations (none expected) are visible
         const auto& sink = sink_of(fan);
         const auto& ov = pool.overflow(0);
-        const std::uint64_t produced = r * kFanRound;
+        const std::uint64_t produced = r * Round;
         state.counters["overflowed"] = as_double(ov.count);
         if (sink.count + ov.count != produced || sink.sum + ov.sum != range_sum(0, produced) || !sink.ordered)
             state.SkipWithError("fanin: produced != delivered + overflowed, or out of order");
@@ -559,7 +565,7 @@ void BM_fanin_spill(State& state) {
         auto fan = pool.fan_in(CheckSumSpout<std::uint64_t>{});
         run(fan, [](auto& f) -> const CheckSumSpout<std::uint64_t>& { return f.inner(); });
     }
-    set_items(state, kFanRound);
+    set_items(state, Round);
 }
 
 /// Runs a producer thread that hands `total` increasing keys to `push`, while
@@ -610,6 +616,7 @@ void run_baseline(State& state, Push push, PopSome pop_some) {
 constexpr std::size_t kQueueCap = 1024;
 constexpr std::size_t kBulk = 64;
 
+#if SPILL_MICRO_HAVE_BOOST_LOCKFREE
 void BM_fanin_boost_spsc(State& state) {
     auto q = std::make_unique<boost::lockfree::spsc_queue<std::uint64_t, boost::lockfree::capacity<kQueueCap>>>();
     run_baseline(
@@ -637,6 +644,8 @@ void BM_fanin_boost_spsc_bulk(State& state) {
             for (std::size_t k = 0; k < got; ++k) sink.send(std::move(buf[k]));
         });
 }
+
+#endif
 
 #if SPILL_MICRO_HAVE_MOODYCAMEL
 void BM_fanin_moodycamel_bulk(State& state) {
@@ -737,7 +746,8 @@ void BM_mpsm_io(State& state) {
     std::vector<std::thread> threads;
     for (auto& m : mergers) {
         threads.emplace_back([&stop, &m] {
-            // acquire pairs with the release below: after it, every round is published
+            // acquire pairs with the release store after pool.join(): once it is
+            // seen, every round is published and the last collect gets the rest
             while (!stop.load(std::memory_order_acquire)) {
                 if (m.collect() == 0) std::this_thread::yield();
             }
@@ -749,6 +759,7 @@ void BM_mpsm_io(State& state) {
     std::uint64_t r = 0;
     auto one_round = [&] {
         // Flow control: at most two rounds ahead of the sinks, so rings never overflow.
+        // relaxed: a progress count only paces dispatch; no data is read through it
         while (r >= 2 && delivered.load(std::memory_order_relaxed) < (r - 2) * per_round) std::this_thread::yield();
         pool.dispatch(r++);
     };
@@ -756,11 +767,12 @@ void BM_mpsm_io(State& state) {
     const std::uint64_t r0 = r;
     const std::uint64_t a0 = allocations();
     for (auto _ : state) one_round();
-    // wait for the sinks to catch up, inside the measurement's reach but outside the loop
-    report_allocs(state, a0, r - r0);
     pool.join();
     stop.store(true, std::memory_order_release);
     for (auto& t : threads) t.join();
+    // Counted after the joins, so every allocation of the workers and the
+    // mergers (none expected) happened-before this read.
+    report_allocs(state, a0, r - r0);
     std::uint64_t sum = 0;
     for (auto& m : mergers) sum += m.inner().sum;
     std::uint64_t ov = 0;
@@ -849,11 +861,15 @@ void register_all() {
 
     threaded("fanin/spill", BM_fanin_spill<false>);
     threaded("fanin/spill_sequenced", BM_fanin_spill<true>);
+    threaded("fanin/spill/round=128", BM_fanin_spill<false, 128>);
+    threaded("fanin/spill/round=256", BM_fanin_spill<false, 256>);
 #if SPILL_MICRO_HAVE_MOODYCAMEL
     threaded("fanin/moodycamel_bulk", BM_fanin_moodycamel_bulk);
 #endif
+#if SPILL_MICRO_HAVE_BOOST_LOCKFREE
     threaded("fanin/boost_spsc", BM_fanin_boost_spsc);
     threaded("fanin/boost_spsc_bulk", BM_fanin_boost_spsc_bulk);
+#endif
 #if SPILL_MICRO_HAVE_TBB
     threaded("fanin/tbb_bounded", BM_fanin_tbb_bounded);
 #endif
@@ -867,6 +883,16 @@ void register_all() {
 }  // namespace
 
 int main(int argc, char** argv) {
+    {
+        // The allocation counter must be live, or T6 would pass vacuously.
+        const std::uint64_t before = allocations();
+        std::vector<int> probe(1000);
+        benchmark::DoNotOptimize(probe.data());
+        if (allocations() == before) {
+            std::fprintf(stderr, "spill-micro: the counting operator new is not in use; allocs_per_round would be meaningless\n");
+            return 1;
+        }
+    }
     register_all();
     benchmark::Initialize(&argc, argv);
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;

@@ -28,6 +28,9 @@
  * Step labels match the comment in handoff.hpp:
  *   pub_load (P1), pub_reclaim (P2), pub_store (P3), pub_seq (P4),
  *   col_seq (C1), col_load (C2), col_take (C3);
+ *   evict_load (P1) and evict_reclaim (P2) at the round's first eviction
+ *   (WorkerPool::on_first_eviction: the uncollected batch is taken back and
+ *   spilled into the overflow before any newer item; `emp` is Worker::emptied);
  * and worker_pool.hpp's go/done pairs: own_go (A), wrk_go (B),
  *   wrk_done (C), own_done (D).
  * A statement that is one atomic operation in C++ is one Promela step; purely
@@ -54,6 +57,8 @@
  *   PLANTED_BUG 2  worker stores batch_seq before the word (P4 relaxed / before P3)
  *   PLANTED_BUG 3  collector loads the word before batch_seq (C1 not acquire)
  *   PLANTED_BUG 4  worker reclaims with load + plain store instead of the CAS
+ *   PLANTED_BUG 5  no spill at the round's first eviction (the pool before
+ *                  commit a4725d0): the overflow stream leaves push order
  *
  * Properties (assertions; spin -a, pan with safety and end-state checks):
  *   ownership   each ring has exactly one holder in every state: the worker's
@@ -62,7 +67,8 @@
  *               that moves a ring, the only steps that change a holder)
  *   access      every read or write of a ring is by its exclusive holder (no
  *               access after recycle, none before take)
- *   FIFO        each worker's delivered items arrive in round order
+ *   FIFO        each worker's delivered items arrive in round order, and so
+ *               do its overflowed items
  *   watermark   (ORDERED) a (round, worker) batch is emitted only after the
  *               worker finished that round and every non-overflowed item of it
  *               is in the collector's front; sequence numbers are emitted in
@@ -118,6 +124,8 @@ byte done[W];        /* WorkerSignal::done */
 
 byte act[W];         /* worker-owned: Worker::active */
 byte hold[W];        /* worker-owned: the ring reclaimed at P2, until P3 */
+byte emp[W];         /* worker-owned: Worker::emptied, the batch spilled at the
+                        round's first eviction (word is 0 until P3) */
 byte front[W];       /* collector-owned: Worker::front */
 byte complete[W];    /* collector-owned (ordered path) */
 byte next_round[W];  /* collector-owned (ordered path) */
@@ -130,6 +138,7 @@ byte delivered[W * (R + 1)];
 byte overflowed[W * (R + 1)];
 byte task_done[W];       /* last round whose task finished on worker w */
 byte last_delivered[W];  /* round of worker w's last delivered item (FIFO) */
+byte last_overflowed[W]; /* round of worker w's last overflowed item (FIFO) */
 short last_seq[M];       /* last sequence number collector j emitted */
 bool stop_mergers;
 byte mergers_done;
@@ -146,7 +155,7 @@ bool finished;
 inline check_ownership(w) {
     for (_k : 1 .. 3) {
         _g = w * 3 + _k;
-        _n = (act[w] == _g) + (hold[w] == _g) + (front[w] == _g) + (RING(word[w]) == _g);
+        _n = (act[w] == _g) + (hold[w] == _g) + (emp[w] == _g) + (front[w] == _g) + (RING(word[w]) == _g);
         assert(_n == 1)
     };
     _k = 0; _g = 0; _n = 0
@@ -154,10 +163,10 @@ inline check_ownership(w) {
 
 /* Access checks: a ring is read or written only by its exclusive holder. */
 inline worker_holds(w, g) {
-    assert(g != 0 && (act[w] == g || hold[w] == g) && front[w] != g && RING(word[w]) != g)
+    assert(g != 0 && (act[w] == g || hold[w] == g || emp[w] == g) && front[w] != g && RING(word[w]) != g)
 }
 inline collector_holds(w, g) {
-    assert(g != 0 && front[w] == g && act[w] != g && hold[w] != g && RING(word[w]) != g)
+    assert(g != 0 && front[w] == g && act[w] != g && hold[w] != g && emp[w] != g && RING(word[w]) != g)
 }
 
 inline ring_size(g, n) {
@@ -184,6 +193,8 @@ inline push_item(w, g, r) {
         :: else -> _o++
         od;
         CNT(g, _o)--;
+        assert(_o >= last_overflowed[w]);   /* the overflow stream is in push order */
+        last_overflowed[w] = _o;
         overflowed[WR(w, _o)]++
     :: else
     fi;
@@ -230,20 +241,69 @@ wrk_go: end_idle:
             :: MAXPUSH >= 2 -> k = 2
             :: MAXPUSH >= 3 -> k = 3
             fi;
+            /* the pushes that fit (the active ring starts every round empty) */
             do
-            :: k > 0 -> push_item(w, act[w], round); produced[WR(w, round)]++; k--
+            :: k > 0 ->
+                ring_size(act[w], _n);
+                if
+                :: _n < CAP -> push_item(w, act[w], round); produced[WR(w, round)]++; k--
+                :: else -> break
+                fi
             :: else -> break
             od;
-            task_done[w] = round;
-            ring_size(act[w], _n)
+            _n = 0
         }
+        if
+        :: k > 0 ->
+            /* the next push evicts: on_first_eviction takes the uncollected
+             * batch back and spills it before any newer item overflows */
+evict_load: cur = word[w];                          /* (P1) acquire */
+            if
+            :: IS_FRESH(cur) && PLANTED_BUG != 5 ->     /* BUG 5: never spill (merge back only) */
+evict_reclaim:  atomic {                            /* (P2) CAS FRESH -> 0, acq_rel */
+                    if
+                    :: word[w] == cur ->
+                        word[w] = 0;
+                        emp[w] = RING(cur);
+                        check_ownership(w);
+                        worker_holds(w, emp[w]);
+                        for (_k : 1 .. R) {         /* drain into the overflow, oldest first */
+                            if
+                            :: CNT(emp[w], _k) > 0 ->
+                                assert(_k >= last_overflowed[w]);
+                                last_overflowed[w] = _k;
+                                overflowed[WR(w, _k)] = overflowed[WR(w, _k)] + CNT(emp[w], _k);
+                                CNT(emp[w], _k) = 0
+                            :: else
+                            fi
+                        };
+                        _k = 0
+                    :: else                         /* the collector took it: nothing to spill */
+                    fi
+                }
+            :: else
+            fi;
+            atomic {
+                cur = 0;
+                do
+                :: k > 0 -> push_item(w, act[w], round); produced[WR(w, round)]++; k--
+                :: else -> break
+                od
+            }
+        :: else
+        fi;
+        atomic { task_done[w] = round; ring_size(act[w], _n) }
         /* publish(w, round): only a non-empty ring is published */
+        assert(emp[w] == 0 || _n > 0);
         if
         :: _n > 0 ->
             _n = 0;
 #if PLANTED_BUG == 2
             batch_seq[w] = round;                   /* BUG: P4 before P3 */
 #endif
+            if
+            :: emp[w] != 0                          /* word is 0: straight to P3 */
+            :: else ->
 pub_load:   cur = word[w];                          /* (P1) acquire */
             if
             :: IS_FRESH(cur) ->
@@ -278,11 +338,19 @@ pub_reclaim:    atomic {                            /* (P2) CAS FRESH -> 0, acq_
                 :: else
                 fi
             :: else
+            fi
             fi;
 pub_store:  atomic {                                /* (P3) release */
                 if
-                :: merged -> word[w] = FRESH_OF(hold[w]); hold[w] = 0
-                :: else ->
+                :: emp[w] != 0 ->
+                    /* the first eviction spilled the old batch: only the
+                     * worker changes a 0 word (H2); the emptied ring is next */
+                    assert(word[w] == 0);
+                    word[w] = FRESH_OF(act[w]);
+                    act[w] = emp[w];
+                    emp[w] = 0
+                :: emp[w] == 0 && merged -> word[w] = FRESH_OF(hold[w]); hold[w] = 0
+                :: emp[w] == 0 && !merged ->
                     /* H2: the word is a recycled ring, and only the worker
                      * changes a non-FRESH word, so a plain store cannot race */
                     assert(!IS_FRESH(cur) && cur != 0);

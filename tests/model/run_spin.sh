@@ -67,17 +67,22 @@ check() {
 safety='-DSAFETY'
 case $mode in
 verify)
-    check "2 workers x 1 collector (collect)"           "-DR=2 -DM=1"                              "$safety" "" pass
-    check "2 workers x 1 collector (collect_ordered)"   "-DR=2 -DM=1 -DORDERED"                    "$safety" "" pass
-    check "2 workers x 2 mergers (split_mergers)"       "-DR=2 -DM=2"                              "$safety" "" pass
-    check "2 workers x 2 mergers (sequenced mergers)"   "-DR=2 -DM=2 -DORDERED -DMAXPUSH=1 -DCAP=1" "$safety" "" pass
+    # CAP=1, MAXPUSH=2: tasks overflow their ring (the first-eviction spill) and merge backs evict.
+    check "2 workers x 1 collector (collect)"           "-DR=2 -DM=1 -DCAP=1"                      "$safety" "" pass
+    check "2 workers x 1 collector (collect), CAP=2"    "-DR=2 -DM=1 -DCAP=2"                      "$safety" "" pass
+    check "2 workers x 1 collector (collect_ordered)"   "-DR=2 -DM=1 -DCAP=1 -DORDERED"            "$safety" "" pass
+    check "2 workers x 2 mergers (split_mergers)"       "-DR=2 -DM=2 -DCAP=1"                      "$safety" "" pass
+    check "2 workers x 2 mergers (sequenced mergers)"   "-DR=2 -DM=2 -DCAP=1 -DMAXPUSH=1 -DORDERED" "$safety" "" pass
     ;;
 deep)
     check "2 workers x 1 collector, 3 rounds (collect)" "-DR=3 -DM=1"                              "$safety" "" pass
+    SPILL_MEMLIM_MB=${SPILL_MEMLIM_MB:-3072}
+    memlim=$SPILL_MEMLIM_MB
+    check "2 workers x 2 sequenced mergers, tasks overflowing" "-DR=2 -DM=2 -DCAP=1 -DMAXPUSH=2 -DORDERED" "$safety" "" pass
     ;;
 liveness)
-    check "2 workers x 1 collector: <> finished (weak fairness)" "-DR=2 -DM=1 -DLIVENESS" "" "-a -f -N finish" pass
-    check "2 workers x 2 mergers: <> finished (weak fairness)"   "-DR=2 -DM=2 -DLIVENESS" "" "-a -f -N finish" pass
+    check "2 workers x 1 collector: <> finished (weak fairness)" "-DR=2 -DM=1 -DCAP=1 -DLIVENESS" "" "-a -f -N finish" pass
+    check "2 workers x 2 mergers: <> finished (weak fairness)"   "-DR=2 -DM=2 -DCAP=1 -DLIVENESS" "" "-a -f -N finish" pass
     ;;
 planted)
     export PAN_OPT=-O0   # few states: compiling pan.c dominates
@@ -87,6 +92,7 @@ planted)
     check "bug 3 (word loaded before batch_seq)"      "-DR=2 -DM=1 -DORDERED -DPLANTED_BUG=3"  "$safety" "" fail
     check "bug 4 (merge back without CAS), 1 collector" "-DR=2 -DM=1 -DPLANTED_BUG=4"          "$safety" "" fail
     check "bug 4 (merge back without CAS), 2 mergers" "-DR=2 -DM=2 -DPLANTED_BUG=4"            "$safety" "" fail
+    check "bug 5 (no spill at the first eviction)"    "-DR=2 -DM=1 -DCAP=1 -DPLANTED_BUG=5"    "$safety" "" fail
     ;;
 *)
     echo "usage: $0 verify|deep|liveness|planted" >&2

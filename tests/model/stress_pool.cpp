@@ -3,7 +3,7 @@
 // throwing tasks, streaming collection, merge back (tiny rings, infrequent
 // collection) and mergers on their own threads. Every scenario checks
 // conservation (each produced item is delivered or overflowed exactly once)
-// and per-worker FIFO of the delivered stream; the ordered ones also check
+// and per-worker FIFO of the delivered and of the overflow stream; the ordered ones also check
 // the exact (round, worker, push order) of DESIGN.md section 8.
 //
 // SPILL_STRESS_ROUNDS sets the rounds of the main scenario (default 100000);
@@ -182,6 +182,7 @@ TEST_CASE("stress: streaming collect with merge back and throwing tasks conserve
     for (std::size_t w = 0; w < workers; ++w) merges += pool.stats(w).merge_backs;
     CHECK(merges > 0);
     check_fifo(out.items());
+    check_fifo(all_overflow(pool));
     check_conservation(rounds, out.items(), all_overflow(pool));
 }
 
@@ -236,6 +237,7 @@ TEST_CASE("stress: mergers on their own threads drain disjoint slots and conserv
             delivered.insert(delivered.end(), v.begin(), v.end());
         }
     }
+    check_fifo(all_overflow(pool));
     check_conservation(rounds, delivered, all_overflow(pool));
 }
 

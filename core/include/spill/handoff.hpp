@@ -33,10 +33,13 @@
 //       or has taken every item of rounds <= r once it owns the fresh ring.
 //
 // Mapping of each atomic operation to the model (tests/model/handoff.pml):
-//   (P1) worker load of the word (at publish, or at the first eviction)
-//                                           -> step pub_load
-//   (P2) worker CAS FRESH -> 0 (merge back at publish, or spill at the
-//        round's first eviction)            -> step pub_reclaim
+//   (P1) worker load of the word at publish -> step pub_load
+//   (P2) worker CAS FRESH -> 0 at publish (merge back)
+//                                           -> step pub_reclaim
+//   (P1) worker load of the word at the round's first eviction
+//                                           -> step evict_load
+//   (P2) worker CAS FRESH -> 0 at the first eviction (spill)
+//                                           -> step evict_reclaim
 //   (P3) worker store ring|FRESH            -> step pub_store
 //   (P4) worker store batch_seq             -> step pub_seq
 //   (C1) collector load of batch_seq        -> step col_seq

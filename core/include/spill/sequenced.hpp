@@ -77,7 +77,10 @@ public:
         }
         if (seq - next_ < slots_.size()) {
             Slot& s = slots_[seq % slots_.size()];
-            if (s.filled) throw std::invalid_argument("SequencedSpout: sequence " + std::to_string(seq) + " submitted twice");
+            // A batch that arrived beyond the window waits in the overflow map
+            // even after the window has moved over its sequence number.
+            if (s.filled || (!overflow_.empty() && overflow_.count(seq) != 0))
+                throw std::invalid_argument("SequencedSpout: sequence " + std::to_string(seq) + " submitted twice");
             for (auto&& x : items) s.items.push_back(std::move(x));
             s.filled = true;
             ++stats_.buffered;

@@ -34,6 +34,8 @@
 //   (C) worker: signal.done.store(round, release) publishes the worker's
 //       stats and error; paired with (D) owner: await_at_least(done) acquire.
 //   The ring transfers (P1..P4, C1..C3) are described in handoff.hpp.
+//   Steps in the model (tests/model/handoff.pml): (A) own_go, (B) wrk_go,
+//   (C) wrk_done, (D) own_done.
 #pragma once
 
 #include <algorithm>
