@@ -3,6 +3,8 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <sys/resource.h>
+#include <time.h>
 
 #include <algorithm>
 #include <atomic>
@@ -71,12 +73,38 @@ struct Trials {
     }
 };
 
-/// Fills the contention fields of `st` from the trials.
+/// Involuntary context switches of the calling thread so far (0 if unknown).
+std::int64_t preemptions() noexcept {
+    rusage ru{};
+    return getrusage(RUSAGE_THREAD, &ru) == 0 ? ru.ru_nivcsw : 0;
+}
+
+double thread_cpu_seconds() noexcept {
+    timespec ts{};
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) return 0.0;
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+/// Samples a spinning measuring thread: preemptions and the fraction of the
+/// wall time it was on its CPU.
+struct OnCpu {
+    std::int64_t p0 = preemptions();
+    double cpu0 = thread_cpu_seconds();
+    clock_type::time_point t0 = clock_type::now();
+    void finish(std::int64_t& preempted, double& fraction) const noexcept {
+        preempted = preemptions() - p0;
+        const double wall = std::chrono::duration<double>(clock_type::now() - t0).count();
+        fraction = wall > 0.0 ? std::min(1.0, (thread_cpu_seconds() - cpu0) / wall) : 1.0;
+    }
+};
+
+/// Fills the contention fields of `st` from the trials (the preemption
+/// count is already in `st`).
 void judge_contention(FloorStatus& st, const Trials& t) {
     const double med = summarize(t.medians).median;
     const double low = summarize(t.lows).median;
     st.median_over_low_decile = low > 0.0 ? med / low : 0.0;
-    st.contended = st.median_over_low_decile > 2.0;
+    st.contended = st.median_over_low_decile > 2.0 || st.on_cpu_fraction < 0.9;
 }
 
 /// One value per cache line (both sides of the pair write it).
@@ -110,25 +138,35 @@ void run_pair(int cpu_a, int cpu_b, FloorStatus& st, Control& ctl, A&& a, B&& b)
     std::string err_a;
     std::string err_b;
     bool pinned_a = false;
+    std::int64_t preempted_a = 0;
+    std::int64_t preempted_b = 0;
+    double on_cpu_a = 1.0;
+    double on_cpu_b = 1.0;
     std::thread tb([&] {
         const bool ok = pin_current_thread(cpu_b, &err_b);
         // relaxed: published by the release store of b_ready below.
         ctl.b_pinned.store(ok, std::memory_order_relaxed);
         // (A) release: A's acquire load of b_ready sees b_pinned and err_b.
         ctl.b_ready.store(true, std::memory_order_release);
+        const OnCpu probe;
         b();
+        probe.finish(preempted_b, on_cpu_b);
     });
     std::thread ta([&] {
         pinned_a = pin_current_thread(cpu_a, &err_a);
         // (B) acquire: pairs with (A); B is pinned (or failed) before timing starts.
         while (!ctl.b_ready.load(std::memory_order_acquire)) {
         }
+        const OnCpu probe;
         a();
+        probe.finish(preempted_a, on_cpu_a);
         // relaxed: B only needs to see it eventually; join() orders the rest.
         ctl.stop.store(true, std::memory_order_relaxed);
     });
     ta.join();
     tb.join();
+    st.preemptions += preempted_a + preempted_b;
+    st.on_cpu_fraction = std::min({st.on_cpu_fraction, on_cpu_a, on_cpu_b});
     st.pinned = pinned_a && ctl.b_pinned.load(std::memory_order_relaxed);
     if (!pinned_a) st.pin_error += "cpu " + std::to_string(cpu_a) + ": " + err_a;
     if (!ctl.b_pinned.load(std::memory_order_relaxed)) {
@@ -386,6 +424,8 @@ LineTransferFloor calibrate_line_transfer(int cpu_a, int cpu_b, const Calibratio
             }
         };
         run_pair(sender_cpu, receiver_cpu, st, ctl, sender, receiver);
+        f.status.preemptions += st.preemptions;
+        f.status.on_cpu_fraction = std::min(f.status.on_cpu_fraction, st.on_cpu_fraction);
         if (!st.pinned) {
             pinned_all = false;
             if (!pin_errors.empty()) pin_errors += "; ";
@@ -447,6 +487,7 @@ MaskedStoreFloor calibrate_masked_store(int cpu, const CalibrationOptions& opt) 
     bool pinned = false;
     std::thread worker([&] {
         pinned = pin_current_thread(cpu, &err);
+        const OnCpu probe;
         constexpr int chunk = 16384;  // stores per clock read
         std::vector<double> chunks;
         chunks.reserve(16384);
@@ -478,6 +519,7 @@ MaskedStoreFloor calibrate_masked_store(int cpu, const CalibrationOptions& opt) 
             per_trial.add(chunks);
             total += stores;
         }
+        probe.finish(f.status.preemptions, f.status.on_cpu_fraction);
     });
     worker.join();
     f.status.pinned = pinned;
@@ -529,6 +571,8 @@ void to_json(nlohmann::json& j, const FloorStatus& s) {
                        {"pinned", s.pinned},
                        {"elapsed_s", s.elapsed_s},
                        {"contended", s.contended},
+                       {"preemptions", s.preemptions},
+                       {"on_cpu_fraction", s.on_cpu_fraction},
                        {"median_over_low_decile", s.median_over_low_decile}};
     if (!s.ok) j["reason"] = s.reason;
     if (!s.pin_error.empty()) j["pin_error"] = s.pin_error;

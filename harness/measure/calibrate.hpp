@@ -70,8 +70,16 @@ struct FloorStatus {
     /// Median of the per-trial medians over the median of the per-trial
     /// lower deciles (of the chunks / samples): ~1 on a quiet machine.
     double median_over_low_decile = 0.0;
-    /// median_over_low_decile > 2: other load shared these CPUs, so the
-    /// median is inflated; read the *_low_decile figure as the floor then.
+    /// Involuntary context switches of the measuring threads while they
+    /// measured (getrusage RUSAGE_THREAD): other runnable work wanted these CPUs.
+    std::int64_t preemptions = 0;
+    /// Smallest CPU-time / wall-time of the (spinning) measuring threads:
+    /// 1 when they owned their CPUs throughout.
+    double on_cpu_fraction = 1.0;
+    /// on_cpu_fraction < 0.9 or median_over_low_decile > 2: other load
+    /// shared these CPUs, so the figures are inflated (the *_low_decile
+    /// figure is the better floor when only some chunks were hit; when all
+    /// were, the floor could not be measured here).
     bool contended = false;
 };
 

@@ -220,12 +220,12 @@ public:
     [[nodiscard]] Take take(std::size_t n) noexcept { return Take(this, n < size() ? n : size()); }
 
 private:
-    [[nodiscard]] T* slot(std::uint64_t pos) noexcept {
-        return std::launder(reinterpret_cast<T*>(storage_ + (pos & mask) * sizeof(T)));
-    }
-    [[nodiscard]] const T* slot(std::uint64_t pos) const noexcept {
-        return std::launder(reinterpret_cast<const T*>(storage_ + (pos & mask) * sizeof(T)));
-    }
+    // Slots are members of a union of T[N]: the compiler sees typed storage
+    // that cannot alias head_/tail_, so a loop of pushes keeps the positions
+    // in registers (a laundered std::byte buffer made it reload and store
+    // them on every push).
+    [[nodiscard]] T* slot(std::uint64_t pos) noexcept { return &storage_.items[pos & mask]; }
+    [[nodiscard]] const T* slot(std::uint64_t pos) const noexcept { return &storage_.items[pos & mask]; }
     void destroy_front() noexcept {
         std::destroy_at(slot(head_));
         ++head_;
@@ -241,7 +241,13 @@ private:
     std::uint64_t head_ = 0;
     std::uint64_t tail_ = 0;
     [[no_unique_address]] S spout_{};
-    alignas(T) std::byte storage_[N * sizeof(T)];
+    // Raw storage for N items: the union has no active member until an item is
+    // constructed in a slot (I2), and never destroys any by itself.
+    union Storage {
+        Storage() noexcept {}
+        ~Storage() {}
+        T items[N];
+    } storage_;
 };
 
 }  // namespace spill

@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <thread>
 
 #include "config.hpp"
 
@@ -19,7 +20,13 @@ inline std::uint64_t await_change(const std::atomic<std::uint64_t>& a, std::uint
     for (std::uint32_t i = 0; i < spins; ++i) {
         const std::uint64_t v = a.load(std::memory_order_acquire);
         if (v != old) return v;
-        cpu_relax();
+        // Every 64th poll, offer the core to a runnable thread: when threads
+        // outnumber cores, the peer we wait for may be queued behind us.
+        if ((i & 63) == 63) {
+            std::this_thread::yield();
+        } else {
+            cpu_relax();
+        }
     }
     for (;;) {
         a.wait(old, std::memory_order_acquire);
