@@ -341,6 +341,67 @@ def metadata_rows(inputs: list[tuple[str, dict]]) -> list[tuple[str, list[str]]]
     return rows
 
 
+COST_ROLES = ("producer", "merger", "consumer")
+
+
+def _finite(value) -> float | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None
+
+
+def _dig(doc: dict, *keys):
+    for key in keys:
+        if not isinstance(doc, dict) or key not in doc:
+            return None
+        doc = doc[key]
+    return doc
+
+
+def floors_cost_section(inputs: list[tuple[str, dict]], points: list[dict]) -> dict:
+    """The self-calibrated floors of each file (metadata.floors), each point's
+    time per item as a multiple of its floor (summary.floor_multiples), and the
+    CPU cost per role (cost.roles). Files written before these fields existed,
+    or run with --no-calibrate, simply have none."""
+    floors = []
+    for path, doc in inputs:
+        fl = _dig(doc, "metadata", "floors")
+        if not isinstance(fl, dict) or "skipped" in fl or not fl:
+            continue
+        floors.append({"file": path, "cpus": ",".join(str(c) for c in fl.get("cpus", [])),
+                       "ping_pong_ns": _finite(_dig(fl, "ping_pong", "round_trip_ns", "median")),
+                       "line_ns": _finite(_dig(fl, "line_transfer", "one_way_ns")),
+                       "store_ns": _finite(_dig(fl, "masked_store", "ns_per_store", "median")),
+                       "ok": all(_dig(fl, part, "status", "ok") is True for part in ("ping_pong", "line_transfer", "masked_store"))})
+    multiples = []
+    for point in points:
+        fm = _dig(point, "summary", "floor_multiples")
+        if not isinstance(fm, dict):
+            continue
+        if "push_over_masked_store" in fm:
+            kind, floor, multiple = "masked store", fm.get("masked_store_ns"), fm.get("push_over_masked_store")
+        else:
+            kind, floor, multiple = "handoff", fm.get("handoff_floor_per_item_ns"), fm.get("item_over_handoff_floor")
+        multiples.append({"id": point["id"], "scenario": point["scenario"], "floor": kind,
+                          "ns_per_item": _finite(fm.get("ns_per_item")), "floor_ns": _finite(floor),
+                          "multiple": _finite(multiple)})
+    per_scenario: dict[str, dict[str, list[float]]] = {}
+    for point in points:
+        roles = _dig(point, "cost", "roles")
+        if not isinstance(roles, dict):
+            continue
+        for role, rc in roles.items():
+            value = _finite(_dig(rc, "cpu_seconds_per_million_items"))
+            if role in COST_ROLES and value is not None:
+                per_scenario.setdefault(point["scenario"], {}).setdefault(role, []).append(value)
+    cost = {scenario: {role: stats.median(v) for role, v in roles.items()} for scenario, roles in sorted(per_scenario.items())}
+    if not floors and not multiples and not cost:
+        return {"skip": "the input has no floors, floor multiples or cost per role "
+                        "(files from before issue 9, or run with --no-calibrate)"}
+    return {"floors": floors, "multiples": multiples, "cost": cost,
+            "roles": [r for r in COST_ROLES if any(r in v for v in cost.values())]}
+
+
 def build_report(inputs: list[tuple[str, dict]], title: str = "spill benchmark report") -> dict:
     """All data the report shows, as plain values (nothing rendered yet)."""
     points = [point for _, doc in inputs for point in doc["points"]]
@@ -374,6 +435,7 @@ def build_report(inputs: list[tuple[str, dict]], title: str = "spill benchmark r
         "mergers": mergers_section(points),
         "baselines": baselines_section(points),
         "counters": counters_section(inputs, points),
+        "floors_cost": floors_cost_section(inputs, points),
         "unavailable": sr.unavailable_counters(inputs),
         "notes": notes,
         "points": table,
@@ -527,6 +589,26 @@ def plot_counters(section: dict) -> bytes:
     return _png(fig)
 
 
+def plot_cost_per_role(section: dict) -> bytes:
+    plt = _pyplot()
+    scenarios = list(section["cost"])
+    roles = section["roles"]
+    width = 0.8 / max(len(roles), 1)
+    fig, ax = plt.subplots(figsize=(max(7, 1.1 * len(scenarios) + 2), 4.2))
+    for i, role in enumerate(roles):
+        xs = [g + (i - (len(roles) - 1) / 2) * width for g, s in enumerate(scenarios) if role in section["cost"][s]]
+        ys = [section["cost"][s][role] for s in scenarios if role in section["cost"][s]]
+        ax.bar(xs, ys, width=width, label=role)
+    ax.set_xticks(range(len(scenarios)))
+    ax.set_xticklabels(scenarios, rotation=30, ha="right", fontsize=8)
+    ax.set_title("CPU cost per role (median over the scenario's points)")
+    ax.set_ylabel("CPU-seconds per million items\nlower is better")
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return _png(fig)
+
+
 def render_figures(data: dict) -> dict[str, dict]:
     """name -> {"title", "png"} for every plot the data allows."""
     figures: dict[str, dict] = {}
@@ -544,6 +626,8 @@ def render_figures(data: dict) -> dict[str, dict]:
         figures["baselines"] = {"title": "TPC vs baselines", "png": plot_baselines(data["baselines"])}
     if "values" in data["counters"]:
         figures["counters_per_item"] = {"title": "Counters per item", "png": plot_counters(data["counters"])}
+    if data["floors_cost"].get("cost"):
+        figures["cost_per_role"] = {"title": "Cost per role", "png": plot_cost_per_role(data["floors_cost"])}
     return figures
 
 
@@ -641,6 +725,34 @@ def document_blocks(data: dict, figures: dict[str, dict]) -> list[tuple]:
         blocks.append(("img", "counters_per_item", figures))
     else:
         blocks.append(("p", f"No counters plot: {data['counters']['skip']}."))
+
+    blocks.append(("h2", "Floors and cost"))
+    fc = data["floors_cost"]
+    if "skip" in fc:
+        blocks.append(("p", f"No floors or cost: {fc['skip']}."))
+    else:
+        if fc["floors"]:
+            blocks.append(("p", "Floors self-calibrated before the run on the CPUs it pins to: ping-pong round trip, "
+                                "one-way cache-line transfer, masked store (median ns)."))
+            blocks.append(("table", ["file", "cpus", "ping-pong round trip (ns)", "one-way line transfer (ns)",
+                                     "masked store (ns/store)", "all ok"],
+                           [[f["file"], f["cpus"], _num(f["ping_pong_ns"]), _num(f["line_ns"]), _num(f["store_ns"]),
+                             "yes" if f["ok"] else "no"] for f in fc["floors"]]))
+        else:
+            blocks.append(("p", "No floors table: no file has calibrated floors (run without --no-calibrate)."))
+        if fc["multiples"]:
+            blocks.append(("p", "Median time per item as a multiple of its floor: handoff scenarios against "
+                                "2 line transfers per handoff spread over the items of the handoff; `ring` against "
+                                "the masked store. Lower is closer to the hardware."))
+            blocks.append(("table", ["scenario", "floor", "ns per item", "floor (ns per item)", "multiple", "point id"],
+                           [[m["scenario"], m["floor"], _num(m["ns_per_item"]), _num(m["floor_ns"]),
+                             _num(m["multiple"]), m["id"]] for m in fc["multiples"]]))
+        if fc["cost"]:
+            blocks.append(("p", "CPU-seconds per million items for each role (summed over the role's threads), "
+                                "median over the scenario's points. Lower is better."))
+            blocks.append(("img", "cost_per_role", figures))
+        else:
+            blocks.append(("p", "No cost-per-role chart: no point has cost.roles."))
 
     blocks.append(("h2", "Unavailable counters"))
     if data["unavailable"]:

@@ -21,6 +21,8 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <limits>
+#include <optional>
 #include <random>
 #include <sstream>
 
@@ -30,7 +32,11 @@
 #pragma GCC diagnostic ignored "-Wnull-dereference"
 #include <boost/program_options.hpp>
 
+#include "calibrate.hpp"
+#include "cost.hpp"
 #include "grid.hpp"
+#include "manifest.hpp"
+#include "placement.hpp"
 #include "platform.hpp"
 #include "results.hpp"
 #include "scenario.hpp"
@@ -96,6 +102,8 @@ struct RunOptions {
     std::string sweep_file;
     bool quiet = false;
     std::uint64_t point_timeout_s = 900;
+    bool calibrate = true;        // measure the floors before the run (--no-calibrate: skip)
+    std::string placement;        // --placement: a class name from placement.hpp, "all", or empty
 };
 
 po::options_description grid_options() {
@@ -120,6 +128,8 @@ po::options_description run_options() {
         "resume", po::bool_switch(), "skip points already in --out and append the rest")(
         "shard", po::value<std::string>(), "run only shard i of n (i/n, 0-based): points p with p % n == i")(
         "quiet", po::bool_switch(), "no progress lines on stderr")(
+        "no-calibrate", po::bool_switch(), "do not measure the floors (ping-pong, line transfer, masked store) before the run")(
+        "placement", po::value<std::string>(), "CPU pair class the floors are measured on: same_core|same_l2|same_l3|other_l3|other_numa|other_package|all [pinned CPUs]")(
         "point-timeout", po::value<std::string>(), "seconds one point may take before the run is aborted as hung (0: never) [900]")("help,h", po::bool_switch(), "this help");
     return d;
 }
@@ -162,6 +172,13 @@ void apply_options(const po::variables_map& vm, RunOptions& o) {
     if (vm.count("out")) o.out = opt(vm, "out");
     o.resume = vm["resume"].as<bool>();
     o.quiet = vm["quiet"].as<bool>();
+    o.calibrate = !vm["no-calibrate"].as<bool>();
+    if (vm.count("placement")) {
+        o.placement = opt(vm, "placement");
+        if (o.placement != "all" && !spill::measure::placement_from_string(o.placement))
+            throw InputError("--placement: unknown class '" + o.placement +
+                             "' (expected same_core, same_l2, same_l3, other_l3, other_numa, other_package or all)");
+    }
     if (vm.count("shard")) o.shard = parse_shard(opt(vm, "shard"));
     if (vm.count("point-timeout")) o.point_timeout_s = parse_uint(opt(vm, "point-timeout"), "--point-timeout");
     if (vm.count("inject-slowdown")) {
@@ -248,6 +265,174 @@ struct Planned {
     const Scenario* scenario;
 };
 
+// ------------------------------------------------------ floors, cost ----
+
+/// The measure blocks serialize to nlohmann::json; result files keep key
+/// order (ordered_json): convert.
+template <class T>
+json as_ordered(const T& v) {
+    const nlohmann::json j = v;
+    return json(j);
+}
+
+/// The two floor figures each point is divided by, read back from
+/// metadata.floors (so a resumed file uses the floors it was started with).
+struct FloorFigures {
+    double line_ns = std::numeric_limits<double>::quiet_NaN();   // one-way line transfer
+    double store_ns = std::numeric_limits<double>::quiet_NaN();  // masked store, median ns per store
+};
+
+double ok_number(const json& part, const char* key, const char* sub = nullptr) {
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    if (!part.is_object() || !part.contains("status") || !part["status"].value("ok", false)) return nan;
+    const json* v = part.contains(key) ? &part[key] : nullptr;
+    if (v && sub) v = v->is_object() && v->contains(sub) ? &(*v)[sub] : nullptr;
+    return v && v->is_number() ? v->get<double>() : nan;
+}
+
+FloorFigures floor_figures(const json& md) {
+    FloorFigures f;
+    if (!md.contains("floors") || !md["floors"].is_object()) return f;
+    const json& fl = md["floors"];
+    if (fl.contains("line_transfer")) f.line_ns = ok_number(fl["line_transfer"], "one_way_ns");
+    if (fl.contains("masked_store")) f.store_ns = ok_number(fl["masked_store"], "ns_per_store", "median");
+    return f;
+}
+
+/// The CPUs a run's threads are pinned to (the first two distinct PUs of the
+/// plan), or the first usable CPUs when the run does not pin.
+std::vector<int> calibration_cpus(const Pinner& pinner, const spill::measure::PlacementReport& pr) {
+    std::vector<int> cpus;
+    for (int c : pinner.plan())
+        if (c >= 0 && std::find(cpus.begin(), cpus.end(), c) == cpus.end() && cpus.size() < 2) cpus.push_back(c);
+    for (int c : pr.cpus)
+        if (cpus.size() < 2 && std::find(cpus.begin(), cpus.end(), c) == cpus.end()) cpus.push_back(c);
+    return cpus;
+}
+
+/// metadata.floors (and metadata.floors_by_placement for --placement all).
+void add_floors(json& md, const RunOptions& o, const Pinner& pinner, const spill::measure::PlacementReport& pr) {
+    namespace m = spill::measure;
+    json pl = as_ordered(pr);
+    if (!o.placement.empty()) pl["selected"] = o.placement;
+    md["placement"] = pl;
+    if (!o.calibrate) {
+        md["floors"] = {{"skipped", "--no-calibrate"}};
+        return;
+    }
+    auto note = [&](const std::vector<int>& cpus) {
+        if (o.quiet) return;
+        std::cerr << "spill-bench: calibrating floors on cpus";
+        for (int c : cpus) std::cerr << " " << c;
+        std::cerr << " (--no-calibrate skips)\n";
+    };
+    std::vector<int> cpus;
+    if (o.placement.empty()) {
+        cpus = calibration_cpus(pinner, pr);
+    } else if (o.placement == "all") {
+        json by = json::object();
+        for (const m::PlacementExample& e : pr.classes) {
+            if (e.cpu_a < 0 || e.cpu_b < 0) continue;
+            const std::vector<int> pair{e.cpu_a, e.cpu_b};
+            note(pair);
+            json f = as_ordered(m::calibrate_floors(pair));
+            f["placement"] = std::string(m::to_string(e.cls));
+            by[std::string(m::to_string(e.cls))] = std::move(f);
+        }
+        md["floors_by_placement"] = by;
+        const m::PlacementExample& closest = pr.classes.front();
+        cpus = closest.cpu_a >= 0 ? std::vector<int>{closest.cpu_a, closest.cpu_b} : calibration_cpus(pinner, pr);
+    } else {
+        const auto cls = m::placement_from_string(o.placement);
+        const m::PlacementExample* e = cls ? pr.find(*cls) : nullptr;
+        if (!e || e->cpu_a < 0) throw InputError("--placement: class '" + o.placement + "' is not present on this machine (" + pr.summary() + ")");
+        cpus = {e->cpu_a, e->cpu_b};
+    }
+    if (md.contains("floors_by_placement") && !pr.classes.empty() && md["floors_by_placement"].contains(std::string(m::to_string(pr.classes.front().cls)))) {
+        md["floors"] = md["floors_by_placement"][std::string(m::to_string(pr.classes.front().cls))];
+        return;
+    }
+    note(cpus);
+    json f = as_ordered(m::calibrate_floors(cpus));
+    if (!o.placement.empty() && o.placement != "all") f["placement"] = o.placement;
+    md["floors"] = std::move(f);
+}
+
+/// The spill scenarios whose producers hand whole rings to a consumer.
+bool hands_off_rings(const std::string& scenario) {
+    for (const char* s : {"pool", "stream", "fan_in", "sequenced", "backpressure", "pipeline", "mpsm"})
+        if (scenario == s) return true;
+    return false;
+}
+
+/// Handoffs of one repetition: in the ring-handing scenarios every
+/// producer's ring is handed on once per round; the single-thread ring
+/// scenario has none; the baselines move items one at a time (a handoff per
+/// item).
+std::uint64_t handoffs_per_rep(const Planned& pl) {
+    if (pl.spec.scenario == "ring") return 0;
+    if (!hands_off_rings(pl.spec.scenario)) return pl.spec.params.items;
+    return pl.spec.params.rounds * std::max<std::uint64_t>(pl.spec.params.producers, 1);
+}
+
+/// summary.floor_multiples: null for scenarios without a floor (baselines).
+json floor_multiples(const Planned& pl, const FloorFigures& ff, double items_per_second) {
+    namespace m = spill::measure;
+    const double ns_per_item = items_per_second > 0 ? 1e9 / items_per_second : std::numeric_limits<double>::quiet_NaN();
+    json fm;
+    fm["ns_per_item"] = ns_per_item;
+    if (pl.spec.scenario == "ring") {
+        fm["masked_store_ns"] = ff.store_ns;
+        fm["push_over_masked_store"] = m::multiple_of_floor(ns_per_item, ff.store_ns);
+        return fm;
+    }
+    if (!hands_off_rings(pl.spec.scenario)) return json();
+    const std::uint64_t h = handoffs_per_rep(pl);
+    const double per_handoff = h ? static_cast<double>(pl.spec.params.items) / static_cast<double>(h) : 0.0;
+    const double floor_ns = m::handoff_floor_per_item_ns(ff.line_ns, per_handoff);
+    fm["items_per_handoff"] = per_handoff;
+    fm["handoff_floor_per_item_ns"] = floor_ns;
+    fm["item_over_handoff_floor"] = m::multiple_of_floor(ns_per_item, floor_ns);
+    return fm;
+}
+
+std::optional<spill::measure::Role> role_of(const std::string& r) {
+    using spill::measure::Role;
+    if (r == "producer" || r == "worker") return Role::producer;
+    if (r == "merger" || r == "stage2") return Role::merger;
+    if (r == "consumer" || r == "owner") return Role::consumer;
+    return std::nullopt;
+}
+
+/// Cost per role of the last measured repetition (the one the per-thread
+/// records are from), and allocations per round over all repetitions.
+json cost_json(const Planned& pl, const std::vector<ThreadRecord>& threads, std::uint64_t last_items, std::optional<double> allocs_per_round) {
+    namespace m = spill::measure;
+    std::vector<m::RoleSample> samples;
+    for (const ThreadRecord& t : threads) {
+        const auto r = role_of(t.role);
+        if (!r || !t.finished) continue;
+        m::ThreadCost c;
+        c.cpu_seconds = t.cpu_seconds;
+        c.voluntary_switches = t.voluntary_cs;
+        c.involuntary_switches = t.involuntary_cs;
+        samples.push_back(m::RoleSample{*r, c});
+    }
+    json roles = json::object();
+    for (const m::RoleCost& rc : m::summarize_costs(samples, last_items, handoffs_per_rep(pl))) {
+        json j = as_ordered(rc);
+        j.erase("on_cpu_fraction");  // the records hold no per-thread wall time
+        j["total"].erase("wall_seconds");
+        roles[std::string(m::to_string(rc.role))] = std::move(j);
+    }
+    json c;
+    c["roles"] = roles;
+    c["items"] = last_items;
+    c["handoffs"] = handoffs_per_rep(pl);
+    c["allocations_per_round"] = allocs_per_round ? json(*allocs_per_round) : json();
+    return c;
+}
+
 json metadata_for(const RunOptions& o, const Pinner& pinner, const Papi& papi) {
     const BuildInfo b = build_info();
     const MachineInfo m = machine_info();
@@ -289,6 +474,15 @@ json metadata_for(const RunOptions& o, const Pinner& pinner, const Papi& papi) {
     md["repetitions"] = o.repetitions;
     md["warmup"] = o.warmup;
     if (!o.sweep_file.empty()) md["sweep_file"] = o.sweep_file;
+    {
+        spill::measure::ManifestOptions mo;
+        mo.topology_xml_path = o.out.empty() ? std::string() : o.out + ".topology.xml";
+        if (b.commit != "unknown" && !b.commit.empty()) {
+            mo.git_commit = b.commit;
+            mo.git_dirty = b.dirty;
+        }
+        md["manifest"] = as_ordered(spill::measure::collect_manifest(mo));
+    }
     if (o.slowdown_pct != 0 || o.fault != Fault::none) {
         md["injected"] = {{"slowdown_pct", o.slowdown_pct},
                           {"fault", o.fault == Fault::drop ? "drop" : o.fault == Fault::reorder ? "reorder" : "none"}};
@@ -304,7 +498,7 @@ json params_json(const Params& p) {
 }
 
 /// Runs one point (warm-up + repetitions) and returns its JSON.
-json run_point(const Planned& pl, const RunOptions& o, const Pinner& pinner, Papi& papi, bool& passed, std::string& failure) {
+json run_point(const Planned& pl, const RunOptions& o, const Pinner& pinner, Papi& papi, const FloorFigures& ff, bool& passed, std::string& failure) {
     const Scenario& sc = *pl.scenario;
     std::uint64_t slowdown_ns_per_64 = 0;
     std::vector<ThreadRecord> threads;
@@ -315,6 +509,9 @@ json run_point(const Planned& pl, const RunOptions& o, const Pinner& pinner, Pap
     std::optional<bool> order = sc.ordered() ? std::optional<bool>(true) : std::nullopt;
     std::string message;
     bool errored = false;
+    std::uint64_t last_items = 0;
+    std::uint64_t alloc_total = 0;
+    bool alloc_known = true;
 
     auto one = [&](std::uint64_t slow) {
         RunEnv env(pl.spec.params, pinner, papi, o.fault, slow);
@@ -376,6 +573,9 @@ json run_point(const Planned& pl, const RunOptions& o, const Pinner& pinner, Pap
         if (!ok) rep["checks"]["message"] = why;
         for (const char* f : {"produced", "delivered", "overflowed", "merged_back", "dropped"})
             totals[f] = totals[f].get<std::uint64_t>() + rep["checks"][f].get<std::uint64_t>();
+        last_items = r.produced;
+        if (r.allocations) alloc_total += *r.allocations;
+        else alloc_known = false;
         rates.push_back(rep["items_per_second"].get<double>());
         secs.push_back(r.seconds);
         reps.push_back(std::move(rep));
@@ -400,6 +600,14 @@ json run_point(const Planned& pl, const RunOptions& o, const Pinner& pinner, Pap
     pt["oversubscribed"] = threads.size() > pinner.logical_cpus();
     pt["repetitions"] = reps;
     pt["summary"] = {{"items_per_second", summarize(rates)}, {"seconds", summarize(secs)}};
+    {
+        const json& med = pt["summary"]["items_per_second"]["median"];
+        pt["summary"]["floor_multiples"] = floor_multiples(pl, ff, med.is_number() ? med.get<double>() : 0.0);
+        const std::uint64_t rounds_run = pl.spec.params.rounds * static_cast<std::uint64_t>(reps.size());
+        std::optional<double> apr;
+        if (alloc_known && rounds_run != 0) apr = static_cast<double>(alloc_total) / static_cast<double>(rounds_run);
+        pt["cost"] = cost_json(pl, threads, last_items, apr);
+    }
     const bool conserved_total = totals["produced"].get<std::uint64_t>() ==
                                  totals["delivered"].get<std::uint64_t>() + totals["overflowed"].get<std::uint64_t>() + totals["dropped"].get<std::uint64_t>();
     bool all_reps = true;
@@ -485,8 +693,15 @@ int run_grids(RunOptions& o) {
         if (!again.is_array()) again = json::array();
         again.push_back({{"date_utc", utc_now_iso()}, {"command_line", o.command_line}});
     } else {
-        doc = ResultDoc(metadata_for(o, pinner, papi));
+        // Floors first: a --placement absent on this machine is bad input,
+        // reported before anything (the topology XML) is written.
+        json floors;
+        add_floors(floors, o, pinner, spill::measure::classify_placements());
+        json md = metadata_for(o, pinner, papi);
+        for (auto& [k, v] : floors.items()) md[k] = v;
+        doc = ResultDoc(std::move(md));
     }
+    const FloorFigures ff = floor_figures(doc.metadata());
     std::vector<Planned> todo;
     for (auto& p : mine)
         if (!doc.has(p.spec.id())) todo.push_back(p);
@@ -507,7 +722,7 @@ int run_grids(RunOptions& o) {
         std::string failure;
         const std::uint64_t p0 = now_ns();
         watchdog.start(pl.spec.id());
-        json pt = run_point(pl, o, pinner, papi, passed, failure);
+        json pt = run_point(pl, o, pinner, papi, ff, passed, failure);
         watchdog.finish();
         const double took = static_cast<double>(now_ns() - p0) * 1e-9;
         const double elapsed = static_cast<double>(now_ns() - t0) * 1e-9;
@@ -581,6 +796,13 @@ int cmd_topology(const po::variables_map& vm) {
     std::cout << "  PAPI: " << papi.describe() << "\n";
     for (const auto& n : papi.usable()) std::cout << "    " << n << ": readable\n";
     for (const auto& [n, why] : papi.unavailable()) std::cout << "    " << n << ": NOT readable: " << why << "\n";
+    {
+        const spill::measure::PlacementReport pr = spill::measure::classify_placements();
+        std::cout << "\nplacement classes (--placement): " << pr.summary() << "\n";
+        for (const auto& e : pr.classes)
+            std::cout << "  " << std::left << std::setw(14) << spill::measure::to_string(e.cls) << " e.g. cpus " << e.cpu_a << "," << e.cpu_b << " ("
+                      << e.pairs << " pairs)\n";
+    }
     std::ifstream par("/proc/sys/kernel/perf_event_paranoid");
     std::string v;
     if (par >> v) std::cout << "  kernel.perf_event_paranoid = " << v << "\n";

@@ -194,3 +194,52 @@ def test_report_escapes_html_in_metadata(tmp_path):
     data = report.build_report([("x.json", doc)])
     page = report.render_html(report.document_blocks(data, report.render_figures(data)))
     assert "<script>" not in page and "&lt;script&gt;" in page
+
+
+def _with_floors_and_cost(doc: dict) -> dict:
+    """Adds issue-9 fields, as spill-bench writes them, to a synthetic document."""
+    doc["metadata"]["floors"] = {
+        "cpus": [0, 1],
+        "ping_pong": {"status": {"ok": True}, "round_trip_ns": {"median": 340.0}},
+        "line_transfer": {"status": {"ok": True}, "one_way_ns": 200.0},
+        "masked_store": {"status": {"ok": True}, "ns_per_store": {"median": 0.5}},
+    }
+    for index, point in enumerate(doc["points"]):
+        ns = 1e9 / point["summary"]["items_per_second"]["median"]
+        floor = 2 * 200.0 / 500.0
+        point["summary"]["floor_multiples"] = {"ns_per_item": ns, "items_per_handoff": 500.0,
+                                               "handoff_floor_per_item_ns": floor, "item_over_handoff_floor": ns / floor}
+        point["cost"] = {"roles": {"producer": {"cpu_seconds_per_million_items": 2.0 + index},
+                                   "consumer": {"cpu_seconds_per_million_items": 1.0}},
+                         "items": 1000, "handoffs": 2, "allocations_per_round": 0.0}
+    return doc
+
+
+def test_floors_and_cost_section_shows_floors_multiples_and_cost_per_role():
+    doc = _with_floors_and_cost(synth.simple_doc({"a": [1e6, 1e6], "b": [2e6, 2e6]}))
+    data = report.build_report([("x.json", doc)])
+    fc = data["floors_cost"]
+    assert fc["floors"][0]["line_ns"] == 200.0 and fc["floors"][0]["ok"]
+    assert [m["multiple"] for m in fc["multiples"]] == pytest.approx([1000.0 / 0.8, 500.0 / 0.8])
+    assert fc["cost"]["fan_in"] == {"producer": 2.5, "consumer": 1.0}     # median over the two points
+    figures = report.render_figures(data)
+    assert figures["cost_per_role"]["png"].startswith(PNG_MAGIC)
+    md = report.render_markdown(report.document_blocks(data, figures))
+    section = md.split("## Floors and cost", 1)[1].split("\n## ", 1)[0]
+    assert "one-way line transfer" in section and "| 200 |" in section and "1250" in section
+    assert "Lower is better" in section
+
+
+def test_floors_and_cost_section_is_skipped_for_files_without_them(minimal_report):
+    assert minimal_report["data"]["floors_cost"]["skip"]
+    section = minimal_report["md"].split("## Floors and cost", 1)[1].split("\n## ", 1)[0]
+    assert section.strip().startswith("No floors or cost:")
+
+
+def test_floors_skipped_by_no_calibrate_still_show_cost():
+    doc = _with_floors_and_cost(synth.simple_doc({"a": [1e6]}))
+    doc["metadata"]["floors"] = {"skipped": "--no-calibrate"}
+    data = report.build_report([("x.json", doc)])
+    md = report.render_markdown(report.document_blocks(data, report.render_figures(data)))
+    section = md.split("## Floors and cost", 1)[1].split("\n## ", 1)[0]
+    assert "No floors table" in section and "cost_per_role" in section

@@ -7,6 +7,7 @@ Each check prints one line; any failure exits non-zero with the reason.
 """
 import csv
 import json
+import math
 import os
 import shutil
 import signal
@@ -23,7 +24,13 @@ FAILURES = []
 
 SCENARIOS = ["ring", "pool", "stream", "fan_in", "sequenced", "backpressure", "pipeline", "mpsm",
              "baseline_mutex", "baseline_moodycamel", "baseline_boost_queue", "baseline_boost_spsc", "baseline_tbb"]
-TINY = ["--items", "2000", "--rounds", "4", "--repetitions", "1", "--warmup", "0", "--counters", "none", "--quiet"]
+TINY = ["--items", "2000", "--rounds", "4", "--repetitions", "1", "--warmup", "0", "--counters", "none", "--quiet", "--no-calibrate"]
+HANDOFF = ["pool", "stream", "fan_in", "sequenced", "backpressure", "pipeline", "mpsm"]
+PLACEMENTS = ["same_core", "same_l2", "same_l3", "other_l3", "other_numa", "other_package"]
+
+
+def positive_finite(x):
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and x > 0 and math.isfinite(x)
 
 
 def run(*args, timeout=60):
@@ -71,6 +78,12 @@ def test_topology_says_why_counters_are_missing():
     check(r.returncode == 0, "topology exits 0")
     check("pinning" in r.stdout and "plan compact" in r.stdout, "topology prints the pinning plan")
     check("PAPI" in r.stdout and ("readable" in r.stdout), "topology reports which PAPI counters are readable")
+    lines = [l for l in r.stdout.splitlines() if l.startswith("placement classes")]
+    check(len(lines) == 1, "topology lists the placement classes")
+    listed = [l.split()[0] for l in r.stdout.splitlines() if l.startswith("  ") and l.split()[:1] and l.split()[0] in PLACEMENTS]
+    check(len(listed) >= 1, f"topology names at least one placement class ({listed})")
+    if len(listed) == 1:
+        check(lines and f"one placement class on this machine: {listed[0]}" in lines[0], "a single-class machine says so")
 
 
 def test_smoke_sweep_covers_every_scenario_and_follows_the_schema():
@@ -84,6 +97,49 @@ def test_smoke_sweep_covers_every_scenario_and_follows_the_schema():
               "hostname", "date_utc", "command_line", "seed", "pin_policy", "pinning_available", "pinning_reason", "counters", "shard"]:
         check(k in md, f"metadata has {k}")
     check({"requested", "available", "unavailable"} <= set(md["counters"]), "metadata.counters has requested/available/unavailable")
+    # Manifest (issue 9): every key either has a value or says why not; the topology XML is beside the results.
+    man = md.get("manifest", {})
+    check(all(("value" in f) != ("unavailable" in f) for k, f in man.items() if k != "cpufreq_governor_per_cpu") and len(man) > 5,
+          "metadata.manifest: each field has a value or a reason")
+    check(man.get("hwloc_topology_xml", {}).get("value") == out + ".topology.xml" and os.path.getsize(out + ".topology.xml") > 0
+          or "unavailable" in man.get("hwloc_topology_xml", {}), "the hwloc topology XML is written beside the results")
+    check(man.get("git_commit", {}).get("value", md["commit"]) == md["commit"], "manifest git_commit is the build's commit")
+    # Floors, self-calibrated on the pinned CPUs (this run does not pass --no-calibrate).
+    fl = md.get("floors", {})
+    check(positive_finite(fl.get("masked_store", {}).get("ns_per_store", {}).get("median")), "floors: masked store ns is positive and finite")
+    if md["logical_cpus"] >= 2:
+        check(positive_finite(fl.get("ping_pong", {}).get("round_trip_ns", {}).get("median")), "floors: ping-pong round trip is positive and finite")
+        check(positive_finite(fl.get("line_transfer", {}).get("one_way_ns")), "floors: one-way line transfer is positive and finite")
+    check(md.get("placement", {}).get("summary", "") != "", "metadata.placement has a summary")
+    for p in d["points"]:
+        fm = p["summary"].get("floor_multiples", "missing")
+        if p["scenario"] == "ring":
+            ok = positive_finite(fm.get("push_over_masked_store")) and positive_finite(fm.get("ns_per_item"))
+        elif p["scenario"] in HANDOFF:
+            ok = all(positive_finite(fm.get(k)) for k in ["ns_per_item", "items_per_handoff"])
+            # The line-transfer floor needs two CPUs; with one it is null, and so is the multiple.
+            ok = ok and (md["logical_cpus"] < 2 or positive_finite(fm.get("handoff_floor_per_item_ns")) and positive_finite(fm.get("item_over_handoff_floor")))
+            ok = ok and (fm["item_over_handoff_floor"] is None or abs(fm["ns_per_item"] / fm["handoff_floor_per_item_ns"] -
+                                                                  fm["item_over_handoff_floor"]) <= 1e-9 * fm["item_over_handoff_floor"])
+        else:
+            ok = fm is None
+        if not check(ok, f"point {p['id']}: summary.floor_multiples {fm}"):
+            break
+    for p in d["points"]:
+        c = p.get("cost", {})
+        roles = c.get("roles", {})
+        ok = "consumer" in roles or "producer" in roles
+        ok = ok and all(r["cpu_seconds_per_million_items"] >= 0 and (r["switches_per_handoff"] is None or r["switches_per_handoff"] >= 0)
+                        for r in roles.values())
+        ok = ok and (c.get("allocations_per_round") is None or c["allocations_per_round"] >= 0)
+        # The producer role's CPU time is the sum of the producer threads' records.
+        prod = sum(t.get("cpu_seconds", 0.0) for t in p["threads"] if t["role"] in ("producer", "worker"))
+        ok = ok and ("producer" not in roles or abs(roles["producer"]["total"]["cpu_seconds"] - prod) <= 1e-9 + 1e-9 * prod)
+        if not check(ok and c.get("items", 0) > 0, f"point {p['id']}: cost per role {sorted(roles)}"):
+            break
+    mp = [p for p in d["points"] if p["scenario"] == "mpsm"]
+    check(all({"producer", "merger"} <= set(p["cost"]["roles"]) for p in mp),
+          "mpsm points cost producers and mergers")
     check(set(built_scenarios()) == {p["scenario"] for p in d["points"]}, "smoke covers every scenario and baseline of this build")
     for p in d["points"]:
         ok = p["checks"]["passed"] and p["id"].startswith(p["scenario"] + "|")
@@ -103,6 +159,30 @@ def test_smoke_sweep_covers_every_scenario_and_follows_the_schema():
         rows = list(csv.DictReader(f))
     check(len(rows) == sum(len(p["repetitions"]) for p in d["points"]), "CSV has one row per repetition")
     check(rows and "items_per_second" in rows[0] and "passed" in rows[0], "CSV has throughput and check columns")
+
+
+def test_no_calibrate_skips_the_floors_and_placement_selects_the_pair():
+    out = path("nocal.json")
+    r = run("run", "ring", *TINY, "--out", out)
+    if check(r.returncode == 0, "run --no-calibrate succeeds"):
+        d = load(out)
+        check(d["metadata"]["floors"] == {"skipped": "--no-calibrate"}, "--no-calibrate records that the floors were skipped")
+        check(d["points"][0]["summary"]["floor_multiples"]["push_over_masked_store"] is None, "without floors the multiples are null")
+    classes = [c["class"] for c in d["metadata"]["placement"]["classes"]] if r.returncode == 0 else []
+    absent = [c for c in PLACEMENTS if c not in classes]
+    if absent:
+        out2 = path("absent.json")
+        r = run("run", "ring", *[a for a in TINY if a != "--no-calibrate"], "--placement", absent[-1], "--out", out2)
+        lines = [l for l in r.stderr.splitlines() if l.strip()]
+        check(r.returncode == 2 and len(lines) == 1 and absent[-1] in lines[0] and not os.path.exists(out2)
+              and not os.path.exists(out2 + ".topology.xml"), f"--placement {absent[-1]} (not on this machine) is an input error: {lines}")
+    out3 = path("all.json")
+    r = run("run", "ring", *[a for a in TINY if a != "--no-calibrate"], "--placement", "all", "--out", out3)
+    if check(r.returncode == 0, "run --placement all succeeds"):
+        md = load(out3)["metadata"]
+        check(sorted(md["floors_by_placement"]) == sorted(c for c in classes if c != "unknown"), "--placement all calibrates every class present")
+        check(md["placement"]["selected"] == "all" and positive_finite(md["floors"]["masked_store"]["ns_per_store"]["median"]),
+              "--placement all records the selection and the closest class's floors")
 
 
 def test_every_compiled_ring_size_runs():
@@ -168,7 +248,8 @@ def test_injected_faults_fail_every_scenario_loudly():
 
 def test_injected_slowdown_is_recorded_and_slows_the_run():
     base, slow = path("slow0.json"), path("slow1.json")
-    args = ["run", "ring", "--items", "2000000", "--rounds", "100", "--repetitions", "3", "--warmup", "1", "--counters", "none", "--quiet"]
+    args = ["run", "ring", "--items", "2000000", "--rounds", "100", "--repetitions", "3", "--warmup", "1", "--counters", "none", "--quiet",
+            "--no-calibrate"]
     r0 = run(*args, "--out", base)
     r1 = run(*args, "--inject-slowdown", "300", "--out", slow)
     if check(r0.returncode == 0 and r1.returncode == 0, "runs with and without --inject-slowdown succeed"):
@@ -299,6 +380,7 @@ def test_bad_inputs_get_one_line_naming_the_value_and_no_output():
         (["run", "pool", "--repetitions", "0"], "--repetitions"),
         (["run", "pool", "--items", "2", "--producers", "4"], "--items: 2"),
         (["run", "pool", "--inject-fault", "explode"], "'explode'"),
+        (["run", "pool", "--placement", "diagonal"], "'diagonal'"),
         (["run", "pool", "--bogus-option", "1"], "bogus-option"),
         (["frobnicate"], "'frobnicate'"),
     ]
@@ -310,7 +392,7 @@ def test_bad_inputs_get_one_line_naming_the_value_and_no_output():
         r = run(*args, "--out", out)
         lines = [l for l in r.stderr.splitlines() if l.strip()]
         ok = r.returncode == 2 and len(lines) == 1 and needle in lines[0] and not os.path.exists(out)
-        ok = ok and not os.path.exists(out[:-5] + ".csv")
+        ok = ok and not os.path.exists(out[:-5] + ".csv") and not os.path.exists(out + ".topology.xml")
         check(ok, f"bad input {' '.join(args)!r}: exit {r.returncode}, stderr {lines!r}")
     # Output directory missing.
     r = run("run", "pool", *TINY, "--out", "/nonexistent-dir/x.json")
