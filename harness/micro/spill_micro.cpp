@@ -38,6 +38,8 @@
 
 #include <spill/spill.hpp>
 
+#include "alloc_counter.hpp"
+
 #if SPILL_MICRO_HAVE_BOOST_LOCKFREE
 #include <boost/lockfree/spsc_queue.hpp>
 #endif
@@ -52,42 +54,12 @@
 #include <tbb/concurrent_queue.h>
 #endif
 
-// ---- allocation counting (this binary only) --------------------------------
+// ---- allocation counting ------------------------------------------------------
+// The counting global operator new is the project's shared one
+// (tests/support/alloc_counter.cpp, linked into this binary).
 namespace {
-// Relaxed: a statistics counter; readers only compare totals taken on the same
-// thread before and after a region whose allocations happen-before the second
-// read (worker threads synchronise with the main thread through the pool's
-// release/acquire pairs at join).
-std::atomic<std::uint64_t> g_allocations{0};
-
-std::uint64_t allocations() noexcept { return g_allocations.load(std::memory_order_relaxed); }
-
-void* counted_alloc(std::size_t n) {
-    g_allocations.fetch_add(1, std::memory_order_relaxed);  // counter only, see above
-    if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
-    throw std::bad_alloc();
-}
-void* counted_aligned_alloc(std::size_t n, std::align_val_t al) {
-    g_allocations.fetch_add(1, std::memory_order_relaxed);  // counter only, see above
-    const auto a = static_cast<std::size_t>(al);
-    const std::size_t rounded = (n + a - 1) / a * a;
-    if (void* p = std::aligned_alloc(a, rounded == 0 ? a : rounded)) return p;
-    throw std::bad_alloc();
-}
+std::uint64_t allocations() noexcept { return spill::test::allocations_total(); }
 }  // namespace
-
-void* operator new(std::size_t n) { return counted_alloc(n); }
-void* operator new[](std::size_t n) { return counted_alloc(n); }
-void* operator new(std::size_t n, std::align_val_t al) { return counted_aligned_alloc(n, al); }
-void* operator new[](std::size_t n, std::align_val_t al) { return counted_aligned_alloc(n, al); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
 
 namespace {
 

@@ -273,10 +273,13 @@ def test_det_run_end_to_end_instruction_counts_repeat_run_to_run(runs):
         b = point["repetitions"][0]["counters"]["Ir"]
         a = again[ident]["repetitions"][0]["counters"]["Ir"]
         if point["scenario"] == "det_pool_run_1worker":
-            # Two threads: whether a wait finds its value already set depends
-            # on valgrind's scheduling, which moves the count by a few hundred
-            # instructions in millions.
-            assert abs(a - b) <= 0.005 * b, f"{ident}: Ir {b} then {a}"
+            # Two threads: whether a wait finds its value already set, and how
+            # often libstdc++'s atomic wait spins before its futex, depend on
+            # valgrind's scheduling and so on the machine's load: a few hundred
+            # instructions in millions on a quiet machine, 0.6% measured while a
+            # sanitizer build ran beside it. The bound stays below the gate's 2%
+            # threshold, so load alone cannot make the gate fail.
+            assert abs(a - b) <= 0.015 * b, f"{ident}: Ir {b} then {a}"
         else:
             assert a == b, f"{ident}: Ir {b} then {a}"
 
