@@ -139,8 +139,12 @@ TEST_CASE("fan_in: pool -> FanInSpout -> BatchSpout -> FramedSpout is one type, 
     });
     constexpr std::size_t W = 3;
     constexpr std::uint32_t rounds = 50, per_round = 20;
+    static_assert(rounds * per_round <= 1024, "the ring below must hold a worker's whole run");
     {
-        auto pool = spill::pool<std::string, 64>(W).spawn<std::uint32_t>([](auto& ring, std::size_t w, const std::uint32_t& round) {
+        // Ring of 1024 >= rounds * per_round: even if every streaming flush lost
+        // its race with the worker (a slow machine, TSan) and all rounds merged
+        // back, nothing would overflow, so every item must come out of the socket.
+        auto pool = spill::pool<std::string, 1024>(W).spawn<std::uint32_t>([](auto& ring, std::size_t w, const std::uint32_t& round) {
             for (std::uint32_t i = 0; i < per_round; ++i) ring.push(label(w, round * 1000 + i));
         });
         using Pipeline = spill::BatchSpout<std::string, spill::FramedSpout<spill::FdWriter>>;
