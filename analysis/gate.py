@@ -15,6 +15,14 @@ Mann-Whitney test "candidate is worse" gives p < alpha.  Both are required:
 the threshold ignores real but small changes, the test ignores differences
 the repetition noise explains.
 
+paired wallclock mode (automatic when both files come from one run of
+ab_run.py, which interleaves baseline and candidate processes): the ratio
+is the median over pairs of median(candidate)/median(baseline) within the
+pair, the test the one-sided Wilcoxon signed-rank test on the log pair
+ratios; a point regresses when both conditions above hold. This is the mode
+to gate with on a shared machine, where whole processes speed up and slow
+down together with the neighbours' load (see stats.py).
+
 deterministic mode (default metric instructions_per_item, read from that
 counter or computed as PAPI_TOT_INS / items): the metric is a
 count that does not depend on machine load (hardware instruction count,
@@ -64,6 +72,59 @@ def _wallclock_row(row: dict, b: list[float], c: list[float], limit: float,
                        f"p < {alpha:g}, so no regression can be flagged")
 
 
+def interleaved_run(base: dict, cand: dict) -> dict | None:
+    """The shared `interleaved` block when both files come from one ab_run.py run."""
+    b = base.get("metadata", {}).get("interleaved")
+    c = cand.get("metadata", {}).get("interleaved")
+    if not isinstance(b, dict) or not isinstance(c, dict):
+        return None
+    if b.get("run_id") != c.get("run_id") or b.get("side") == c.get("side"):
+        return None
+    return b
+
+
+def pair_ratios(base_point: dict, cand_point: dict, metric: str) -> list[float]:
+    """Per interleaved pair: median(candidate reps) / median(baseline reps).
+
+    Pairs with the metric on one side only, or a zero baseline median, are left out.
+    """
+    def by_pair(point: dict) -> dict[int, list[float]]:
+        groups: dict[int, list[float]] = {}
+        for rep in point["repetitions"]:
+            value = sr.repetition_value(rep, metric)
+            if value is not None and isinstance(rep.get("pair"), int):
+                groups.setdefault(rep["pair"], []).append(value)
+        return groups
+    b, c = by_pair(base_point), by_pair(cand_point)
+    ratios = []
+    for pair in sorted(set(b) & set(c)):
+        base_median = stats.median(b[pair])
+        if base_median != 0.0:
+            ratios.append(stats.median(c[pair]) / base_median)
+    return ratios
+
+
+def _paired_row(row: dict, ratios: list[float], limit: float, higher_better: bool,
+                alpha: float, seed: int) -> None:
+    row["pairs"] = len(ratios)
+    if not ratios:
+        row["status"] = "unavailable"
+        row["note"] = "no interleaved pair has the metric on both sides, ignored"
+        return
+    row["ratio"] = stats.median(ratios)
+    row["ci_low"], row["ci_high"] = stats.bootstrap_median_ci(ratios, seed=seed)
+    if any(r <= 0.0 for r in ratios):
+        row["p_value"] = 1.0
+    else:
+        alternative = "less" if higher_better else "greater"
+        row["p_value"] = stats.wilcoxon_signed_rank([math.log(r) for r in ratios], alternative=alternative)[1]
+    beyond = row["ratio"] < 1.0 - limit if higher_better else row["ratio"] > 1.0 + limit
+    row["status"] = "regression" if beyond and row["p_value"] < alpha else "pass"
+    if stats.min_attainable_signed_rank_p(len(ratios)) >= alpha:
+        row["note"] = (f"only {len(ratios)} interleaved pairs: the signed-rank test cannot reach "
+                       f"p < {alpha:g}, so no regression can be flagged")
+
+
 def _deterministic_row(row: dict, b: list[float], c: list[float], limit: float) -> None:
     base_median, cand_median = row["base_median"], row["candidate_median"]
     if base_median == 0.0:
@@ -97,6 +158,7 @@ def gate(base: dict, cand: dict, max_regression_pct: float, alpha: float = 0.05,
     metric = metric or DEFAULT_METRIC[mode]
     higher_better = sr.higher_is_better(metric) if mode == "wallclock" else False
     limit = max_regression_pct / 100.0
+    paired = mode == "wallclock" and interleaved_run(base, cand) is not None
     pairs, only_base, only_cand = sr.match_points(base, cand)
     if not pairs:
         raise GateInputError(f"{cand_label}: no point id matches any point of {base_label}")
@@ -113,6 +175,8 @@ def gate(base: dict, cand: dict, max_regression_pct: float, alpha: float = 0.05,
             row["status"] = "unavailable"
             side = "baseline and candidate" if not b and not c else ("baseline" if not b else "candidate")
             row["note"] = f"{metric} unavailable in {side}, ignored"
+        elif paired:
+            _paired_row(row, pair_ratios(base_point, cand_point, metric), limit, higher_better, alpha, seed)
         elif mode == "wallclock":
             _wallclock_row(row, b, c, limit, higher_better, alpha, seed)
         else:
@@ -132,7 +196,7 @@ def gate(base: dict, cand: dict, max_regression_pct: float, alpha: float = 0.05,
     regressions = [row for row in rows if row["status"] == "regression"]
     failed_checks = [row for row in rows if row["status"] == "failed_checks"]
     compared = sum(1 for row in rows if row["status"] != "unavailable")
-    return {"passed": not regressions and not failed_checks, "mode": mode, "metric": metric,
+    return {"passed": not regressions and not failed_checks, "mode": mode, "metric": metric, "paired": paired,
             "higher_is_better": higher_better, "max_regression_pct": max_regression_pct,
             "alpha": alpha, "rows": rows, "compared": compared, "regressions": regressions,
             "failed_checks": failed_checks, "only_base": only_base, "only_candidate": only_cand}
@@ -157,7 +221,10 @@ def format_result(result: dict) -> str:
         if row["status"] == "regression":
             detail = (f"{metric} median {row['base_median']:.6g} -> {row['candidate_median']:.6g} "
                       f"(ratio {row['ratio']:.4f}")
-            if result["mode"] == "wallclock":
+            if result.get("paired"):
+                detail += (f" median over {row['pairs']} interleaved pairs, 95% CI [{row['ci_low']:.4f}, "
+                           f"{row['ci_high']:.4f}], signed-rank p={row['p_value']:.3g}")
+            elif result["mode"] == "wallclock":
                 detail += (f", 95% CI [{row['ci_low']:.4f}, {row['ci_high']:.4f}], "
                            f"p={row['p_value']:.3g}, n={row['n_base']}/{row['n_candidate']}")
             detail += ")"
@@ -165,8 +232,9 @@ def format_result(result: dict) -> str:
         elif row["status"] == "failed_checks":
             lines.append(f"gate: FAILED CHECKS {row['id']}: {row['note']}")
     pct = f"{result['max_regression_pct']:g}%"
+    how = " compared pair by pair over interleaved processes" if result.get("paired") else ""
     if result["passed"]:
-        lines.append(f"gate: pass ({sr.plural(result['compared'], 'point')})")
+        lines.append(f"gate: pass ({sr.plural(result['compared'], 'point')}{how})")
     else:
         parts = []
         if result["regressions"]:

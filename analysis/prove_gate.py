@@ -1,15 +1,23 @@
 #!/usr/bin/python3
 """Proves the wall-clock gate on real runs of this machine.
 
-Runs spill-bench `trials` times as an A/A pair (the same build twice) and
-`trials` times as A against a candidate slowed by `--inject-slowdown PCT`,
-gates each pair with gate.py's rule, and prints how many pairs raised an alarm.
+Each trial runs spill-bench twice through ab_run.py (baseline and candidate
+in lockstep, repetition by repetition, over fresh processes per session):
+once as an A/A pair (the same build on both sides) and once against a
+candidate slowed by the hidden knob `--inject-slowdown PCT`. Each pair of
+result files is gated with gate.py's paired rule for every metric asked
+for, and the script prints, per metric, how many A/A trials raised a false
+alarm and how many slowed trials were caught.
 
-    /usr/bin/python3 analysis/prove_gate.py --bench build/harness/spill-bench --trials 20
+    /usr/bin/python3 analysis/prove_gate.py --bench build/harness/spill-bench --trials 20 \\
+        -- ring --ring-size 65536 --items 4000000 --repetitions 8 --warmup 2 --no-calibrate
 
-Exit status: 0 when A/A alarms <= allowed and slowdowns caught >= required
-(defaults: at most 1 false alarm and at least 19 catches in 20), 1 otherwise,
-2 on bad input.
+`--unpaired` reproduces the first design (one process per side, Mann-Whitney
+over repetitions), which fails here because whole processes differ.
+
+Exit status: 0 when, for every metric, A/A alarms <= allowed and slowdowns
+caught >= required (defaults: at most 1 false alarm and at least 19 catches
+in 20); 1 otherwise; 2 on bad input.
 """
 from __future__ import annotations
 
@@ -22,70 +30,105 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import ab_run  # noqa: E402
 import gate  # noqa: E402
-import spill_results  # noqa: E402
+import spill_results as sr  # noqa: E402
+
+PROG = "prove_gate.py"
+DEFAULT_ARGS = ["ring", "--ring-size", "65536", "--items", "4000000", "--repetitions", "8",
+                "--warmup", "2", "--no-calibrate"]
+DEFAULT_METRICS = ["items_per_second", "cpu_seconds_per_item"]
 
 
-def run_bench(bench: str, out: str, slowdown: float, args: list[str]) -> dict:
-    cmd = [bench, "run", *args, "--out", out, "--quiet"]
-    if slowdown:
-        cmd += ["--inject-slowdown", f"{slowdown:g}"]
-    r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    if r.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)}: exit {r.returncode}: {r.stderr.strip()}")
-    return spill_results.load(out)
+def _unpaired_docs(bench: str, bench_args: list[str], extra: list[str], tmp: str, tag: str) -> dict[str, dict]:
+    docs = {}
+    for side, args in (("baseline", []), ("candidate", extra)):
+        out = os.path.join(tmp, f"{tag}-{side}.json")
+        cmd = [bench, "run", *bench_args, *args, "--out", out, "--quiet"]
+        r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if r.returncode != 0:
+            raise ab_run.RunError(f"{' '.join(cmd)}: exit {r.returncode}: {r.stderr.strip()}")
+        docs[side] = sr.load(out)
+    return docs
 
 
-def alarms(base: dict, cand: dict, max_regression: float, alpha: float) -> bool:
-    """True when the gate would fail the candidate."""
-    return not gate.gate(base, cand, max_regression_pct=max_regression, alpha=alpha)["passed"]
+def alarms(docs: dict[str, dict], metric: str, max_regression: float, alpha: float) -> bool:
+    """True when the gate would fail the candidate on `metric`."""
+    result = gate.gate(docs["baseline"], docs["candidate"], max_regression_pct=max_regression,
+                       alpha=alpha, metric=metric)
+    return not result["passed"]
 
 
-def prove(bench: str, trials: int, slowdown: float, max_regression: float, alpha: float, args: list[str]) -> dict:
-    aa = caught = 0
-    with tempfile.TemporaryDirectory() as tmp:
+def prove(bench: str, bench_args: list[str], trials: int, slowdown: float, max_regression: float,
+          alpha: float, metrics: list[str], sessions: int, paired: bool, progress=None) -> dict:
+    counts = {m: {"aa_alarms": 0, "slowdown_caught": 0} for m in metrics}
+    slow = ["--inject-slowdown", f"{slowdown:g}"]
+    with tempfile.TemporaryDirectory(prefix="prove_gate.") as tmp:
         for t in range(trials):
-            a = run_bench(bench, os.path.join(tmp, f"a{t}.json"), 0, args)
-            b = run_bench(bench, os.path.join(tmp, f"b{t}.json"), 0, args)
-            s = run_bench(bench, os.path.join(tmp, f"s{t}.json"), slowdown, args)
-            aa += alarms(a, b, max_regression, alpha)
-            caught += alarms(a, s, max_regression, alpha)
-            print(f"trial {t + 1}/{trials}: A/A alarms {aa}, slowdowns caught {caught}", file=sys.stderr)
-    return {"trials": trials, "aa_alarms": aa, "slowdown_caught": caught, "slowdown_pct": slowdown,
-            "max_regression_pct": max_regression, "alpha": alpha, "bench_args": args}
+            for kind, extra in (("aa", []), ("slow", slow)):
+                if paired:
+                    docs = ab_run.ab_run({"baseline": bench, "candidate": bench}, bench_args, sessions,
+                                         seed=1000 * t + (kind == "slow"),
+                                         extra={"baseline": [], "candidate": extra})
+                else:
+                    docs = _unpaired_docs(bench, bench_args, extra, tmp, f"{kind}{t}")
+                for m in metrics:
+                    hit = alarms(docs, m, max_regression, alpha)
+                    counts[m]["aa_alarms" if kind == "aa" else "slowdown_caught"] += hit
+            if progress:
+                progress(t + 1, trials, counts)
+    return {"trials": trials, "paired": paired, "sessions": sessions if paired else None,
+            "slowdown_pct": slowdown, "max_regression_pct": max_regression, "alpha": alpha,
+            "bench_args": bench_args, "metrics": counts}
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="prove_gate.py", description=__doc__.splitlines()[0])
+    p = sr.OneLineArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
     p.add_argument("--bench", required=True, help="path to spill-bench")
     p.add_argument("--trials", type=int, default=20)
-    p.add_argument("--slowdown", type=float, default=10.0, help="injected slowdown, percent")
-    p.add_argument("--max-regression", type=float, default=5.0)
+    p.add_argument("--sessions", type=int, default=4, help="ab_run.py sessions per comparison [4]")
+    p.add_argument("--slowdown", type=float, default=10.0, help="injected slowdown, percent [10]")
+    p.add_argument("--max-regression", type=float, default=5.0, help="gate threshold, percent [5]")
     p.add_argument("--alpha", type=float, default=0.05)
+    p.add_argument("--metric", action="append", default=None,
+                   help=f"metric to gate on (repeatable) [{', '.join(DEFAULT_METRICS)}]")
+    p.add_argument("--unpaired", action="store_true",
+                   help="one process per side, no lockstep (the design that fails on a shared machine)")
     p.add_argument("--allowed-false-alarms", type=int, default=1)
     p.add_argument("--required-catches", type=int, default=19)
     p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p.add_argument("bench_args", nargs="*", default=["ring", "--ring-size", "1024", "--items", "20000000",
-                                                      "--rounds", "100", "--repetitions", "30", "--warmup", "2",
-                                                      "--pin", "compact"])
+    p.add_argument("bench_args", nargs=argparse.REMAINDER, help="after --: SCENARIO and spill-bench run options")
     a = p.parse_args(argv)
-    if not os.access(a.bench, os.X_OK):
-        print(f"prove_gate.py: error: --bench {a.bench}: not an executable file", file=sys.stderr)
-        return 2
+    bench_args = a.bench_args[1:] if a.bench_args[:1] == ["--"] else a.bench_args
+    bench_args = bench_args or DEFAULT_ARGS
+    if not (os.path.isfile(a.bench) and os.access(a.bench, os.X_OK)):
+        sr.fail(PROG, f"--bench {a.bench}: not an executable file")
     if a.trials < 1:
-        print(f"prove_gate.py: error: --trials {a.trials}: need at least 1", file=sys.stderr)
-        return 2
+        sr.fail(PROG, f"--trials {a.trials}: need at least 1")
+    if not 1 <= a.sessions <= 1000:
+        sr.fail(PROG, f"--sessions {a.sessions}: need 1..1000")
+    if not 0.0 < a.slowdown <= 10000.0:
+        sr.fail(PROG, f"--slowdown {a.slowdown:g}: need a percentage in (0, 10000]")
+    metrics = a.metric or DEFAULT_METRICS
+
+    def progress(done: int, total: int, counts: dict) -> None:
+        text = "; ".join(f"{m}: A/A alarms {c['aa_alarms']}, caught {c['slowdown_caught']}" for m, c in counts.items())
+        print(f"{PROG}: trial {done}/{total}: {text}", file=sys.stderr)
+
     try:
-        res = prove(a.bench, a.trials, a.slowdown, a.max_regression, a.alpha, a.bench_args)
-    except RuntimeError as e:
-        print(f"prove_gate.py: error: {e}", file=sys.stderr)
-        return 2
+        res = prove(a.bench, bench_args, a.trials, a.slowdown, a.max_regression, a.alpha, metrics,
+                    a.sessions, not a.unpaired, progress)
+    except (ab_run.RunError, ValueError, gate.GateInputError) as e:
+        sr.fail(PROG, str(e))
+    ok = True
+    for m, c in res["metrics"].items():
+        good = c["aa_alarms"] <= a.allowed_false_alarms and c["slowdown_caught"] >= a.required_catches
+        ok = ok and good
+        if not a.json:
+            print(f"{m}: A/A: {c['aa_alarms']} alarms in {a.trials} trials; {a.slowdown:g}% slowdown: caught in "
+                  f"{c['slowdown_caught']} of {a.trials} ({'meets' if good else 'MISSES'} the bar)")
     if a.json:
         print(json.dumps(res, indent=2))
-    else:
-        print(f"A/A: {res['aa_alarms']} alarms in {a.trials} trials; "
-              f"{a.slowdown:g}% slowdown: caught in {res['slowdown_caught']} of {a.trials}")
-    ok = res["aa_alarms"] <= a.allowed_false_alarms and res["slowdown_caught"] >= a.required_catches
     return 0 if ok else 1
 
 

@@ -141,6 +141,8 @@ def validate(doc: Any, source: str, expect_schema_version: int | None = None,
             counters = rep.get("counters", {})
             if counters is not None and not isinstance(counters, dict):
                 raise ResultError(f"{where}: 'counters' is not an object")
+            if "latency" in rep:
+                validate_latency(rep["latency"], f"{where}: latency")
 
 
 def plural(count: int, noun: str) -> str:
@@ -316,6 +318,246 @@ def match_points(base: dict, cand: dict) -> tuple[list[tuple[dict, dict]], list[
     only_base = [point["id"] for point in base["points"] if point["id"] not in cand_by_id]
     only_cand = [point["id"] for point in cand["points"] if point["id"] not in base_ids]
     return pairs, only_base, only_cand
+
+
+# --------------------------------------------------------------------------
+# latency distributions (harness/SCHEMA.md, "Latency distributions")
+
+# The histograms of a latency block, and the percentiles each one reports.
+LATENCY_KINDS = ("item_ns", "handoff_ns", "send_lag_ns")
+LATENCY_PERCENTILES = (("p50", 50.0), ("p99", 99.0), ("p99_9", 99.9))
+LATENCY_LOOPS = ("closed", "open")
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def validate_histogram(hist: Any, where: str) -> None:
+    """Raise ResultError unless `hist` is a latency histogram as spill-bench writes it."""
+    if not isinstance(hist, dict):
+        raise ResultError(f"{where} is a JSON {_json_type(hist)}, expected an object")
+    for key in ("count", "min", "max"):
+        if not _is_count(hist.get(key)):
+            raise ResultError(f"{where}: '{key}' {json.dumps(hist.get(key))} is not a non-negative integer")
+    for key, _ in LATENCY_PERCENTILES:
+        if not _is_number(hist.get(key)):
+            raise ResultError(f"{where}: '{key}' {json.dumps(hist.get(key))} is not a number")
+    buckets = hist.get("buckets")
+    if not isinstance(buckets, list):
+        raise ResultError(f"{where}: 'buckets' is not a list")
+    total, previous = 0, -1
+    for index, bucket in enumerate(buckets):
+        if (not isinstance(bucket, list) or len(bucket) != 3 or not all(_is_count(v) for v in bucket)
+                or bucket[0] > bucket[1] or bucket[2] == 0 or bucket[0] <= previous):
+            raise ResultError(f"{where}: buckets[{index}] {json.dumps(bucket)} is not [lower, upper, count] "
+                              "with lower <= upper, count > 0, in increasing order")
+        previous = bucket[1]
+        total += bucket[2]
+    if total != hist["count"]:
+        raise ResultError(f"{where}: the buckets hold {total} samples but 'count' is {hist['count']}")
+
+
+def validate_latency(block: Any, where: str) -> None:
+    """Raise ResultError unless `block` is a repetition's `latency` object."""
+    if not isinstance(block, dict):
+        raise ResultError(f"{where} is a JSON {_json_type(block)}, expected an object")
+    if block.get("loop") not in LATENCY_LOOPS:
+        raise ResultError(f"{where}: 'loop' {json.dumps(block.get('loop'))} is not \"closed\" or \"open\"")
+    if "item_ns" not in block:
+        raise ResultError(f"{where}: missing key 'item_ns'")
+    for kind in LATENCY_KINDS:
+        if block.get(kind) is not None:
+            validate_histogram(block[kind], f"{where}: {kind}")
+
+
+def histogram_percentile(hist: dict, q: float) -> int:
+    """Nearest-rank percentile of a histogram, computed from its buckets as
+    spill::measure::LogHistogram::percentile does: the midpoint of the bucket
+    holding the ceil(q/100 * count)-th smallest sample, clamped to
+    [min, max]; q >= 100 is the exact max; 0 when empty."""
+    count = hist["count"]
+    if count == 0:
+        return 0
+    if not q < 100.0:
+        return hist["max"]
+    rank = min(max(math.ceil(max(q, 0.0) / 100.0 * float(count)), 1), count)
+    seen = 0
+    for lower, upper, n in hist["buckets"]:
+        seen += n
+        if seen >= rank:
+            return min(max(lower + (upper - lower) // 2, hist["min"]), hist["max"])
+    return hist["max"]
+
+
+def merge_histograms(hists: Iterable[dict | None]) -> dict | None:
+    """Pool the samples of several histograms (same bucketing): bucket counts
+    add up; count, min, max, mean and the percentiles are recomputed."""
+    present = [h for h in hists if isinstance(h, dict)]
+    if not present:
+        return None
+    buckets: dict[tuple[int, int], int] = {}
+    for hist in present:
+        for lower, upper, n in hist["buckets"]:
+            buckets[(lower, upper)] = buckets.get((lower, upper), 0) + n
+    count = sum(h["count"] for h in present)
+    nonempty = [h for h in present if h["count"]]
+    merged = {"count": count,
+              "min": min((h["min"] for h in nonempty), default=0),
+              "max": max((h["max"] for h in nonempty), default=0),
+              "mean": (sum(float(h.get("mean", 0.0)) * h["count"] for h in nonempty) / count) if count else 0.0,
+              "buckets": [[lower, upper, n] for (lower, upper), n in sorted(buckets.items())]}
+    for key, q in LATENCY_PERCENTILES:
+        merged[key] = histogram_percentile(merged, q)
+    return merged
+
+
+def histogram_ccdf(hist: dict) -> tuple[list[float], list[float]]:
+    """(x, y) of the complementary CDF: y[i] is the fraction of samples >= x[i],
+    at each bucket's lower bound, plus the maximum (the last sample)."""
+    count = hist["count"]
+    xs: list[float] = []
+    ys: list[float] = []
+    if not count:
+        return xs, ys
+    remaining = count
+    for lower, _, n in hist["buckets"]:
+        xs.append(float(max(lower, hist["min"])))
+        ys.append(remaining / count)
+        remaining -= n
+    xs.append(float(hist["max"]))
+    ys.append(1.0 / count)
+    return xs, ys
+
+
+def point_latency(point: dict) -> dict | None:
+    """A point's latency, pooled over its repetitions (from the repetitions,
+    not the stored summary): loop, target rate, achieved rates, and one merged
+    histogram per kind (None for a kind no repetition has).  None if the
+    point has no latency blocks (every scenario but latency, latency_open)."""
+    blocks = [rep["latency"] for rep in point["repetitions"] if isinstance(rep.get("latency"), dict)]
+    if not blocks:
+        return None
+    out = {"loop": blocks[0]["loop"], "target_items_per_second": blocks[0].get("target_items_per_second"),
+           "achieved_items_per_second": [b["achieved_items_per_second"] for b in blocks
+                                         if _is_number(b.get("achieved_items_per_second"))],
+           "repetitions": len(blocks)}
+    for kind in LATENCY_KINDS:
+        out[kind] = merge_histograms(b.get(kind) for b in blocks)
+    return out
+
+
+# --------------------------------------------------------------------------
+# handoff statistics, per-role counters, placement (harness/SCHEMA.md
+# "Handoff statistics, per-role counters, placement"); all optional fields
+
+
+HANDOFF_ROLES = ("producer", "merger", "consumer")
+
+
+def _number_or_none(value: Any) -> float | None:
+    return float(value) if _is_number(value) and math.isfinite(float(value)) else None
+
+
+def repetition_handoff(rep: dict) -> dict | None:
+    """The repetition's `handoff` block, or None (ring, baselines, older files).
+
+    A block missing one of the keys a reader relies on is treated as absent.
+    """
+    block = rep.get("handoff") if isinstance(rep, dict) else None
+    if not isinstance(block, dict):
+        return None
+    for key in ("handoffs", "items", "items_per_handoff", "publishes", "recycle_hits", "merge_backs", "occupancy", "wait_by_role"):
+        if key not in block:
+            return None
+    return block
+
+
+def point_handoffs(point: dict) -> list[dict]:
+    """The handoff blocks of the point's repetitions (possibly empty)."""
+    blocks = (repetition_handoff(rep) for rep in point.get("repetitions", []))
+    return [b for b in blocks if b is not None]
+
+
+def handoff_summary(point: dict) -> dict | None:
+    """Medians over the repetitions of a point's handoff statistics, and the
+    merged items-per-handoff buckets; None when the point has none."""
+    blocks = point_handoffs(point)
+    if not blocks:
+        return None
+
+    def med(values):
+        values = [v for v in values if v is not None]
+        return stats.median(values) if values else None
+
+    buckets: dict[tuple[int, int], int] = {}
+    for b in blocks:
+        for lower, upper, count in b["items_per_handoff"].get("buckets", []):
+            buckets[(lower, upper)] = buckets.get((lower, upper), 0) + count
+    roles = {}
+    for role in HANDOFF_ROLES:
+        waits = [b["wait_by_role"][role] for b in blocks if role in b["wait_by_role"]]
+        if waits:
+            roles[role] = {"spin_fraction": med(_number_or_none(w.get("spin_fraction")) for w in waits),
+                           "blocked_fraction": med(_number_or_none(w.get("blocked_fraction")) for w in waits),
+                           "threads": waits[-1].get("threads")}
+    iph = [b["items_per_handoff"] for b in blocks]
+    occ = [b["occupancy"] for b in blocks]
+    return {
+        "repetitions": len(blocks),
+        "items_per_handoff_mean": med(_number_or_none(x.get("mean")) for x in iph),
+        "items_per_handoff_p50_upper": med(_number_or_none(x.get("p50_upper")) for x in iph),
+        "items_per_handoff_p99_upper": med(_number_or_none(x.get("p99_upper")) for x in iph),
+        "items_per_handoff_max": max((x.get("max", 0) for x in iph), default=None),
+        "buckets": [[lo, hi, n] for (lo, hi), n in sorted(buckets.items())],
+        "recycle_hit_rate": med(_number_or_none(b.get("recycle_hit_rate")) for b in blocks),
+        "merge_backs": sum(b["merge_backs"] for b in blocks),
+        "publishes": sum(b["publishes"] for b in blocks),
+        "occupancy_mean_items": med(_number_or_none(o.get("mean_items")) for o in occ),
+        "occupancy_max_items": max((o.get("max_items", 0) for o in occ), default=None),
+        "capacity_items": occ[-1].get("capacity_items"),
+        "series": occ[-1].get("series", {}),  # the last repetition's (as for the thread records)
+        "wait_by_role": roles,
+    }
+
+
+def point_placement(point: dict) -> str | None:
+    """The placement class a point ran on: its swept class, else the class its
+    pinned CPUs were found in, else None."""
+    swept = (point.get("params") or {}).get("placement")
+    if isinstance(swept, str) and swept:
+        return swept
+    block = point.get("placement")
+    if isinstance(block, dict) and isinstance(block.get("class"), str):
+        return block["class"]
+    return None
+
+
+def point_role_counters(point: dict) -> dict[str, dict[str, dict]]:
+    """role -> counter -> {"per_item", "per_handoff", "total", "unavailable"}.
+
+    A counter that could not be read has None figures and its reason; it is
+    never read as zero.  Points without `cost.counters_by_role` give {}.
+    """
+    roles = (point.get("cost") or {}).get("counters_by_role")
+    if not isinstance(roles, dict):
+        return {}
+    out: dict[str, dict[str, dict]] = {}
+    for role, block in roles.items():
+        counters = block.get("counters") if isinstance(block, dict) else None
+        if not isinstance(counters, dict):
+            continue
+        out[role] = {}
+        for name, fig in counters.items():
+            if not isinstance(fig, dict):
+                continue
+            total = _number_or_none(fig.get("total"))
+            reason = fig.get("unavailable") if total is None else None
+            out[role][name] = {"total": total,
+                               "per_item": _number_or_none(fig.get("per_item")) if total is not None else None,
+                               "per_handoff": _number_or_none(fig.get("per_handoff")) if total is not None else None,
+                               "unavailable": (reason or "no value recorded") if total is None else None}
+    return out
 
 
 # --------------------------------------------------------------------------

@@ -215,3 +215,83 @@ def min_attainable_p(n1: int, n2: int, alternative: str = "less") -> float:
         return 1.0
     p = 1.0 / math.comb(n1 + n2, n1)
     return min(1.0, 2.0 * p) if alternative == "two-sided" else p
+
+
+# --------------------------------------------------------------------------
+# paired samples: interleaved base/candidate processes (ab_run.py)
+#
+# On a shared machine most of the wall-clock noise is slow: what the other
+# tenants of the host do changes over seconds, and it moves every process
+# that runs meanwhile by the same factor (here: medians of one point from
+# 300 to 900 M items/s between processes a second apart, each process itself
+# within a few percent). Two independent samples then differ by that
+# factor, whatever the code did. Pairing cancels it: a base and a candidate
+# process run back to back (in a random order), and the statistic is the
+# within-pair ratio. Location: the median of the pair ratios. Significance:
+# the Wilcoxon signed-rank test on the log ratios (each pair one signed
+# observation; exact null distribution by counting, ties between |log
+# ratios| given their average rank, zero differences dropped).
+
+
+def _signed_rank_null_counts(doubled_ranks: list[int]) -> list[int]:
+    """Number of sign assignments giving each doubled rank sum 0..sum."""
+    total = sum(doubled_ranks)
+    counts = [0] * (total + 1)
+    counts[0] = 1
+    for r in doubled_ranks:
+        for s in range(total, r - 1, -1):
+            counts[s] += counts[s - r]
+    return counts
+
+
+def wilcoxon_signed_rank(diffs: Sequence[float], alternative: str = "two-sided") -> tuple[float, float]:
+    """Wilcoxon signed-rank test that the paired differences are centred on 0.
+
+    `alternative`: "less" (the differences tend to be negative), "greater"
+    or "two-sided". Exact (the null distribution of W+ counted over the
+    2^n sign assignments of the observed ranks, so ties are exact too).
+    Returns (W+, p); p is 1.0 when every difference is zero.
+    """
+    if alternative not in ("two-sided", "less", "greater"):
+        raise ValueError(f"alternative {alternative!r} is not two-sided, less or greater")
+    d = _array(diffs)
+    d = d[d != 0.0]
+    if d.size == 0:
+        return (math.nan, 1.0)
+    ranks, _ = rank_average(np.abs(d))
+    doubled = [int(round(2.0 * r)) for r in ranks]  # average ranks are multiples of 1/2
+    w_plus_doubled = sum(r for r, x in zip(doubled, d) if x > 0)
+    counts = _signed_rank_null_counts(doubled)
+    total = float(sum(counts))
+    p_low = sum(counts[: w_plus_doubled + 1]) / total   # P(W+ <= observed)
+    p_high = sum(counts[w_plus_doubled:]) / total       # P(W+ >= observed)
+    if alternative == "less":
+        p = p_low
+    elif alternative == "greater":
+        p = p_high
+    else:
+        p = 2.0 * min(p_low, p_high)
+    return (w_plus_doubled / 2.0, float(min(1.0, p)))
+
+
+def bootstrap_median_ci(values: Sequence[float], confidence: float = 0.95,
+                        resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED) -> tuple[float, float]:
+    """Percentile bootstrap CI of the median of one sample; (nan, nan) if empty."""
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence {confidence!r} is not in (0, 1)")
+    v = _array(values)
+    if v.size == 0:
+        return (math.nan, math.nan)
+    rng = np.random.default_rng(seed)
+    medians = np.median(v[rng.integers(0, v.size, size=(resamples, v.size))], axis=1)
+    tail = (1.0 - confidence) / 2.0
+    low, high = np.quantile(medians, [tail, 1.0 - tail])
+    return (float(low), float(high))
+
+
+def min_attainable_signed_rank_p(n: int, alternative: str = "less") -> float:
+    """Smallest p-value the exact signed-rank test can give with n pairs."""
+    if n == 0:
+        return 1.0
+    p = 1.0 / 2.0 ** n
+    return min(1.0, 2.0 * p) if alternative == "two-sided" else p

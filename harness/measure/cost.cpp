@@ -125,4 +125,60 @@ void to_json(nlohmann::json& j, const RoleCost& c) {
                        {"on_cpu_fraction", number_or_null(c.on_cpu_fraction)}};
 }
 
+std::vector<RoleCounters> summarize_role_counters(std::span<const ThreadCounters> threads, std::size_t n_counters,
+                                                std::uint64_t items, std::uint64_t handoffs) {
+    std::vector<RoleCounters> out;
+    for (Role role : {Role::producer, Role::merger, Role::consumer}) {
+        RoleCounters rc;
+        rc.role = role;
+        std::vector<double> sum(n_counters, 0.0);
+        std::vector<std::uint32_t> missing(n_counters, 0);
+        std::vector<std::string> first_reason(n_counters);
+        for (const ThreadCounters& t : threads) {
+            if (t.role != role) continue;
+            ++rc.threads;
+            for (std::size_t i = 0; i < n_counters; ++i) {
+                const bool has = i < t.values.size() && t.values[i].has_value() && std::isfinite(*t.values[i]);
+                if (has) {
+                    sum[i] += *t.values[i];
+                    continue;
+                }
+                ++missing[i];
+                if (first_reason[i].empty()) {
+                    first_reason[i] = i < t.reasons.size() && !t.reasons[i].empty() ? t.reasons[i] : "no value recorded for this thread";
+                }
+            }
+        }
+        if (rc.threads == 0) continue;
+        for (std::size_t i = 0; i < n_counters; ++i) {
+            CounterFigure f;
+            if (missing[i] == 0) {
+                f.total = sum[i];
+                if (items != 0) f.per_item = sum[i] / static_cast<double>(items);
+                if (handoffs != 0) f.per_handoff = sum[i] / static_cast<double>(handoffs);
+            } else if (missing[i] == rc.threads) {
+                f.unavailable = first_reason[i];
+            } else {
+                f.unavailable = "not read on " + std::to_string(missing[i]) + " of " + std::to_string(rc.threads) + " " +
+                                std::string(to_string(role)) + " threads: " + first_reason[i];
+            }
+            rc.counters.push_back(std::move(f));
+        }
+        out.push_back(std::move(rc));
+    }
+    return out;
+}
+
+void role_counters_to_json(nlohmann::json& j, const RoleCounters& c, std::span<const std::string> names) {
+    auto opt = [](const std::optional<double>& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); };
+    nlohmann::json counters = nlohmann::json::object();
+    for (std::size_t i = 0; i < names.size() && i < c.counters.size(); ++i) {
+        const CounterFigure& f = c.counters[i];
+        nlohmann::json x{{"total", opt(f.total)}, {"per_item", opt(f.per_item)}, {"per_handoff", opt(f.per_handoff)}};
+        if (!f.total) x["unavailable"] = f.unavailable;
+        counters[names[i]] = std::move(x);
+    }
+    j = nlohmann::json{{"role", std::string(to_string(c.role))}, {"threads", c.threads}, {"counters", std::move(counters)}};
+}
+
 }  // namespace spill::measure

@@ -4,7 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -74,5 +76,43 @@ struct RoleCost {
 
 void to_json(nlohmann::json& j, const ThreadCost& c);
 void to_json(nlohmann::json& j, const RoleCost& c);
+
+// ---- per-role hardware counters (issue 9, item 5) ----
+
+/// One thread's hardware counter values, one entry per counter name (in the
+/// caller's order). A value that could not be read is nullopt and its entry
+/// in `reasons` says why; it is never 0.
+struct ThreadCounters {
+    Role role = Role::producer;
+    std::vector<std::optional<double>> values;
+    std::vector<std::string> reasons;  ///< same length as values; empty string where a value exists
+};
+
+/// One counter of one role: the sum over the role's threads and its ratios,
+/// or (when any thread of the role lacks the value) nullopt everywhere and
+/// why in `unavailable`.
+struct CounterFigure {
+    std::optional<double> total;
+    std::optional<double> per_item;     ///< total / items (every role handles every item)
+    std::optional<double> per_handoff;  ///< total / handoffs; nullopt without handoffs
+    std::string unavailable;            ///< empty when total is set
+};
+
+struct RoleCounters {
+    Role role = Role::producer;
+    std::uint32_t threads = 0;
+    std::vector<CounterFigure> counters;  ///< one per counter name
+};
+
+/// Groups per-thread values by role (roles with no thread are omitted;
+/// `counters` of each entry has `n_counters` figures). A figure is known only
+/// if every thread of its role has the value; otherwise it is unavailable
+/// with the first reason met, prefixed with how many threads lacked it.
+[[nodiscard]] std::vector<RoleCounters> summarize_role_counters(std::span<const ThreadCounters> threads, std::size_t n_counters,
+                                                                std::uint64_t items, std::uint64_t handoffs);
+
+/// {"threads": n, "counters": {name: {"total", "per_item", "per_handoff"} or
+/// {"total": null, "per_item": null, "per_handoff": null, "unavailable": why}}}
+void role_counters_to_json(nlohmann::json& j, const RoleCounters& c, std::span<const std::string> names);
 
 }  // namespace spill::measure

@@ -174,6 +174,20 @@ std::vector<DelayMode> parse_delay_modes(const std::string& text) {
     return out;
 }
 
+std::vector<std::string> parse_placements(const std::string& text) {
+    static const char* const known[] = {"same_core", "same_l2", "same_l3", "other_l3", "other_numa", "other_package", "all"};
+    std::vector<std::string> out;
+    for (const std::string& raw : split(trim(text), ',')) {
+        const std::string e = trim(raw);
+        if (e.empty()) throw InputError("--placement: malformed list '" + text + "' (empty element)");
+        if (std::find(std::begin(known), std::end(known), e) == std::end(known))
+            throw InputError("--placement: unknown class '" + e +
+                             "' (expected same_core, same_l2, same_l3, other_l3, other_numa, other_package or all)");
+        if (std::find(out.begin(), out.end(), e) == out.end()) out.push_back(e);
+    }
+    return out;
+}
+
 void check_ring_size(std::uint64_t n) {
     if (n < min_ring_size || n > max_ring_size || (n & (n - 1)) != 0)
         throw InputError("--ring-size: " + std::to_string(n) + " is not a compiled ring size (powers of two from 64 to 65536)");
@@ -188,6 +202,8 @@ bool set_grid_param(Grid& g, const std::string& key, const std::string& value) {
     else if (key == "delay-mode") g.delay_mode = parse_delay_modes(value);
     else if (key == "items") g.items = parse_list(value, opt);
     else if (key == "rounds") g.rounds = parse_list(value, opt);
+    else if (key == "rate-items-per-s") g.rate_items_per_s = parse_list(value, opt);
+    else if (key == "placement") g.placement = parse_placements(value);
     else return false;
     return true;
 }
@@ -196,8 +212,11 @@ std::string PointSpec::id() const {
     // Keys in alphabetical order, as in SCHEMA.md.
     std::ostringstream o;
     o << scenario << "|consumer_delay_ns=" << params.consumer_delay_ns << "|delay_mode=" << to_string(params.delay_mode)
-      << "|items=" << params.items << "|mergers=" << params.mergers << "|producers=" << params.producers
-      << "|ring_size=" << params.ring_size << "|rounds=" << params.rounds;
+      << "|items=" << params.items << "|mergers=" << params.mergers;
+    if (!params.placement.empty()) o << "|placement=" << params.placement;
+    o << "|producers=" << params.producers;
+    if (params.rate_items_per_s != 0) o << "|rate_items_per_s=" << params.rate_items_per_s;
+    o << "|ring_size=" << params.ring_size << "|rounds=" << params.rounds;
     return o.str();
 }
 
@@ -215,6 +234,14 @@ std::vector<PointSpec> expand(const Grid& g, const ParamUse& use) {
         if (i == 0) throw InputError("--items: 0 items" + where + " (need at least 1)");
     for (std::uint64_t d : g.consumer_delay_ns)
         if (d > 1000000000) throw InputError("--consumer-delay-ns: " + std::to_string(d) + where + " is above the limit of 1 s");
+    if (use.rate) {
+        for (std::uint64_t r : g.rate_items_per_s) {
+            if (r == 0)
+                throw InputError("--rate-items-per-s: 0" + where + " for " + g.scenario + " (an open loop needs a target rate above 0)");
+            if (r > max_rate_items_per_s)
+                throw InputError("--rate-items-per-s: " + std::to_string(r) + where + " is above the limit of " + std::to_string(max_rate_items_per_s));
+        }
+    }
     for (std::uint64_t r : g.ring_size) {
         try {
             check_ring_size(r);
@@ -230,25 +257,31 @@ std::vector<PointSpec> expand(const Grid& g, const ParamUse& use) {
                 for (std::uint64_t mergers : g.mergers)
                     for (std::uint64_t ring : g.ring_size)
                         for (std::uint64_t delay : g.consumer_delay_ns)
-                            for (DelayMode mode : g.delay_mode) {
-                                PointSpec p;
-                                p.scenario = g.scenario;
-                                Params& q = p.params;
-                                q.items = items;
-                                q.rounds = use.rounds ? rounds : 1;
-                                q.producers = use.producers ? producers : 1;
-                                q.mergers = use.mergers ? mergers : 1;
-                                q.ring_size = use.ring_size ? ring : 1024;
-                                q.consumer_delay_ns = use.consumer_delay ? delay : 0;
-                                q.delay_mode = (use.consumer_delay && q.consumer_delay_ns != 0) ? mode : DelayMode::busy_item;
-                                if (use.mergers && use.mergers_need_producers && q.mergers > q.producers)
-                                    throw InputError("--mergers: " + std::to_string(q.mergers) + " mergers for " + std::to_string(q.producers) +
-                                                     " producers in " + g.scenario + where + " (each merger needs at least one producer)");
-                                if (q.items < q.producers * q.rounds)
-                                    throw InputError("--items: " + std::to_string(q.items) + " items" + where + " is fewer than producers x rounds (" +
-                                                     std::to_string(q.producers) + " x " + std::to_string(q.rounds) + ") for " + g.scenario);
-                                if (ids.insert(p.id()).second) out.push_back(std::move(p));
-                            }
+                            for (DelayMode mode : g.delay_mode)
+                                for (std::uint64_t rate : g.rate_items_per_s) {
+                                    PointSpec p;
+                                    p.scenario = g.scenario;
+                                    Params& q = p.params;
+                                    q.items = items;
+                                    q.rounds = use.rounds ? rounds : 1;
+                                    q.producers = use.producers ? producers : 1;
+                                    q.mergers = use.mergers ? mergers : 1;
+                                    q.ring_size = use.ring_size ? ring : 1024;
+                                    q.consumer_delay_ns = use.consumer_delay ? delay : 0;
+                                    q.delay_mode = (use.consumer_delay && q.consumer_delay_ns != 0) ? mode : DelayMode::busy_item;
+                                    q.rate_items_per_s = use.rate ? rate : 0;
+                                    if (use.rate && q.items / q.rate_items_per_s > max_paced_seconds)
+                                        throw InputError("--rate-items-per-s: " + std::to_string(q.rate_items_per_s) + " items/s" + where + " would take " +
+                                                         std::to_string(q.items / q.rate_items_per_s) + " s for " + std::to_string(q.items) +
+                                                         " items (limit " + std::to_string(max_paced_seconds) + " s per repetition)");
+                                    if (use.mergers && use.mergers_need_producers && q.mergers > q.producers)
+                                        throw InputError("--mergers: " + std::to_string(q.mergers) + " mergers for " + std::to_string(q.producers) +
+                                                         " producers in " + g.scenario + where + " (each merger needs at least one producer)");
+                                    if (q.items < q.producers * q.rounds)
+                                        throw InputError("--items: " + std::to_string(q.items) + " items" + where + " is fewer than producers x rounds (" +
+                                                         std::to_string(q.producers) + " x " + std::to_string(q.rounds) + ") for " + g.scenario);
+                                    if (ids.insert(p.id()).second) out.push_back(std::move(p));
+                                }
     return out;
 }
 
@@ -283,7 +316,7 @@ SweepFile parse_sweep(const std::string& text, const std::string& name) {
         if (value.empty()) throw InputError(at + ": key '" + key + "' has no value");
         try {
             if (set_grid_param(current ? *current : defaults, key, value)) continue;
-            if (current) throw InputError("unknown key '" + key + "' in a scenario section (grid keys: producers, mergers, ring-size, consumer-delay-ns, delay-mode, items, rounds)");
+            if (current) throw InputError("unknown key '" + key + "' in a scenario section (grid keys: producers, mergers, ring-size, consumer-delay-ns, delay-mode, items, rounds, rate-items-per-s, placement)");
             if (key == "repetitions") f.settings.repetitions = parse_uint(value, key);
             else if (key == "warmup") f.settings.warmup = parse_uint(value, key);
             else if (key == "pin") {

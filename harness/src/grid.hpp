@@ -46,6 +46,9 @@ DelayMode parse_delay_mode(const std::string& text);
 const char* to_string(DelayMode d) noexcept;
 /// Parses a comma-separated list of delay modes.
 std::vector<DelayMode> parse_delay_modes(const std::string& text);
+/// Parses a comma-separated list of placement classes (same_core, same_l2,
+/// same_l3, other_l3, other_numa, other_package) or "all"; duplicates dropped.
+std::vector<std::string> parse_placements(const std::string& text);
 
 /// The ring sizes spill-bench is compiled for (SpillRing takes N at compile time).
 inline constexpr std::uint64_t min_ring_size = 64;
@@ -63,6 +66,8 @@ struct Grid {
     std::vector<DelayMode> delay_mode{DelayMode::busy_item};
     std::vector<std::uint64_t> items{100000};
     std::vector<std::uint64_t> rounds{100};
+    std::vector<std::uint64_t> rate_items_per_s{100000};  // open-loop target rate (latency_open)
+    std::vector<std::string> placement;  // --placement classes (or "all"); empty: threads follow --pin
     std::string origin;  // "command line" or "FILE:LINE", for error messages
 };
 
@@ -79,6 +84,14 @@ struct Params {
     DelayMode delay_mode = DelayMode::busy_item;
     std::uint64_t items = 1;
     std::uint64_t rounds = 1;
+    /// Open-loop target rate over all producers (items per second); 0 for
+    /// every scenario that does not pace its producers. A non-zero rate is
+    /// part of the point id and of `params`; 0 appears in neither, so the ids
+    /// of the other scenarios are unchanged.
+    std::uint64_t rate_items_per_s = 0;
+    /// Placement class whose CPU pair the point's threads run on (--placement);
+    /// empty when they follow --pin. Non-empty: in the id and in `params`.
+    std::string placement;
     friend bool operator==(const Params&, const Params&) = default;
 };
 
@@ -97,7 +110,12 @@ struct ParamUse {
     bool consumer_delay = true;
     bool rounds = true;
     bool ring_size = true;
+    bool rate = false;  // paces producers at --rate-items-per-s (open loop)
 };
+
+/// Limits of --rate-items-per-s, and of the time one paced repetition may take.
+inline constexpr std::uint64_t max_rate_items_per_s = 1000000000;
+inline constexpr std::uint64_t max_paced_seconds = 3600;
 
 /// Expands a grid (cartesian product) into points, in a fixed order, after
 /// neutralising the parameters the scenario ignores and removing duplicates.

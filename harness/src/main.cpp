@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <mutex>
 #include <thread>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -32,9 +33,15 @@
 #pragma GCC diagnostic ignored "-Wnull-dereference"
 #include <boost/program_options.hpp>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include "calibrate.hpp"
 #include "cost.hpp"
 #include "grid.hpp"
+#include "handoff_stats_json.hpp"
+#include "histogram.hpp"
+#include "latency.hpp"
 #include "manifest.hpp"
 #include "placement.hpp"
 #include "platform.hpp"
@@ -98,12 +105,15 @@ struct RunOptions {
     Shard shard;
     std::uint64_t slowdown_pct = 0;
     Fault fault = Fault::none;
+    std::uint64_t stall_ns = 0;   // hidden --inject-stall-ns (latency scenarios)
+    int lockstep_in = -1;         // hidden --lockstep IN,OUT: one byte in before each repetition,
+    int lockstep_out = -1;        // one byte out after it (analysis/ab_run.py interleaves two builds)
     std::string command_line;
     std::string sweep_file;
     bool quiet = false;
     std::uint64_t point_timeout_s = 900;
     bool calibrate = true;        // measure the floors before the run (--no-calibrate: skip)
-    std::string placement;        // --placement: a class name from placement.hpp, "all", or empty
+    std::string placement;        // --placement as given: classes from placement.hpp and/or "all", or empty
 };
 
 po::options_description grid_options() {
@@ -114,7 +124,8 @@ po::options_description grid_options() {
         "consumer-delay-ns", po::value<std::string>(), "consumer slowdown in ns [0]")(
         "delay-mode", po::value<std::string>(), "busy_item|busy_batch|block_item|block_batch (list allowed) [busy_item]")(
         "items", po::value<std::string>(), "items per repetition, over all producers [100000]")(
-        "rounds", po::value<std::string>(), "rounds per repetition [100]");
+        "rounds", po::value<std::string>(), "rounds per repetition [100]")(
+        "rate-items-per-s", po::value<std::string>(), "open-loop target rate over all producers (latency_open) [100000]");
     return d;
 }
 
@@ -129,7 +140,7 @@ po::options_description run_options() {
         "shard", po::value<std::string>(), "run only shard i of n (i/n, 0-based): points p with p % n == i")(
         "quiet", po::bool_switch(), "no progress lines on stderr")(
         "no-calibrate", po::bool_switch(), "do not measure the floors (ping-pong, line transfer, masked store) before the run")(
-        "placement", po::value<std::string>(), "CPU pair class the floors are measured on: same_core|same_l2|same_l3|other_l3|other_numa|other_package|all [pinned CPUs]")(
+        "placement", po::value<std::string>(), "run the threads (and measure the floors) on the CPU pair of a placement class; a list sweeps them: same_core|same_l2|same_l3|other_l3|other_numa|other_package|all [threads follow --pin]")(
         "point-timeout", po::value<std::string>(), "seconds one point may take before the run is aborted as hung (0: never) [900]")("help,h", po::bool_switch(), "this help");
     return d;
 }
@@ -138,6 +149,8 @@ po::options_description hidden_options() {
     po::options_description d("Hidden");
     d.add_options()("inject-slowdown", po::value<std::string>(), "add busy work per item: PCT percent of the calibrated time per item")(
         "inject-fault", po::value<std::string>(), "drop|reorder: break the run on purpose so the checks must catch it")(
+        "inject-stall-ns", po::value<std::string>(), "latency scenarios: the consumer sleeps this long once, at half of the items")(
+        "lockstep", po::value<std::string>(), "IN,OUT file descriptors: read a byte from IN before each repetition, write one to OUT after it")(
         "command", po::value<std::string>(), "")("args", po::value<std::vector<std::string>>(), "");
     return d;
 }
@@ -159,7 +172,7 @@ std::string opt(const po::variables_map& vm, const char* name) {
 
 /// Parses options common to run and sweep into `o` (grid overrides applied to every grid).
 void apply_options(const po::variables_map& vm, RunOptions& o) {
-    for (const char* key : {"producers", "mergers", "ring-size", "consumer-delay-ns", "delay-mode", "items", "rounds"})
+    for (const char* key : {"producers", "mergers", "ring-size", "consumer-delay-ns", "delay-mode", "items", "rounds", "rate-items-per-s"})
         if (vm.count(key))
             for (Grid& g : o.grids) (void)set_grid_param(g, key, vm[key].as<std::string>());
     if (vm.count("repetitions")) o.repetitions = parse_uint(opt(vm, "repetitions"), "--repetitions");
@@ -175,15 +188,31 @@ void apply_options(const po::variables_map& vm, RunOptions& o) {
     o.calibrate = !vm["no-calibrate"].as<bool>();
     if (vm.count("placement")) {
         o.placement = opt(vm, "placement");
-        if (o.placement != "all" && !spill::measure::placement_from_string(o.placement))
-            throw InputError("--placement: unknown class '" + o.placement +
-                             "' (expected same_core, same_l2, same_l3, other_l3, other_numa, other_package or all)");
+        const std::vector<std::string> classes = parse_placements(o.placement);  // names each unknown class
+        for (Grid& g : o.grids) g.placement = classes;
     }
     if (vm.count("shard")) o.shard = parse_shard(opt(vm, "shard"));
     if (vm.count("point-timeout")) o.point_timeout_s = parse_uint(opt(vm, "point-timeout"), "--point-timeout");
     if (vm.count("inject-slowdown")) {
         o.slowdown_pct = parse_uint(opt(vm, "inject-slowdown"), "--inject-slowdown");
         if (o.slowdown_pct > 10000) throw InputError("--inject-slowdown: " + std::to_string(o.slowdown_pct) + " is above the limit of 10000 percent");
+    }
+    if (vm.count("lockstep")) {
+        const std::string v = opt(vm, "lockstep");
+        const auto comma = v.find(',');
+        if (comma == std::string::npos) throw InputError("--lockstep: " + v + " is not IN,OUT (two file descriptors)");
+        const std::uint64_t in = parse_uint(v.substr(0, comma), "--lockstep");
+        const std::uint64_t out = parse_uint(v.substr(comma + 1), "--lockstep");
+        for (const std::uint64_t fd : {in, out}) {
+            if (fd > 1024 || ::fcntl(static_cast<int>(fd), F_GETFD) == -1)
+                throw InputError("--lockstep: file descriptor " + std::to_string(fd) + " is not open");
+        }
+        o.lockstep_in = static_cast<int>(in);
+        o.lockstep_out = static_cast<int>(out);
+    }
+    if (vm.count("inject-stall-ns")) {
+        o.stall_ns = parse_uint(opt(vm, "inject-stall-ns"), "--inject-stall-ns");
+        if (o.stall_ns > 10000000000ull) throw InputError("--inject-stall-ns: " + std::to_string(o.stall_ns) + " is above the limit of 10 s");
     }
     if (vm.count("inject-fault")) {
         const std::string f = opt(vm, "inject-fault");
@@ -310,11 +339,18 @@ std::vector<int> calibration_cpus(const Pinner& pinner, const spill::measure::Pl
     return cpus;
 }
 
-/// metadata.floors (and metadata.floors_by_placement for --placement all).
-void add_floors(json& md, const RunOptions& o, const Pinner& pinner, const spill::measure::PlacementReport& pr) {
+/// metadata.floors (and metadata.floors_by_placement when --placement sweeps
+/// several classes, or says all). `swept`: the classes the points run on.
+void add_floors(json& md, const RunOptions& o, const Pinner& pinner, const spill::measure::PlacementReport& pr,
+                const std::vector<std::string>& swept, const json& skipped) {
     namespace m = spill::measure;
     json pl = as_ordered(pr);
     if (!o.placement.empty()) pl["selected"] = o.placement;
+    pl["swept"] = swept;
+    if (!skipped.empty()) pl["skipped"] = skipped;
+    if (!swept.empty() && pr.single_class())
+        pl["note"] = "one placement class on this machine (" + std::string(m::to_string(pr.classes.front().cls)) +
+                     "): the placement sweep has one value, so it shows no placement effect here";
     md["placement"] = pl;
     if (!o.calibrate) {
         md["floors"] = {{"skipped", "--no-calibrate"}};
@@ -327,12 +363,14 @@ void add_floors(json& md, const RunOptions& o, const Pinner& pinner, const spill
         std::cerr << " (--no-calibrate skips)\n";
     };
     std::vector<int> cpus;
-    if (o.placement.empty()) {
+    const bool all = std::find(swept.begin(), swept.end(), "all") != swept.end() || o.placement.find("all") != std::string::npos;
+    if (swept.empty()) {
         cpus = calibration_cpus(pinner, pr);
-    } else if (o.placement == "all") {
+    } else if (all || swept.size() > 1) {
         json by = json::object();
         for (const m::PlacementExample& e : pr.classes) {
             if (e.cpu_a < 0 || e.cpu_b < 0) continue;
+            if (std::find(swept.begin(), swept.end(), std::string(m::to_string(e.cls))) == swept.end()) continue;
             const std::vector<int> pair{e.cpu_a, e.cpu_b};
             note(pair);
             json f = as_ordered(m::calibrate_floors(pair));
@@ -343,26 +381,108 @@ void add_floors(json& md, const RunOptions& o, const Pinner& pinner, const spill
         const m::PlacementExample& closest = pr.classes.front();
         cpus = closest.cpu_a >= 0 ? std::vector<int>{closest.cpu_a, closest.cpu_b} : calibration_cpus(pinner, pr);
     } else {
-        const auto cls = m::placement_from_string(o.placement);
+        const auto cls = m::placement_from_string(swept.front());
         const m::PlacementExample* e = cls ? pr.find(*cls) : nullptr;
-        if (!e || e->cpu_a < 0) throw InputError("--placement: class '" + o.placement + "' is not present on this machine (" + pr.summary() + ")");
+        if (!e || e->cpu_a < 0) throw InputError("--placement: class '" + swept.front() + "' is not present on this machine (" + pr.summary() + ")");
         cpus = {e->cpu_a, e->cpu_b};
     }
-    if (md.contains("floors_by_placement") && !pr.classes.empty() && md["floors_by_placement"].contains(std::string(m::to_string(pr.classes.front().cls)))) {
-        md["floors"] = md["floors_by_placement"][std::string(m::to_string(pr.classes.front().cls))];
-        return;
+    if (md.contains("floors_by_placement")) {
+        // The closest swept class's floors are the run's floors.
+        for (const m::PlacementExample& e : pr.classes) {
+            const std::string c(m::to_string(e.cls));
+            if (md["floors_by_placement"].contains(c)) {
+                md["floors"] = md["floors_by_placement"][c];
+                return;
+            }
+        }
     }
     note(cpus);
     json f = as_ordered(m::calibrate_floors(cpus));
-    if (!o.placement.empty() && o.placement != "all") f["placement"] = o.placement;
+    if (swept.size() == 1) f["placement"] = swept.front();
     md["floors"] = std::move(f);
 }
+
+/// The classes a grid's --placement list names on this machine: "all" is
+/// every class present; a class the machine lacks is an input error when it
+/// is the only one asked for, else skipped with a notice (and recorded).
+std::vector<std::string> resolve_placements(const Grid& g, const spill::measure::PlacementReport& pr, json& skipped) {
+    namespace m = spill::measure;
+    std::vector<std::string> present;
+    for (const m::PlacementExample& e : pr.classes)
+        if (e.cls != m::PlacementClass::unknown && e.cpu_a >= 0 && e.cpu_b >= 0) present.push_back(std::string(m::to_string(e.cls)));
+    std::string listed;
+    for (const std::string& c : present) listed += (listed.empty() ? "" : ", ") + c;
+    if (listed.empty()) listed = "none (" + (pr.reason.empty() ? pr.summary() : pr.reason) + ")";
+    std::vector<std::string> out;
+    std::vector<std::string> absent;
+    for (const std::string& c : g.placement) {
+        if (c == "all") {
+            for (const std::string& p : present)
+                if (std::find(out.begin(), out.end(), p) == out.end()) out.push_back(p);
+        } else if (std::find(present.begin(), present.end(), c) != present.end()) {
+            if (std::find(out.begin(), out.end(), c) == out.end()) out.push_back(c);
+        } else {
+            absent.push_back(c);
+        }
+    }
+    const std::string where = g.origin.empty() || g.origin == "command line" ? "" : " (" + g.origin + ")";
+    if (!absent.empty() && (g.placement.size() == 1 || out.empty()))
+        throw InputError("--placement: class '" + absent.front() + "'" + where + " is not present on this machine (present: " + listed + ")");
+    for (const std::string& c : absent) {
+        std::cerr << "spill-bench: note: --placement" << where << ": skipping class '" << c << "', not present on this machine (present: " << listed
+                      << ")\n";
+        skipped.push_back({{"class", c}, {"scenario", g.scenario}, {"reason", "not present on this machine (present: " + listed + ")"}});
+    }
+    // Closest first, as the classes are listed.
+    std::vector<std::string> ordered;
+    for (const std::string& p : present)
+        if (std::find(out.begin(), out.end(), p) != out.end()) ordered.push_back(p);
+    return ordered;
+}
+
+/// The floor figures of a placement class (metadata.floors_by_placement), or
+/// the run's floors when the class has none of its own.
+FloorFigures floor_figures_for(const json& md, const std::string& cls, const FloorFigures& fallback) {
+    if (cls.empty() || !md.contains("floors_by_placement") || !md["floors_by_placement"].contains(cls)) return fallback;
+    json one;
+    one["floors"] = md["floors_by_placement"][cls];
+    return floor_figures(one);
+}
+
+/// Where a point's threads ran: its swept class and pair, or the class of the
+/// first two distinct CPUs its threads were pinned to.
+json placement_json(const Planned& pl, const std::vector<ThreadRecord>& threads, const Pinner& pinner) {
+    namespace m = spill::measure;
+    json j;
+    std::vector<int> cpus;
+    for (const ThreadRecord& t : threads)
+        if (t.planned_cpu >= 0 && std::find(cpus.begin(), cpus.end(), t.planned_cpu) == cpus.end()) cpus.push_back(t.planned_cpu);
+    j["swept"] = !pl.spec.params.placement.empty();
+    j["cpus"] = cpus;
+    if (!pl.spec.params.placement.empty()) {
+        j["class"] = pl.spec.params.placement;
+    } else if (cpus.size() >= 2) {
+        std::string why;
+        const m::PlacementClass c = m::classify_pair(cpus[0], cpus[1], &why);
+        j["class"] = std::string(m::to_string(c));
+        if (c == m::PlacementClass::unknown) j["reason"] = why;
+    } else {
+        j["class"] = nullptr;
+        j["reason"] = cpus.empty() ? "threads not pinned (" + (pinner.reason().empty() ? std::string("no pinning") : pinner.reason()) + ")"
+                                   : "every thread ran on one CPU";
+    }
+    return j;
+}
+
+/// The latency scenarios: their time per item is set by the clock reads
+/// (closed loop) or by the pacing (open loop), so no floor multiple is given.
+bool is_latency(const std::string& scenario) { return scenario == "latency" || scenario == "latency_open"; }
 
 /// The spill scenarios whose producers hand whole rings to a consumer.
 bool hands_off_rings(const std::string& scenario) {
     for (const char* s : {"pool", "stream", "fan_in", "sequenced", "backpressure", "pipeline", "mpsm"})
         if (scenario == s) return true;
-    return false;
+    return is_latency(scenario);
 }
 
 /// Handoffs of one repetition: in the ring-handing scenarios every
@@ -386,7 +506,7 @@ json floor_multiples(const Planned& pl, const FloorFigures& ff, double items_per
         fm["push_over_masked_store"] = m::multiple_of_floor(ns_per_item, ff.store_ns);
         return fm;
     }
-    if (!hands_off_rings(pl.spec.scenario)) return json();
+    if (!hands_off_rings(pl.spec.scenario) || is_latency(pl.spec.scenario)) return json();
     const std::uint64_t h = handoffs_per_rep(pl);
     const double per_handoff = h ? static_cast<double>(pl.spec.params.items) / static_cast<double>(h) : 0.0;
     const double floor_ns = m::handoff_floor_per_item_ns(ff.line_ns, per_handoff);
@@ -431,6 +551,54 @@ json cost_json(const Planned& pl, const std::vector<ThreadRecord>& threads, std:
     c["handoffs"] = handoffs_per_rep(pl);
     c["allocations_per_round"] = allocs_per_round ? json(*allocs_per_round) : json();
     return c;
+}
+
+/// cost.counters_by_role: the PAPI events of the last measured repetition,
+/// summed over each role's threads, per item and per handoff. An event that
+/// cannot be counted (here, or on one of the role's threads) is null with
+/// the reason, never 0.
+json role_counters_json(const Planned& pl, const std::vector<ThreadRecord>& threads, const std::vector<Papi::ThreadValues>& values, const Papi& papi,
+                        std::uint64_t items) {
+    namespace m = spill::measure;
+    const std::vector<std::string>& names = papi.requested();
+    std::map<m::Role, std::vector<const Papi::ThreadValues*>> by_role;  // PAPI values, in thread-exit order
+    for (const Papi::ThreadValues& v : values)
+        if (const auto r = role_of(v.role)) by_role[*r].push_back(&v);
+    std::vector<m::ThreadCounters> in;
+    for (const ThreadRecord& t : threads) {
+        const auto r = role_of(t.role);
+        if (!r) continue;
+        m::ThreadCounters tc;
+        tc.role = *r;
+        const Papi::ThreadValues* mine = nullptr;
+        if (auto& q = by_role[*r]; !q.empty()) {
+            mine = q.back();
+            q.pop_back();
+        }
+        for (const std::string& n : names) {
+            const auto un = papi.unavailable().find(n);
+            const auto it = std::find(papi.usable().begin(), papi.usable().end(), n);
+            if (un != papi.unavailable().end() || it == papi.usable().end()) {
+                tc.values.emplace_back(std::nullopt);
+                tc.reasons.push_back(un != papi.unavailable().end() ? un->second : "not counted");
+            } else if (mine == nullptr || !mine->error.empty()) {
+                tc.values.emplace_back(std::nullopt);
+                tc.reasons.push_back(mine ? mine->error : "no PAPI values were recorded for this thread");
+            } else {
+                const auto k = static_cast<std::size_t>(it - papi.usable().begin());
+                tc.values.emplace_back(k < mine->values.size() ? std::optional<double>(static_cast<double>(mine->values[k])) : std::nullopt);
+                tc.reasons.emplace_back(k < mine->values.size() ? "" : "no value recorded for this thread");
+            }
+        }
+        in.push_back(std::move(tc));
+    }
+    json roles = json::object();
+    for (const m::RoleCounters& rc : m::summarize_role_counters(in, names.size(), items, handoffs_per_rep(pl))) {
+        nlohmann::json j;
+        m::role_counters_to_json(j, rc, names);
+        roles[std::string(m::to_string(rc.role))] = json(j);
+    }
+    return roles;
 }
 
 json metadata_for(const RunOptions& o, const Pinner& pinner, const Papi& papi) {
@@ -483,18 +651,90 @@ json metadata_for(const RunOptions& o, const Pinner& pinner, const Papi& papi) {
         }
         md["manifest"] = as_ordered(spill::measure::collect_manifest(mo));
     }
-    if (o.slowdown_pct != 0 || o.fault != Fault::none) {
+    if (o.slowdown_pct != 0 || o.fault != Fault::none || o.stall_ns != 0) {
         md["injected"] = {{"slowdown_pct", o.slowdown_pct},
                           {"fault", o.fault == Fault::drop ? "drop" : o.fault == Fault::reorder ? "reorder" : "none"}};
+        if (o.stall_ns != 0) md["injected"]["stall_ns"] = o.stall_ns;
     }
     return md;
 }
 
 json params_json(const Params& p) {
-    return json{{"producers", p.producers},       {"mergers", p.mergers},
-                {"ring_size", p.ring_size},       {"consumer_delay_ns", p.consumer_delay_ns},
-                {"delay_mode", to_string(p.delay_mode)}, {"items", p.items},
-                {"rounds", p.rounds}};
+    json j{{"producers", p.producers},       {"mergers", p.mergers},
+           {"ring_size", p.ring_size},       {"consumer_delay_ns", p.consumer_delay_ns},
+           {"delay_mode", to_string(p.delay_mode)}, {"items", p.items},
+           {"rounds", p.rounds}};
+    if (p.rate_items_per_s != 0) j["rate_items_per_s"] = p.rate_items_per_s;  // paced scenarios only (as in the id)
+    if (!p.placement.empty()) j["placement"] = p.placement;                    // swept placement class only (as in the id)
+    return j;
+}
+
+// ------------------------------------------------------------ latency ----
+
+/// A latency histogram as SCHEMA.md "Latency distributions" describes it.
+json histogram_json(const LatencyHistogram& h) { return as_ordered(h); }
+
+/// The latency block of one repetition.
+json latency_json(const LatencyResult& l) {
+    json j;
+    j["loop"] = l.open_loop ? "open" : "closed";
+    j["clock"] = "CLOCK_MONOTONIC";
+    j["target_items_per_second"] = l.open_loop ? json(l.target_items_per_second) : json();
+    j["achieved_items_per_second"] = l.achieved_items_per_second ? json(*l.achieved_items_per_second) : json();
+    j["item_ns"] = histogram_json(l.item);
+    j["handoff_ns"] = histogram_json(l.handoff);
+    j["send_lag_ns"] = l.open_loop ? histogram_json(l.send_lag) : json();
+    return j;
+}
+
+/// The latency histograms of every measured repetition of a point, merged.
+struct LatencyTotals {
+    bool any = false;
+    bool open_loop = false;
+    std::uint64_t target = 0;
+    std::vector<double> achieved;
+    std::unique_ptr<LatencyHistogram> item = std::make_unique<LatencyHistogram>();
+    std::unique_ptr<LatencyHistogram> handoff = std::make_unique<LatencyHistogram>();
+    std::unique_ptr<LatencyHistogram> send_lag = std::make_unique<LatencyHistogram>();
+
+    void add(const LatencyResult& l) {
+        any = true;
+        open_loop = l.open_loop;
+        target = l.target_items_per_second;
+        if (l.achieved_items_per_second) achieved.push_back(*l.achieved_items_per_second);
+        item->merge(l.item);
+        handoff->merge(l.handoff);
+        send_lag->merge(l.send_lag);
+    }
+    [[nodiscard]] json summary() const {
+        json j;
+        j["loop"] = open_loop ? "open" : "closed";
+        j["target_items_per_second"] = open_loop ? json(target) : json();
+        j["achieved_items_per_second"] = summarize(achieved);
+        j["item_ns"] = histogram_json(*item);
+        j["handoff_ns"] = histogram_json(*handoff);
+        j["send_lag_ns"] = open_loop ? histogram_json(*send_lag) : json();
+        return j;
+    }
+};
+
+/// --lockstep: block until the controller lets the next repetition run.
+void lockstep_wait(const RunOptions& o) {
+    if (o.lockstep_in < 0) return;
+    char c = 0;
+    ssize_t n;
+    do n = ::read(o.lockstep_in, &c, 1);
+    while (n < 0 && errno == EINTR);
+    if (n != 1) throw std::runtime_error("--lockstep: the controller closed its pipe");
+}
+/// --lockstep: tell the controller the repetition is over.
+void lockstep_done(const RunOptions& o) {
+    if (o.lockstep_out < 0) return;
+    const char c = 'd';
+    ssize_t n;
+    do n = ::write(o.lockstep_out, &c, 1);
+    while (n < 0 && errno == EINTR);
+    if (n != 1) throw std::runtime_error("--lockstep: cannot write to the controller's pipe");
 }
 
 /// Runs one point (warm-up + repetitions) and returns its JSON.
@@ -512,31 +752,43 @@ json run_point(const Planned& pl, const RunOptions& o, const Pinner& pinner, Pap
     std::uint64_t last_items = 0;
     std::uint64_t alloc_total = 0;
     bool alloc_known = true;
+    LatencyTotals latency;
+    std::vector<Papi::ThreadValues> papi_threads;  // of the last repetition, for the per-role counters
 
     auto one = [&](std::uint64_t slow) {
         RunEnv env(pl.spec.params, pinner, papi, o.fault, slow);
+        env.stall_ns = o.stall_ns;
         papi.reset_totals();
         RepResult r = sc.run(env);
+        papi_threads = papi.thread_values();
         r.usage = env.usage();
         r.allocations = env.allocations();
         threads = env.book().records();
         return r;
     };
     const std::uint64_t warm = std::max<std::uint64_t>(o.warmup, o.slowdown_pct != 0 ? 1 : 0);
+    double fastest_warm_ns_per_item = 0;
     for (std::uint64_t k = 0; k < warm + o.repetitions; ++k) {
         RepResult r;
         try {
+            lockstep_wait(o);
             r = one(slowdown_ns_per_64);
+            lockstep_done(o);
         } catch (const std::exception& e) {
             errored = true;
             message = std::string("repetition threw: ") + e.what();
             break;
         }
-        if (k + 1 == warm && o.slowdown_pct != 0 && r.delivered != 0) {
+        if (k < warm && o.slowdown_pct != 0 && r.delivered != 0) {
             // Calibrate: the busy work runs in the consumer, every 64 delivered
-            // items, and adds up to PCT percent of the last warm-up's time.
+            // items, and adds up to PCT percent of the time per item of the
+            // fastest warm-up (a warm-up that shared its core with another
+            // process would otherwise inflate the slowdown).
             const double ns_per_item = r.seconds * 1e9 / static_cast<double>(r.delivered);
-            slowdown_ns_per_64 = static_cast<std::uint64_t>(ns_per_item * static_cast<double>(o.slowdown_pct) / 100.0 * 64.0);
+            if (fastest_warm_ns_per_item == 0 || ns_per_item < fastest_warm_ns_per_item) fastest_warm_ns_per_item = ns_per_item;
+            if (k + 1 == warm)
+                slowdown_ns_per_64 =
+                    static_cast<std::uint64_t>(fastest_warm_ns_per_item * static_cast<double>(o.slowdown_pct) / 100.0 * 64.0);
         }
         if (k < warm) continue;
         const bool conserved = r.produced == r.delivered + r.overflowed + r.dropped;
@@ -571,6 +823,11 @@ json run_point(const Planned& pl, const RunOptions& o, const Pinner& pinner, Pap
         rep["checks"] = {{"produced", r.produced}, {"delivered", r.delivered}, {"overflowed", r.overflowed},
                          {"merged_back", r.merged_back}, {"dropped", r.dropped}, {"passed", ok}};
         if (!ok) rep["checks"]["message"] = why;
+        if (r.latency) {
+            rep["latency"] = latency_json(*r.latency);
+            latency.add(*r.latency);
+        }
+        if (r.handoff) rep["handoff"] = handoff_json(*r.handoff);
         for (const char* f : {"produced", "delivered", "overflowed", "merged_back", "dropped"})
             totals[f] = totals[f].get<std::uint64_t>() + rep["checks"][f].get<std::uint64_t>();
         last_items = r.produced;
@@ -598,8 +855,10 @@ json run_point(const Planned& pl, const RunOptions& o, const Pinner& pinner, Pap
     }
     pt["threads"] = th;
     pt["oversubscribed"] = threads.size() > pinner.logical_cpus();
+    pt["placement"] = placement_json(pl, threads, pinner);
     pt["repetitions"] = reps;
     pt["summary"] = {{"items_per_second", summarize(rates)}, {"seconds", summarize(secs)}};
+    if (latency.any) pt["summary"]["latency"] = latency.summary();
     {
         const json& med = pt["summary"]["items_per_second"]["median"];
         pt["summary"]["floor_multiples"] = floor_multiples(pl, ff, med.is_number() ? med.get<double>() : 0.0);
@@ -607,6 +866,7 @@ json run_point(const Planned& pl, const RunOptions& o, const Pinner& pinner, Pap
         std::optional<double> apr;
         if (alloc_known && rounds_run != 0) apr = static_cast<double>(alloc_total) / static_cast<double>(rounds_run);
         pt["cost"] = cost_json(pl, threads, last_items, apr);
+        pt["cost"]["counters_by_role"] = role_counters_json(pl, threads, papi_threads, papi, last_items);
     }
     const bool conserved_total = totals["produced"].get<std::uint64_t>() ==
                                  totals["delivered"].get<std::uint64_t>() + totals["overflowed"].get<std::uint64_t>() + totals["dropped"].get<std::uint64_t>();
@@ -646,6 +906,9 @@ int run_grids(RunOptions& o) {
     // Everything is validated before any output exists.
     std::vector<Planned> all;
     std::set<std::string> ids;
+    const spill::measure::PlacementReport placements = spill::measure::classify_placements();
+    std::vector<std::string> swept;  // placement classes some point runs on, closest first
+    json skipped = json::array();
     for (const Grid& g : o.grids) {
         const Scenario* sc = find_scenario(g.scenario);
         if (!sc) throw InputError((g.origin.empty() || g.origin == "command line" ? "" : g.origin + ": ") + "unknown scenario '" + g.scenario +
@@ -655,9 +918,27 @@ int run_grids(RunOptions& o) {
             std::cerr << "spill-bench: note: skipping [" << g.scenario << "] (" << g.origin << "): " << why << "\n";
             continue;
         }
-        for (PointSpec& p : expand(g, sc->uses()))
-            if (ids.insert(p.id()).second) all.push_back(Planned{std::move(p), sc});
+        std::vector<std::string> classes = g.placement.empty() ? std::vector<std::string>{""} : resolve_placements(g, placements, skipped);
+        for (const std::string& c : classes)
+            if (!c.empty() && std::find(swept.begin(), swept.end(), c) == swept.end()) swept.push_back(c);
+        for (PointSpec& p : expand(g, sc->uses())) {
+            for (const std::string& c : classes) {
+                PointSpec q = p;
+                q.params.placement = c;
+                if (ids.insert(q.id()).second) all.push_back(Planned{std::move(q), sc});
+            }
+        }
     }
+    {
+        std::vector<std::string> ordered;  // closest first
+        for (const auto& e : placements.classes) {
+            const std::string c(spill::measure::to_string(e.cls));
+            if (std::find(swept.begin(), swept.end(), c) != swept.end()) ordered.push_back(c);
+        }
+        swept = ordered;
+    }
+    if (!swept.empty() && placements.single_class())
+        std::cerr << "spill-bench: note: " << placements.summary() << ": the placement sweep has one value here\n";
     std::vector<PointSpec> specs;
     for (auto& p : all) specs.push_back(p.spec);
     std::vector<Planned> mine;
@@ -674,6 +955,12 @@ int run_grids(RunOptions& o) {
     }
     Papi papi(o.counters);
     Pinner pinner(o.pin);
+    std::map<std::string, std::unique_ptr<Pinner>> placed;  // one per swept class: its CPU pair
+    for (const std::string& c : swept) {
+        const auto cls = spill::measure::placement_from_string(c);
+        const spill::measure::PlacementExample* e = cls ? placements.find(*cls) : nullptr;
+        if (e && e->cpu_a >= 0 && e->cpu_b >= 0) placed[c] = std::make_unique<Pinner>(o.pin, std::vector<int>{e->cpu_a, e->cpu_b});
+    }
     ResultDoc doc;
     std::error_code ec;
     const bool resuming = o.resume && std::filesystem::exists(o.out, ec);
@@ -696,7 +983,7 @@ int run_grids(RunOptions& o) {
         // Floors first: a --placement absent on this machine is bad input,
         // reported before anything (the topology XML) is written.
         json floors;
-        add_floors(floors, o, pinner, spill::measure::classify_placements());
+        add_floors(floors, o, pinner, placements, swept, skipped);
         json md = metadata_for(o, pinner, papi);
         for (auto& [k, v] : floors.items()) md[k] = v;
         doc = ResultDoc(std::move(md));
@@ -722,7 +1009,9 @@ int run_grids(RunOptions& o) {
         std::string failure;
         const std::uint64_t p0 = now_ns();
         watchdog.start(pl.spec.id());
-        json pt = run_point(pl, o, pinner, papi, ff, passed, failure);
+        const auto where = placed.find(pl.spec.params.placement);
+        const Pinner& pin_for = where != placed.end() ? *where->second : pinner;
+        json pt = run_point(pl, o, pin_for, papi, floor_figures_for(doc.metadata(), pl.spec.params.placement, ff), passed, failure);
         watchdog.finish();
         const double took = static_cast<double>(now_ns() - p0) * 1e-9;
         const double elapsed = static_cast<double>(now_ns() - t0) * 1e-9;
@@ -771,6 +1060,7 @@ int cmd_list() {
         add(u.consumer_delay, "consumer-delay-ns, delay-mode");
         params += params.empty() ? "items" : ", items";
         add(u.rounds, "rounds");
+        add(u.rate, "rate-items-per-s");
         std::cout << "  " << std::left << std::setw(22) << s->name() << s->description() << "\n" << std::setw(24) << "" << "sweeps: " << params << "\n";
     }
     return 0;

@@ -162,6 +162,17 @@ Pinner::Pinner(PinPolicy policy) : impl_(std::make_unique<Impl>()), policy_(poli
 #endif
 }
 
+Pinner::Pinner(PinPolicy policy, const std::vector<int>& cpus) : Pinner(policy) {
+    if (cpus.empty()) return;
+    plan_ = cpus;
+#if SPILL_HAVE_HWLOC
+    if (impl_->topo) {
+        available_ = true;  // a placement pins whatever --pin says
+        reason_.clear();
+    }
+#endif
+}
+
 Pinner::~Pinner() = default;
 
 std::string Pinner::topology_tree() const {
@@ -373,6 +384,12 @@ std::string Papi::describe() const { return state_; }
 void Papi::reset_totals() {
     std::lock_guard lock(mu_);
     totals_.assign(usable_codes_.size(), 0);
+    per_thread_.clear();
+}
+
+std::vector<Papi::ThreadValues> Papi::thread_values() const {
+    std::lock_guard lock(mu_);
+    return per_thread_;
 }
 
 std::vector<long long> Papi::totals() const {
@@ -380,22 +397,41 @@ std::vector<long long> Papi::totals() const {
     return totals_;
 }
 
-Papi::Thread::Thread(Papi& papi) noexcept : papi_(&papi) {
+Papi::Thread::Thread(Papi& papi, std::string role) noexcept : papi_(&papi) {
+    try {
+        role_ = std::move(role);
+    } catch (...) {
+    }
 #if SPILL_HAVE_PAPI
     if (papi.usable_codes_.empty()) return;
-    if (PAPI_create_eventset(&set_) != PAPI_OK) return;
-    if (PAPI_add_events(set_, papi.usable_codes_.data(), static_cast<int>(papi.usable_codes_.size())) != PAPI_OK) return;
-    running_ = PAPI_start(set_) == PAPI_OK;
+    if (PAPI_create_eventset(&set_) != PAPI_OK) {
+        error_ = "PAPI_create_eventset failed on this thread";
+        return;
+    }
+    if (const int rc = PAPI_add_events(set_, papi.usable_codes_.data(), static_cast<int>(papi.usable_codes_.size())); rc != PAPI_OK) {
+        error_ = std::string("PAPI_add_events failed on this thread (") + PAPI_strerror(rc) + ")";
+        return;
+    }
+    if (const int rc = PAPI_start(set_); rc != PAPI_OK) error_ = std::string("PAPI_start failed on this thread (") + PAPI_strerror(rc) + ")";
+    else running_ = true;
 #endif
 }
 
 Papi::Thread::~Thread() {
 #if SPILL_HAVE_PAPI
-    if (running_) {
+    if (!papi_->usable_codes_.empty()) {
         std::vector<long long> v(papi_->usable_codes_.size(), 0);
-        if (PAPI_stop(set_, v.data()) == PAPI_OK) {
-            std::lock_guard lock(papi_->mu_);
+        std::string err = error_;
+        if (running_) {
+            if (const int rc = PAPI_stop(set_, v.data()); rc != PAPI_OK) err = std::string("PAPI_stop failed on this thread (") + PAPI_strerror(rc) + ")";
+        }
+        std::lock_guard lock(papi_->mu_);
+        if (err.empty())
             for (std::size_t i = 0; i < v.size(); ++i) papi_->totals_[i] += v[i];
+        try {
+            papi_->per_thread_.push_back(ThreadValues{role_, err.empty() ? std::move(v) : std::vector<long long>{}, err});
+        } catch (...) {
+            // Out of memory: this thread's per-role values are lost; the role then has fewer threads counted.
         }
     }
     if (set_ != -1) {

@@ -67,6 +67,10 @@ struct ThreadRecord {
 class Pinner {
 public:
     Pinner(PinPolicy policy);
+    /// Pins to exactly `cpus` (OS indices, slot k -> cpus[k % size]) instead
+    /// of a policy's plan: --placement puts a point's threads on the CPU pair
+    /// of a placement class. Needs hwloc (else it does nothing and says why).
+    Pinner(PinPolicy policy, const std::vector<int>& cpus);
     ~Pinner();
     Pinner(const Pinner&) = delete;
     Pinner& operator=(const Pinner&) = delete;
@@ -149,17 +153,31 @@ public:
     void reset_totals();
     [[nodiscard]] std::vector<long long> totals() const;
 
+    /// One thread's values of the usable events (in usable() order), for the
+    /// per-role counters; `error` says why they could not be read (then
+    /// `values` is empty and must not be used).
+    struct ThreadValues {
+        std::string role;
+        std::vector<long long> values;
+        std::string error;
+    };
+    /// Every thread of the repetition that counted (since reset_totals()).
+    [[nodiscard]] std::vector<ThreadValues> thread_values() const;
+
     /// Counts the calling thread's events from construction to destruction
-    /// and adds them to the totals. A no-op when nothing is usable.
+    /// and adds them to the totals (and to thread_values() under `role`). A
+    /// no-op when nothing is usable.
     class Thread {
     public:
-        explicit Thread(Papi& papi) noexcept;
+        explicit Thread(Papi& papi, std::string role = {}) noexcept;
         ~Thread();
         Thread(const Thread&) = delete;
         Thread& operator=(const Thread&) = delete;
 
     private:
         Papi* papi_;
+        std::string role_;
+        std::string error_;
         int set_ = -1;
         bool running_ = false;
     };
@@ -172,6 +190,7 @@ private:
     std::string state_;
     mutable std::mutex mu_;
     std::vector<long long> totals_;
+    std::vector<ThreadValues> per_thread_;
 };
 
 // -------------------------------------------------------------- metadata ----

@@ -100,7 +100,7 @@ std::string csv_field(const json& v) {
 }  // namespace
 
 std::string ResultDoc::csv() const {
-    static const std::vector<std::string> param_cols = {"producers", "mergers", "ring_size", "consumer_delay_ns", "delay_mode", "items", "rounds"};
+    std::vector<std::string> param_cols = {"producers", "mergers", "ring_size", "consumer_delay_ns", "delay_mode", "items", "rounds"};
     static const std::vector<std::string> fixed_counters = {"cpu_seconds", "voluntary_context_switches", "involuntary_context_switches", "page_faults",
                                                             "allocations"};
     static const std::vector<std::string> check_cols = {"produced", "delivered", "overflowed", "merged_back", "dropped", "passed"};
@@ -112,6 +112,35 @@ std::string ResultDoc::csv() const {
                 if (std::find(fixed_counters.begin(), fixed_counters.end(), it.key()) == fixed_counters.end() &&
                     std::find(extra.begin(), extra.end(), it.key()) == extra.end())
                     extra.push_back(it.key());
+    // Columns that only some scenarios have (the open-loop rate, the latency
+    // percentiles) appear only when a point of the file has them.
+    bool any_rate = false;
+    bool any_latency = false;
+    for (const json& p : doc_["points"]) {
+        any_rate = any_rate || (p.contains("params") && p["params"].contains("rate_items_per_s"));
+        for (const json& r : p.value("repetitions", json::array())) any_latency = any_latency || r.contains("latency");
+    }
+    if (any_rate) param_cols.push_back("rate_items_per_s");
+    bool any_placement = false;  // a swept --placement class (harness/SCHEMA.md, placement)
+    for (const json& p : doc_["points"]) any_placement = any_placement || (p.contains("params") && p["params"].contains("placement"));
+    if (any_placement) param_cols.push_back("placement");
+    struct LatCol {
+        std::string name;
+        const char* block;
+        const char* field;
+    };
+    std::vector<LatCol> lat_cols;
+    if (any_latency) {
+        lat_cols.push_back({"latency_target_items_per_second", nullptr, "target_items_per_second"});
+        lat_cols.push_back({"latency_achieved_items_per_second", nullptr, "achieved_items_per_second"});
+        for (const char* block : {"item_ns", "handoff_ns"})
+            for (const char* field : {"count", "p50", "p99", "p99_9", "max"}) {
+                const std::string b(block);
+                const std::string f(field);
+                // latency_item_p99_ns, latency_handoff_count ...
+                lat_cols.push_back({"latency_" + b.substr(0, b.size() - 3) + "_" + f + (f == "count" ? "" : "_ns"), block, field});
+            }
+    }
     std::ostringstream o;
     o << "id,scenario";
     for (auto& c : param_cols) o << ',' << c;
@@ -119,7 +148,9 @@ std::string ResultDoc::csv() const {
     for (auto& c : fixed_counters) o << ',' << c;
     for (auto& c : extra) o << ',' << c;
     for (auto& c : check_cols) o << ',' << c;
-    o << ",oversubscribed\n";
+    o << ",oversubscribed";
+    for (auto& c : lat_cols) o << ',' << c.name;
+    o << '\n';
     for (const json& p : doc_["points"]) {
         std::size_t k = 0;
         for (const json& r : p.value("repetitions", json::array())) {
@@ -129,7 +160,17 @@ std::string ResultDoc::csv() const {
             for (auto& c : fixed_counters) o << ',' << csv_field(r["counters"].value(c, json()));
             for (auto& c : extra) o << ',' << csv_field(r["counters"].value(c, json()));
             for (auto& c : check_cols) o << ',' << csv_field(r["checks"].value(c, json()));
-            o << ',' << csv_field(p.value("oversubscribed", json())) << '\n';
+            o << ',' << csv_field(p.value("oversubscribed", json()));
+            for (auto& c : lat_cols) {
+                json v;
+                if (r.contains("latency") && r["latency"].is_object()) {
+                    const json& l = r["latency"];
+                    if (!c.block) v = l.value(c.field, json());
+                    else if (l.contains(c.block) && l[c.block].is_object()) v = l[c.block].value(c.field, json());
+                }
+                o << ',' << csv_field(v);
+            }
+            o << '\n';
         }
     }
     return o.str();

@@ -16,7 +16,7 @@ RunEnv::ThreadScope::ThreadScope(RunEnv& env, const std::string& role, std::uint
         old_mask_.resize(sizeof old);
         std::memcpy(old_mask_.data(), &old, sizeof old);
     }
-    papi_ = std::make_unique<Papi::Thread>(*env.papi_);
+    papi_ = std::make_unique<Papi::Thread>(*env.papi_, role);
     // Last: RunEnv::begin() waits for this record, so nothing the scope
     // allocates may come after it.
     rec_ = env.book_.enter(role, index, slot);
@@ -56,6 +56,7 @@ const std::vector<std::unique_ptr<Scenario>>& registry() {
     static const std::vector<std::unique_ptr<Scenario>> all = [] {
         std::vector<std::unique_ptr<Scenario>> v;
         add_spill_scenarios(v);
+        add_latency_scenarios(v);
         add_baseline_scenarios(v);
         return v;
     }();

@@ -164,6 +164,9 @@ private:
     OverflowCount* c_;
 };
 
+struct LatencyResult;  // latency.hpp: the latency scenarios' histograms
+struct HandoffRecord;  // handoff_stats.hpp: the ring-handing scenarios' handoff statistics
+
 /// The measured outcome of one repetition.
 struct RepResult {
     double seconds = 0;
@@ -175,6 +178,8 @@ struct RepResult {
     bool fifo = true;
     std::optional<bool> order;  // set by ordered scenarios
     std::string message;         // first failure, empty if none
+    std::shared_ptr<const LatencyResult> latency;  // set by the latency scenarios only
+    std::shared_ptr<const HandoffRecord> handoff;  // set by the ring-handing spill scenarios only
     // Filled by the environment.
     Usage usage;
     std::optional<std::uint64_t> allocations;
@@ -188,6 +193,9 @@ public:
         : params(p), pinner_(&pinner), papi_(&papi), book_(pinner), fault_(fault), slowdown_(slowdown_ns_per_64) {}
 
     const Params params;
+    /// Hidden --inject-stall-ns: the latency scenarios' consumer stalls
+    /// (sleeps) this long once, on receiving half of the repetition's items.
+    std::uint64_t stall_ns = 0;
 
     /// Verifier configuration for this point.
     [[nodiscard]] Verifier::Config verifier_config(bool ordered) const {
@@ -227,6 +235,8 @@ public:
     void end() noexcept;
 
     [[nodiscard]] double seconds() const noexcept { return static_cast<double>(t1_ - t0_) * 1e-9; }
+    /// now_ns() at begin(): the time origin of the repetition's time series.
+    [[nodiscard]] std::uint64_t begin_ns() const noexcept { return t0_; }
     [[nodiscard]] const ThreadBook& book() const noexcept { return book_; }
     [[nodiscard]] Usage usage() const noexcept { return u1_ - u0_; }
     [[nodiscard]] std::optional<std::uint64_t> allocations() const noexcept {
@@ -267,6 +277,7 @@ const Scenario* find_scenario(const std::string& name);
 
 // Registration hooks, one per translation unit.
 void add_spill_scenarios(std::vector<std::unique_ptr<Scenario>>& out);
+void add_latency_scenarios(std::vector<std::unique_ptr<Scenario>>& out);
 void add_baseline_scenarios(std::vector<std::unique_ptr<Scenario>>& out);
 
 /// Runs `f(std::integral_constant<std::size_t, N>{})` for the compiled ring

@@ -11,6 +11,7 @@
 
 #include <spill/spill.hpp>
 
+#include "handoff_stats.hpp"
 #include "scenario.hpp"
 
 namespace spill::bench {
@@ -58,13 +59,40 @@ std::uint64_t merged_items(const Pool& pool) {
 }
 
 /// Builds a producer pool of `workers` threads pinned to slots first..first+workers-1.
+/// With a probe, each worker samples the occupancy of its last publish at the
+/// start of every round (the probe must outlive the pool).
 template <std::size_t N, class A, class F>
-auto make_pool(RunEnv& env, std::size_t workers, std::vector<OverflowCount>& overflow, const char* role, std::size_t first_slot, F task) {
+auto make_pool(RunEnv& env, std::size_t workers, std::vector<OverflowCount>& overflow, const char* role, std::size_t first_slot, F task,
+               OccupancyProbe* probe = nullptr) {
     overflow.assign(workers, OverflowCount{});
+    if (probe) probe->prepare(workers, env.params.rounds);
     return spill::pool<Item, N>(workers)
         .overflow([&overflow](std::size_t w) { return OverflowSpout(overflow[w]); })
         .on_worker_start([&env, role, first_slot](std::size_t w) { env.enter_pool_thread(role, w, first_slot + w); })
-        .template spawn<A>(std::move(task));
+        .template spawn<A>([probe, task = std::move(task)](auto& ring, std::size_t w, const A& a) {
+            if (probe) probe->sample(w);
+            task(ring, w, a);
+        });
+}
+
+/// Points the probe at the pool's counters; call before the first round.
+template <class Pool>
+void attach_probe(OccupancyProbe& probe, const Pool& pool, RunEnv& env) {
+    for (std::size_t w = 0; w < pool.workers(); ++w) probe.attach(w, &pool.stats(w));
+    probe.start(env.begin_ns());
+}
+
+/// The handoff statistics of a repetition whose delivering pool is `pool`
+/// (joined, collectors stopped); the owner's waits count for the consumer.
+template <class Pool>
+std::shared_ptr<HandoffRecord> handoff_of(const Pool& pool, const OccupancyProbe& probe, RunEnv& env) {
+    auto h = std::make_shared<HandoffRecord>();
+    h->add_pool(pool);
+    h->add_worker_waits(pool, 0);
+    h->wait[2].add(pool.owner_wait());
+    h->occupancy = probe.points();
+    h->wall_seconds = env.seconds();
+    return h;
 }
 
 auto producer_task() {
@@ -103,16 +131,20 @@ RepResult run_pool(RunEnv& env) {
     vs.push_back(std::make_unique<Verifier>(env.verifier_config(false)));
     Verifier& v = *vs[0];
     RunEnv::ThreadScope scope(env, "consumer", 0, P);
-    auto pool = make_pool<N, RoundArgs>(env, P, overflow, "producer", 0, producer_task());
+    OccupancyProbe probe;
+    auto pool = make_pool<N, RoundArgs>(env, P, overflow, "producer", 0, producer_task(), &probe);
     const std::uint64_t per = per_round(p);
     env.begin(P + 1);
+    attach_probe(probe, pool, env);
     for (std::uint64_t r = 1; r <= p.rounds; ++r) {
         pool.run(RoundArgs{r, per});
         if (pool.collect(v) != 0) v.end_batch();
     }
     v.finish();
     env.end();
-    return result_of(env, vs, per * P * p.rounds, overflow, merged_items(pool), false);
+    RepResult res = result_of(env, vs, per * P * p.rounds, overflow, merged_items(pool), false);
+    res.handoff = handoff_of(pool, probe, env);
+    return res;
 }
 
 // -------------------------------------------------------------- stream ----
@@ -129,24 +161,38 @@ RepResult run_stream(RunEnv& env) {
     // is the happens-before edge for the items).
     std::atomic<std::uint64_t> finished{0};
     RunEnv::ThreadScope scope(env, "consumer", 0, P);
+    OccupancyProbe probe;
     auto pool = make_pool<N, RoundArgs>(env, P, overflow, "producer", 0, [&finished](auto& ring, std::size_t w, const RoundArgs& a) {
         produce(ring, w, a);
         finished.fetch_add(1, std::memory_order_relaxed);
-    });
+    }, &probe);
     const std::uint64_t per = per_round(p);
+    IdlePoll idle;
     env.begin(P + 1);
+    attach_probe(probe, pool, env);
     for (std::uint64_t r = 1; r <= p.rounds; ++r) {
         pool.dispatch(RoundArgs{r, per});
         while (finished.load(std::memory_order_relaxed) < r * P) {
-            if (pool.collect(v) != 0) v.end_batch();
-            else std::this_thread::yield();
+            idle.start_poll();
+            if (pool.collect(v) != 0) {
+                idle.busy();
+                v.end_batch();
+            } else {
+                idle.empty();
+                std::this_thread::yield();
+            }
         }
+        idle.close();
         pool.join();
         if (pool.collect(v) != 0) v.end_batch();
     }
     v.finish();
     env.end();
-    return result_of(env, vs, per * P * p.rounds, overflow, merged_items(pool), false);
+    RepResult res = result_of(env, vs, per * P * p.rounds, overflow, merged_items(pool), false);
+    auto h = handoff_of(pool, probe, env);
+    h->wait[2].add(idle.st, 0);  // the same consumer thread, polling between its waits in join()
+    res.handoff = h;
+    return res;
 }
 
 // -------------------------------------------------------------- fan_in ----
@@ -159,10 +205,12 @@ RepResult run_fan_in(RunEnv& env) {
     vs.push_back(std::make_unique<Verifier>(env.verifier_config(false)));
     Verifier& v = *vs[0];
     RunEnv::ThreadScope scope(env, "consumer", 0, P);
-    auto pool = make_pool<N, RoundArgs>(env, P, overflow, "producer", 0, producer_task());
+    OccupancyProbe probe;
+    auto pool = make_pool<N, RoundArgs>(env, P, overflow, "producer", 0, producer_task(), &probe);
     auto fan = pool.fan_in(SpoutRef<Verifier>(v));  // declared after the pool: destroyed first
     const std::uint64_t per = per_round(p);
     env.begin(P + 1);
+    attach_probe(probe, pool, env);
     for (std::uint64_t r = 1; r <= p.rounds; ++r) {
         pool.dispatch(RoundArgs{r, per});  // joins round r-1's workers, starts round r
         if (fan.collect() != 0) v.end_batch();  // overlaps with round r
@@ -172,7 +220,9 @@ RepResult run_fan_in(RunEnv& env) {
     fan.flush();
     v.finish();
     env.end();
-    return result_of(env, vs, per * P * p.rounds, overflow, merged_items(pool), false);
+    RepResult res = result_of(env, vs, per * P * p.rounds, overflow, merged_items(pool), false);
+    res.handoff = handoff_of(pool, probe, env);
+    return res;
 }
 
 // ----------------------------------------------------------- sequenced ----
@@ -185,11 +235,13 @@ RepResult run_sequenced(RunEnv& env) {
     vs.push_back(std::make_unique<Verifier>(env.verifier_config(true)));
     Verifier& v = *vs[0];
     RunEnv::ThreadScope scope(env, "consumer", 0, P);
-    auto pool = make_pool<N, RoundArgs>(env, P, overflow, "producer", 0, producer_task());
+    OccupancyProbe probe;
+    auto pool = make_pool<N, RoundArgs>(env, P, overflow, "producer", 0, producer_task(), &probe);
     const std::uint64_t per = per_round(p);
     using Seq = SequencedSpout<Item, SpoutRef<Verifier>>;
     auto fan = pool.sequenced_fan_in(Seq(SpoutRef<Verifier>(v), 4 * P, static_cast<std::size_t>(std::min<std::uint64_t>(per, N))));
     env.begin(P + 1);
+    attach_probe(probe, pool, env);
     for (std::uint64_t r = 1; r <= p.rounds; ++r) {
         pool.dispatch(RoundArgs{r, per});
         if (fan.collect() != 0) v.end_batch();
@@ -200,6 +252,7 @@ RepResult run_sequenced(RunEnv& env) {
     v.finish();
     env.end();
     RepResult res = result_of(env, vs, per * P * p.rounds, overflow, merged_items(pool), true);
+    res.handoff = handoff_of(pool, probe, env);
     if (fan.inner().pending() != 0 && res.message.empty()) {
         res.order = false;
         res.message = std::to_string(fan.inner().pending()) + " sequenced batches still waiting for a predecessor after the last round";
@@ -221,7 +274,9 @@ RepResult run_mergers(RunEnv& env, std::size_t M, const char* role) {
     std::vector<std::unique_ptr<Verifier>> vs;
     for (std::size_t j = 0; j < M; ++j) vs.push_back(std::make_unique<Verifier>(env.verifier_config(false)));
     RunEnv::ThreadScope scope(env, "owner", 0, P + M);
-    auto pool = make_pool<N, RoundArgs>(env, P, overflow, "producer", 0, producer_task());
+    OccupancyProbe probe;
+    auto pool = make_pool<N, RoundArgs>(env, P, overflow, "producer", 0, producer_task(), &probe);
+    std::vector<IdlePoll> idle(M);  // one per merger thread, each on its own line
     auto handles = pool.split_mergers(M, [&vs](std::size_t j) { return SpoutRef<Verifier>(*vs[j]); });
     // go: (A) owner release store after env.begin(), paired with (B) the
     // mergers' acquire loads; it only starts them, no data rides on it.
@@ -238,17 +293,26 @@ RepResult run_mergers(RunEnv& env, std::size_t M, const char* role) {
             RunEnv::ThreadScope s(env, role, j, P + j);
             auto& h = handles[j];
             Verifier& v = *vs[j];
+            IdlePoll& idle_j = idle[j];
             while (!go.load(std::memory_order_acquire)) std::this_thread::yield();  // (B)
             while (!stop.load(std::memory_order_acquire)) {                       // (D)
-                if (h.collect() != 0) v.end_batch();
-                else std::this_thread::yield();
+                idle_j.start_poll();
+                if (h.collect() != 0) {
+                    idle_j.busy();
+                    v.end_batch();
+                } else {
+                    idle_j.empty();
+                    std::this_thread::yield();
+                }
             }
+            idle_j.close();
             while (h.collect() != 0) v.end_batch();
             v.finish();
         });
     }
     const std::uint64_t per = per_round(p);
     env.begin(P + M + 1);
+    attach_probe(probe, pool, env);
     go.store(true, std::memory_order_release);  // (A)
     for (std::uint64_t r = 1; r <= p.rounds; ++r) pool.dispatch(RoundArgs{r, per});
     std::exception_ptr err;
@@ -261,7 +325,12 @@ RepResult run_mergers(RunEnv& env, std::size_t M, const char* role) {
     for (auto& t : threads) t.join();
     env.end();
     if (err) std::rethrow_exception(err);
-    return result_of(env, vs, per * P * p.rounds, overflow, merged_items(pool), false);
+    RepResult res = result_of(env, vs, per * P * p.rounds, overflow, merged_items(pool), false);
+    auto hs = handoff_of(pool, probe, env);
+    const std::size_t merger_role = std::string(role) == "merger" ? 1 : 2;  // backpressure's drain thread is its consumer
+    for (const IdlePoll& i : idle) hs->wait[merger_role].add(i.st);
+    res.handoff = hs;
+    return res;
 }
 
 // ------------------------------------------------------------ pipeline ----
@@ -293,11 +362,13 @@ RepResult run_pipeline(RunEnv& env) {
         for (auto& q : ps) q.reserve(static_cast<std::size_t>(per * P));
     }
     RunEnv::ThreadScope scope(env, "consumer", 0, P + M);
+    OccupancyProbe probe;  // on stage 2: the pool whose batches reach the consumer
     auto stage1 = make_pool<N, RoundArgs>(env, P, overflow1, "producer", 0, producer_task());
     auto stage2 = make_pool<N, const Parts*>(env, M, overflow2, "stage2", P, [](auto& ring, std::size_t w, const Parts* const& in) {
         for (const Item& x : (*in)[w]) ring.push(Item{x.producer, x.round, x.seq});
-    });
+    }, &probe);
     env.begin(P + M + 1);
+    attach_probe(probe, stage2, env);
     for (std::uint64_t r = 1; r <= p.rounds; ++r) {
         Parts& fill = parts[r % 2];
         for (auto& q : fill) q.clear();  // stage 2 read this buffer in round r-2, joined since
@@ -318,7 +389,17 @@ RepResult run_pipeline(RunEnv& env) {
     env.end();
     std::vector<OverflowCount> overflow = overflow1;
     overflow.insert(overflow.end(), overflow2.begin(), overflow2.end());
-    return result_of(env, vs, per * P * p.rounds, overflow, merged_items(stage1) + merged_items(stage2), false);
+    RepResult res = result_of(env, vs, per * P * p.rounds, overflow, merged_items(stage1) + merged_items(stage2), false);
+    auto h = std::make_shared<HandoffRecord>();
+    h->add_pool(stage2);
+    h->add_worker_waits(stage1, 0);
+    h->add_worker_waits(stage2, 1);
+    h->wait[2].add(stage1.owner_wait());
+    h->wait[2].add(stage2.owner_wait(), 0);  // the same owner thread
+    h->occupancy = probe.points();
+    h->wall_seconds = env.seconds();
+    res.handoff = h;
+    return res;
 }
 
 // ------------------------------------------------------------ registry ----

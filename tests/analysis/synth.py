@@ -119,3 +119,59 @@ def write(path, doc: dict) -> str:
         json.dump(doc, handle, indent=1, sort_keys=False)
         handle.write("\n")
     return str(path)
+
+
+# --------------------------------------------------------------------------
+# latency histograms, bucketed like spill::measure::LogHistogram<5>
+# (harness/measure/histogram.hpp), written independently of analysis/.
+
+SUB_BITS = 5
+
+
+def bucket_bounds(value: int, sub_bits: int = SUB_BITS) -> tuple[int, int]:
+    """[lower, upper] of the log bucket holding `value`."""
+    sub = 1 << sub_bits
+    if value < sub:
+        return value, value
+    shift = value.bit_length() - 1 - sub_bits
+    lower = (value >> shift) << shift
+    return lower, lower + (1 << shift) - 1
+
+
+def log_histogram(samples: list[int]) -> dict:
+    """A histogram as spill-bench writes it, from raw integer samples.
+
+    Percentiles follow the C++ definition through the sorted samples: the
+    bucket of the ceil(q/100 * n)-th smallest sample, its midpoint, clamped
+    to [min, max] (the analysis walks the bucket counts instead)."""
+    data = sorted(int(v) for v in samples)
+    buckets: dict[tuple[int, int], int] = {}
+    for v in data:
+        key = bucket_bounds(v)
+        buckets[key] = buckets.get(key, 0) + 1
+    n = len(data)
+
+    def percentile(q: float) -> int:
+        if n == 0:
+            return 0
+        if q >= 100.0:
+            return data[-1]
+        rank = min(max(math.ceil(q / 100.0 * n), 1), n)
+        lower, upper = bucket_bounds(data[rank - 1])
+        return min(max(lower + (upper - lower) // 2, data[0]), data[-1])
+
+    return {"sub_bucket_bits": SUB_BITS, "relative_error_bound": 2.0 ** -(SUB_BITS + 1), "count": n,
+            "min": data[0] if n else 0, "mean": (sum(data) / n) if n else 0.0,
+            "p50": percentile(50.0), "p99": percentile(99.0), "p99_9": percentile(99.9),
+            "max": data[-1] if n else 0,
+            "buckets": [[lo, hi, c] for (lo, hi), c in sorted(buckets.items())]}
+
+
+def latency_block(loop: str, item: list[int], handoff: list[int], send_lag: list[int] | None = None,
+                  target: int | None = None, achieved: float | None = None) -> dict:
+    """A repetition's `latency` object (harness/SCHEMA.md, "Latency distributions")."""
+    return {"loop": loop, "clock": "CLOCK_MONOTONIC",
+            "target_items_per_second": target if loop == "open" else None,
+            "achieved_items_per_second": achieved,
+            "item_ns": log_histogram(item), "handoff_ns": log_histogram(handoff),
+            "send_lag_ns": log_histogram(send_lag) if loop == "open" and send_lag is not None else None}

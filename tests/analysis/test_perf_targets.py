@@ -104,12 +104,63 @@ def test_the_round_trip_floor_is_the_faster_ping_pong():
     assert not r.passed
 
 
-def test_proposed_targets_are_printed_but_do_not_gate(tmp_path, capsys):
+def test_replacements_are_printed_but_do_not_gate_while_their_target_is_reachable(tmp_path, capsys):
     doc = set_metric(good_doc(), "ref_switch_pingpong/real_time", "real_time", [1.0, 1.0, 1.0])
     status, out, _ = run_main(capsys, write(tmp_path, doc))
     assert status == 0
-    proposed = out.split("Proposed replacements")[1]
+    proposed = out.split("Replacements")[1]
     assert [line.split()[-1] for line in proposed.splitlines() if line.startswith("T9'")] == ["MISS"]
+
+
+def pingpong_fixture(switch_ns: float, oversubscribed_ns: float) -> dict:
+    """The pass fixture with the ping-pong floors at 100 ns and the given switch floor and T9 round trip."""
+    doc = good_doc()
+    for name in pt.PINGPONGS:
+        doc = set_metric(doc, f"{name}/real_time", "real_time", [100.0, 100.0, 100.0])
+    doc = set_metric(doc, "round_trip/workers=1/real_time", "real_time", [120.0, 120.0, 120.0])  # T3 stays met
+    doc = set_metric(doc, "ref_switch_pingpong/real_time", "real_time", [switch_ns] * 3)
+    return set_metric(doc, "round_trip_oversubscribed/workers=2/real_time", "real_time", [oversubscribed_ns] * 3)
+
+
+def test_a_target_the_run_proves_out_of_reach_is_gated_by_its_replacement(tmp_path, capsys):
+    # A thread switch alone costs 30x the ping-pong: T9 (<= 4x) cannot be met; T9' (<= 4x the switch) gates.
+    doc = pingpong_fixture(switch_ns=3000.0, oversubscribed_ns=6000.0)
+    runs = pt.parse(doc)
+    t9 = next(t for t in pt.TARGETS if t.id == "T9")
+    assert "out of reach here: at least 30" in pt.out_of_reach(t9, runs)
+    status, out, _ = run_main(capsys, write(tmp_path, doc))
+    assert status == 0 and "gated by T9'" in out and "missed" not in out
+
+
+def test_a_replacement_that_misses_fails_the_run(tmp_path, capsys):
+    doc = pingpong_fixture(switch_ns=3000.0, oversubscribed_ns=20000.0)  # 6.7x the switch floor
+    status, out, _ = run_main(capsys, write(tmp_path, doc))
+    assert status == 1 and "missed: T9'" in out
+
+
+def test_a_reachable_target_that_misses_is_not_excused(tmp_path, capsys):
+    # The switch floor is 2x the ping-pong, so T9 is reachable; 6x misses it and no replacement steps in.
+    doc = pingpong_fixture(switch_ns=200.0, oversubscribed_ns=600.0)
+    runs = pt.parse(doc)
+    assert pt.out_of_reach(next(t for t in pt.TARGETS if t.id == "T9"), runs) == ""
+    status, out, _ = run_main(capsys, write(tmp_path, doc))
+    assert status == 1 and "missed: T9" in out and "gated by" not in out
+
+
+def add_copy(doc: dict, source: str, name: str) -> dict:
+    """Adds benchmark `name` as a copy of the repetitions of `source`."""
+    import copy
+    doc["benchmarks"] += [dict(copy.deepcopy(e), name=name, run_name=name)
+                          for e in doc["benchmarks"] if e["run_name"] == source and e["run_type"] == "iteration"]
+    return doc
+
+
+def test_the_fan_in_ceiling_comes_from_the_single_thread_drain_rate():
+    doc = add_copy(good_doc(), "push_drop/N=1024/B=8", "fill_drain/N=1024/B=8")
+    doc = set_metric(doc, "fill_drain/N=1024/B=8", "items_per_second", [5.0e8, 6.0e8, 5.5e8])
+    doc = set_metric(doc, "fanin/boost_spsc_bulk/real_time", "items_per_second", [4.0e8, 4.0e8, 4.0e8])
+    ceiling, how = pt.t4_ceiling(pt.parse(doc))
+    assert ceiling == pytest.approx(2 * 6.0e8 / 4.0e8) and "fill_drain" in how
 
 
 def test_fan_in_is_compared_with_the_best_baseline():

@@ -153,6 +153,79 @@ TEST_CASE("spill_ring: behaves like a std::deque model over long random operatio
     CHECK(spout_flushes_expected > 0);
 }
 
+// A DropSpout ring of trivially destructible items evicts lazily (I5): push
+// never touches the head, readers compute it. It must be indistinguishable
+// from the eager ring.
+static_assert(spill::SpillRing<int, 8, spill::DropSpout>::lazy_eviction);
+static_assert(!spill::SpillRing<int, 8, spill::CollectSpout<int>>::lazy_eviction);
+static_assert(!spill::SpillRing<std::string, 8, spill::DropSpout>::lazy_eviction);
+
+TEST_CASE("spill_ring: a drop ring that evicts lazily behaves like a std::deque model", "[ring][model]") {
+    constexpr std::size_t N = 8;
+    const auto seed = GENERATE(7u, 8u, 99u);
+    std::mt19937 rng(seed);
+    spill::SpillRing<int, N, spill::DropSpout> ring;
+    std::deque<int> model;
+    std::uint64_t evicted_or_removed = 0;  // the model's head position
+    int next = 0;
+    for (int step = 0; step < 20000; ++step) {
+        const auto op = rng() % 100;
+        if (op < 60) {  // pushes, several in a row so that tail runs far ahead of the stored head
+            const auto burst = 1 + rng() % (3 * N);
+            for (std::size_t i = 0; i < burst; ++i) {
+                if (model.size() == N) {
+                    model.pop_front();
+                    ++evicted_or_removed;
+                }
+                model.push_back(next);
+                ring.push(next++);
+            }
+        } else if (op < 72) {  // pop
+            auto got = ring.pop();
+            REQUIRE(got.has_value() == !model.empty());
+            if (got) {
+                REQUIRE(*got == model.front());
+                model.pop_front();
+                ++evicted_or_removed;
+            }
+        } else if (op < 80) {  // take(n), sometimes stopping early
+            const std::size_t n = rng() % (N + 2);
+            const std::size_t stop_after = rng() % (N + 2);
+            auto view = ring.take(n);
+            REQUIRE(view.size() == std::min(n, model.size()));
+            std::size_t consumed = 0;
+            for (int&& x : view) {
+                if (consumed == stop_after) break;
+                REQUIRE(x == model.front());
+                model.pop_front();
+                ++evicted_or_removed;
+                ++consumed;
+            }
+        } else if (op < 88) {  // drain_n
+            const std::size_t n = rng() % (N + 2);
+            spill::CollectSpout<int> reader;
+            const std::size_t moved = ring.drain_n(n, reader);
+            REQUIRE(moved == std::min(n, model.size()));
+            for (std::size_t i = 0; i < moved; ++i) {
+                REQUIRE(reader.items()[i] == model.front());
+                model.pop_front();
+                ++evicted_or_removed;
+            }
+        } else {  // inspect
+            REQUIRE(contents(ring) == std::vector<int>(model.begin(), model.end()));
+            if (!model.empty()) {
+                REQUIRE(ring.front() == model.front());
+                REQUIRE(ring.back() == model.back());
+            }
+        }
+        REQUIRE(ring.size() == model.size());
+        REQUIRE(ring.empty() == model.empty());
+        REQUIRE(ring.full() == (model.size() == N));
+        REQUIRE(ring.head_position() == evicted_or_removed);
+        REQUIRE(ring.tail_position() == static_cast<std::uint64_t>(next));
+    }
+}
+
 TEST_CASE("spill_ring: every item leaves exactly once, including through the destructor flush", "[ring][exactly_once]") {
     Tracked::reset();
     std::vector<std::int64_t> via_spout;

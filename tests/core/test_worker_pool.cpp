@@ -170,6 +170,38 @@ TEST_CASE("worker_pool: rounds without collect merge back; stats count it; nothi
     CHECK(fixed.stats(0).merge_backs == 2);
 }
 
+TEST_CASE("worker_pool: handoff statistics: publishes, recycle hits, occupancy, batch sizes, waits", "[pool][stats]") {
+    auto pool = spill::pool<Item, 64>(2).spins(0).spawn<std::uint32_t>([](auto& ring, std::size_t w, const std::uint32_t& round) {
+        for (std::uint32_t i = 0; i < 3; ++i) ring.push(make_item(round, w, i));
+    });
+    spill::CollectSpout<Item> out;
+    pool.run(1);  // recycle hit (the slot starts with a recycled ring)
+    pool.run(2);  // merge back: 6 items in the slot's batch
+    CHECK(pool.collect(out) == 12);
+    pool.run(3);  // recycle hit again
+    CHECK(pool.collect(out) == 6);
+    for (std::size_t w = 0; w < 2; ++w) {
+        const spill::WorkerStats& s = pool.stats(w);
+        CHECK(s.publishes == 3);
+        CHECK(s.recycle_hits == 2);
+        CHECK(s.publishes == s.recycle_hits + s.merge_backs);
+        CHECK(s.published_items == 3 + 6 + 3);
+        CHECK(s.max_published_items == 6);
+        CHECK(s.last_published_items == 3);
+        // Rounds 2 and 3 were waited for (the first wait is not counted); with
+        // spins(0) every wait that found no round blocks on the futex.
+        CHECK(s.wait.waits <= 2);
+        CHECK(s.wait.blocks == s.wait.waits);
+        const spill::HandoffStats& h = pool.handoff_stats(w);
+        CHECK(h.takes == 2);
+        CHECK(h.items == 9);
+        CHECK(h.max_items == 6);
+        CHECK(h.by_log2[2] == 1);  // 3 items: 2..3
+        CHECK(h.by_log2[3] == 1);  // 6 items: 4..7
+    }
+    CHECK(pool.owner_wait().blocks == pool.owner_wait().waits);
+}
+
 TEST_CASE("worker_pool: items past ring capacity within a round go to the worker's overflow spout", "[pool][overflow]") {
     auto pool = spill::pool<Item, 8>(2).overflow(collecting_overflow()).spawn<std::uint32_t>(
         [](auto& ring, std::size_t w, const std::uint32_t& n) {

@@ -22,7 +22,7 @@ SMOKE = os.path.join(ROOT, "scenarios", "smoke")
 TMP = tempfile.mkdtemp(prefix="spill-e2e-")
 FAILURES = []
 
-SCENARIOS = ["ring", "pool", "stream", "fan_in", "sequenced", "backpressure", "pipeline", "mpsm",
+SCENARIOS = ["ring", "pool", "stream", "fan_in", "sequenced", "backpressure", "pipeline", "mpsm", "latency", "latency_open",
              "baseline_mutex", "baseline_moodycamel", "baseline_boost_queue", "baseline_boost_spsc", "baseline_tbb"]
 TINY = ["--items", "2000", "--rounds", "4", "--repetitions", "1", "--warmup", "0", "--counters", "none", "--quiet", "--no-calibrate"]
 HANDOFF = ["pool", "stream", "fan_in", "sequenced", "backpressure", "pipeline", "mpsm"]
@@ -381,6 +381,11 @@ def test_bad_inputs_get_one_line_naming_the_value_and_no_output():
         (["run", "pool", "--items", "2", "--producers", "4"], "--items: 2"),
         (["run", "pool", "--inject-fault", "explode"], "'explode'"),
         (["run", "pool", "--placement", "diagonal"], "'diagonal'"),
+        (["run", "latency_open", "--rate-items-per-s", "0"], "--rate-items-per-s: 0"),
+        (["run", "latency_open", "--rate-items-per-s", "2000000000"], "2000000000"),
+        (["run", "latency_open", "--rate-items-per-s", "1", "--items", "100000"], "--rate-items-per-s: 1 items/s"),
+        (["run", "latency_open", "--rate-items-per-s", "fast"], "'fast'"),
+        (["run", "latency", "--inject-stall-ns", "20000000000"], "--inject-stall-ns: 20000000000"),
         (["run", "pool", "--bogus-option", "1"], "bogus-option"),
         (["frobnicate"], "'frobnicate'"),
     ]
@@ -409,6 +414,130 @@ def test_bad_inputs_get_one_line_naming_the_value_and_no_output():
     run("run", "pool", *TINY, "--pin", "none", "--out", other)
     r = run("run", "pool", *TINY, "--out", other, "--resume")
     check(r.returncode == 2 and "--pin none" in r.stderr, "--resume of a file with another --pin is refused")
+
+
+# ------------------------------------------------------------ latency ----
+# harness/SCHEMA.md, "Latency distributions".
+
+LATENCY_KINDS = ("item_ns", "handoff_ns", "send_lag_ns")
+
+
+def analysis_module():
+    """analysis/spill_results.py: recomputes percentiles from the buckets."""
+    sys.path.insert(0, os.path.join(ROOT, "analysis"))
+    import spill_results  # noqa: E402
+    return spill_results
+
+
+def at_least(hist, ns):
+    """Samples of a histogram in buckets whose lower bound is >= ns."""
+    return sum(c for lower, _, c in hist["buckets"] if lower >= ns)
+
+
+def histogram_ok(h, name):
+    """A histogram's shape and internal consistency; returns a reason or ''."""
+    for k in ("count", "min", "mean", "p50", "p99", "p99_9", "max", "buckets", "sub_bucket_bits", "relative_error_bound"):
+        if k not in h:
+            return f"{name} lacks {k}"
+    if not h["min"] <= h["p50"] <= h["p99"] <= h["p99_9"] <= h["max"]:
+        return f"{name}: percentiles not ordered min<=p50<=p99<=p99_9<=max: {[h[k] for k in ('min', 'p50', 'p99', 'p99_9', 'max')]}"
+    if sum(b[2] for b in h["buckets"]) != h["count"]:
+        return f"{name}: buckets do not sum to count"
+    if any(not (b[0] <= b[1] and b[2] > 0) for b in h["buckets"]) or \
+            any(a[1] >= b[0] for a, b in zip(h["buckets"], h["buckets"][1:])):
+        return f"{name}: buckets are not increasing [lower, upper, count] with count > 0"
+    if h["count"] and not (h["buckets"][0][0] <= h["min"] and h["max"] <= h["buckets"][-1][1]):
+        return f"{name}: min/max outside the buckets"
+    return ""
+
+
+def test_latency_fields_follow_the_schema():
+    sr = analysis_module()
+    closed, opened = path("lat-closed.json"), path("lat-open.json")
+    common = ["--items", "8000", "--rounds", "40", "--producers", "2", "--repetitions", "2", "--warmup", "0",
+              "--counters", "none", "--quiet", "--no-calibrate"]
+    r0 = run("run", "latency", *common, "--out", closed)
+    r1 = run("run", "latency_open", *common, "--rate-items-per-s", "100000", "--out", opened)
+    if not check(r0.returncode == 0 and r1.returncode == 0, f"latency and latency_open run (exit {r0.returncode}, {r1.returncode})"):
+        return
+    for out, loop in ((closed, "closed"), (opened, "open")):
+        p = load(out)["points"][0]
+        for k, rep in enumerate(p["repetitions"]):
+            lat = rep.get("latency")
+            if not check(isinstance(lat, dict), f"{loop} loop: repetition {k} has a latency block"):
+                continue
+            check(lat["loop"] == loop and lat["clock"] == "CLOCK_MONOTONIC", f"{loop} loop: loop and clock recorded")
+            for kind in LATENCY_KINDS:
+                if kind == "send_lag_ns" and loop == "closed":
+                    check(lat[kind] is None, "closed loop: send_lag_ns is null (nothing is paced)")
+                    continue
+                why = histogram_ok(lat[kind], kind)
+                check(not why, f"{loop} loop rep {k}: {kind} is a consistent histogram {why}")
+                recomputed = [sr.histogram_percentile(lat[kind], q) for _, q in sr.LATENCY_PERCENTILES]
+                check(recomputed == [lat[kind][n] for n, _ in sr.LATENCY_PERCENTILES],
+                      f"{loop} loop rep {k}: {kind} percentiles recomputed from the buckets (analysis/spill_results.py) agree")
+            c = rep["checks"]
+            check(lat["item_ns"]["count"] == c["delivered"] and c["delivered"] + c["overflowed"] == c["produced"],
+                  f"{loop} loop rep {k}: one item latency per delivered item ({lat['item_ns']['count']} == {c['delivered']})")
+            if c["overflowed"] == 0:
+                check(lat["handoff_ns"]["count"] == 2 * 40, f"{loop} loop rep {k}: one handoff latency per (worker, round) batch")
+            if loop == "open":
+                check(lat["send_lag_ns"]["count"] == c["produced"], f"open loop rep {k}: one send lag per produced item")
+                check(lat["target_items_per_second"] == 100000 and positive_finite(lat["achieved_items_per_second"]),
+                      f"open loop rep {k}: target and achieved rate recorded ({lat['achieved_items_per_second']})")
+            else:
+                check(lat["target_items_per_second"] is None and positive_finite(lat["achieved_items_per_second"]),
+                      f"closed loop rep {k}: no target rate, an achieved rate")
+        s = p["summary"].get("latency", {})
+        merged = sr.merge_histograms(rep["latency"]["item_ns"] for rep in p["repetitions"])
+        check(s.get("loop") == loop and s["item_ns"]["count"] == sum(rep["latency"]["item_ns"]["count"] for rep in p["repetitions"])
+              and all(s["item_ns"][n] == merged[n] for n in ("p50", "p99", "p99_9", "max")),
+              f"{loop} loop: summary.latency merges the repetitions")
+        check(p["params"].get("rate_items_per_s") == (100000 if loop == "open" else None)
+              and ("rate_items_per_s=100000" in p["id"]) == (loop == "open"), f"{loop} loop: the rate is in params and id only when paced")
+        with open(out[:-5] + ".csv") as f:
+            rows = list(csv.DictReader(f))
+        check(len(rows) == 2 and rows[0].get("latency_item_p99_ns") == str(p["repetitions"][0]["latency"]["item_ns"]["p99"]),
+              f"{loop} loop: the CSV has the latency percentiles")
+    # Other scenarios have no latency block and no latency or rate columns.
+    out = path("lat-none.json")
+    run("run", "fan_in", *TINY, "--out", out)
+    d = load(out)
+    check("latency" not in d["points"][0]["repetitions"][0] and "latency" not in d["points"][0]["summary"], "fan_in has no latency block")
+    with open(out[:-5] + ".csv") as f:
+        header = f.readline()
+    check("latency" not in header and "rate_items_per_s" not in header, "fan_in's CSV has no latency columns")
+
+
+def test_open_loop_charges_a_consumer_stall_to_every_item_due_during_it():
+    """Coordinated omission: a 40 ms consumer stall in the middle of a run paced
+    at 20000 items/s. The open loop measures from the intended send time, so
+    the ~800 items due during the stall are late, about 400 of them by more
+    than half the stall, and p99 shows it. The closed loop measures from the
+    actual push, which waited for the consumer: only the items already in
+    flight see the stall (max does, p99 does not). A latency measured from the
+    actual send time in the open loop would fail the first checks."""
+    stall_ns, rate = 40_000_000, 20000
+    args = ["--producers", "2", "--items", "4000", "--rounds", "200", "--ring-size", "4096", "--repetitions", "1", "--warmup", "0",
+            "--counters", "none", "--quiet", "--no-calibrate", "--inject-stall-ns", str(stall_ns)]
+    o, c = path("stall-open.json"), path("stall-closed.json")
+    ro = run("run", "latency_open", *args, "--rate-items-per-s", str(rate), "--out", o)
+    rc = run("run", "latency", *args, "--out", c)
+    if not check(ro.returncode == 0 and rc.returncode == 0, f"stalled latency runs succeed (exit {ro.returncode}, {rc.returncode})"):
+        return
+    do, dc = load(o), load(c)
+    check(do["metadata"]["injected"]["stall_ns"] == stall_ns, "the injected stall is in the metadata")
+    ho = do["points"][0]["repetitions"][0]["latency"]["item_ns"]
+    hc = dc["points"][0]["repetitions"][0]["latency"]["item_ns"]
+    due_in_half_stall = rate * stall_ns / 2 / 1e9  # 400 items
+    late_open, late_closed = at_least(ho, stall_ns // 2), at_least(hc, stall_ns // 2)
+    check(ho["max"] >= stall_ns, f"open loop: max {ho['max']} ns shows the {stall_ns} ns stall")
+    check(ho["p99"] >= stall_ns // 2, f"open loop: p99 {ho['p99']} ns shows the stall (>= half of it)")
+    check(late_open >= 0.5 * due_in_half_stall,
+          f"open loop: {late_open} items late by >= half the stall (about {due_in_half_stall:.0f} were due in its first half)")
+    check(hc["max"] >= stall_ns, f"closed loop: max {hc['max']} ns shows the stall too")
+    check(late_closed * 2 < late_open and hc["p99"] < stall_ns // 2,
+          f"closed loop hides it (coordinated omission): {late_closed} items late by >= half the stall, p99 {hc['p99']} ns")
 
 
 def main():

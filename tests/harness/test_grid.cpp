@@ -217,3 +217,74 @@ TEST_CASE("load_sweep: a file that cannot be read is an error naming it", "[harn
     CHECK(error_of([] { (void)load_sweep("/nonexistent/sweep"); }).find("'/nonexistent/sweep'") != std::string::npos);
     CHECK(error_of([] { (void)load_sweep("/"); }).find("'/'") != std::string::npos);
 }
+
+TEST_CASE("expand: the open-loop rate is swept only by paced scenarios and named in their ids", "[harness][grid][latency]") {
+    Grid g;
+    g.scenario = "latency_open";
+    g.items = {4000};
+    g.rounds = {10};
+    g.producers = {2};
+    REQUIRE(set_grid_param(g, "rate-items-per-s", "1000,20000-80000:x2"));
+    ParamUse paced;
+    paced.rate = true;
+    const auto pts = expand(g, paced);
+    REQUIRE(pts.size() == 4);
+    CHECK(pts[1].params.rate_items_per_s == 20000);
+    CHECK(pts[1].id() ==
+          "latency_open|consumer_delay_ns=0|delay_mode=busy_item|items=4000|mergers=1|producers=2|rate_items_per_s=20000|ring_size=1024|rounds=10");
+    SECTION("a scenario that does not pace ignores the rate: one point, the id of before") {
+        g.scenario = "latency";
+        const auto closed = expand(g, ParamUse{});
+        REQUIRE(closed.size() == 1);
+        CHECK(closed[0].params.rate_items_per_s == 0);
+        CHECK(closed[0].id() == "latency|consumer_delay_ns=0|delay_mode=busy_item|items=4000|mergers=1|producers=2|ring_size=1024|rounds=10");
+    }
+    SECTION("a zero, too high or too slow rate is an input error naming the value") {
+        g.rate_items_per_s = {0};
+        std::string msg = error_of([&] { (void)expand(g, paced); });
+        CHECK(one_line(msg));
+        CHECK(msg.find("--rate-items-per-s: 0") != std::string::npos);
+        g.rate_items_per_s = {2000000000};
+        msg = error_of([&] { (void)expand(g, paced); });
+        CHECK(msg.find("--rate-items-per-s: 2000000000") != std::string::npos);
+        g.rate_items_per_s = {1};
+        msg = error_of([&] { (void)expand(g, paced); });  // 4000 items at 1 item/s: over an hour
+        CHECK(one_line(msg));
+        CHECK(msg.find("--rate-items-per-s: 1 items/s") != std::string::npos);
+    }
+    SECTION("a malformed rate names the option and the value") {
+        CHECK(error_of([&] { (void)set_grid_param(g, "rate-items-per-s", "fast"); }).find("--rate-items-per-s: malformed value 'fast'") !=
+              std::string::npos);
+    }
+    SECTION("sweep files take it as a grid key") {
+        const SweepFile f = parse_sweep("[latency_open]\nrate-items-per-s = 5000,10000\n", "x.sweep");
+        REQUIRE(f.grids.size() == 1);
+        CHECK(f.grids[0].rate_items_per_s == V{5000, 10000});
+    }
+}
+
+TEST_CASE("grid: placement is a list of classes; a swept class is part of the id", "[grid][placement]") {
+    using S = std::vector<std::string>;
+    CHECK(parse_placements("same_l3") == S{"same_l3"});
+    CHECK(parse_placements(" same_l3 , other_l3,same_l3") == S{"same_l3", "other_l3"});  // duplicates dropped, order kept
+    CHECK(parse_placements("all") == S{"all"});
+    std::string msg = error_of([] { (void)parse_placements("diagonal"); });
+    CHECK(one_line(msg));
+    CHECK(msg.find("--placement: unknown class 'diagonal'") != std::string::npos);
+    CHECK(error_of([] { (void)parse_placements("same_l3,,other_l3"); }).find("empty element") != std::string::npos);
+
+    Grid g;
+    g.scenario = "pool";
+    CHECK(set_grid_param(g, "placement", "same_core,other_numa"));
+    CHECK(g.placement == S{"same_core", "other_numa"});
+    PointSpec p = expand(g, ParamUse{}).front();
+    const std::string plain = p.id();
+    CHECK(plain.find("placement") == std::string::npos);  // expand() leaves the class to the runner
+    p.params.placement = "same_l3";
+    CHECK(p.id() == "pool|consumer_delay_ns=0|delay_mode=busy_item|items=100000|mergers=1|placement=same_l3|producers=2|ring_size=1024|rounds=100");
+
+    const SweepFile f = parse_sweep("placement = same_l3\n[pool]\n[fan_in]\nplacement = all\n", "x.sweep");
+    REQUIRE(f.grids.size() == 2);
+    CHECK(f.grids[0].placement == S{"same_l3"});
+    CHECK(f.grids[1].placement == S{"all"});
+}

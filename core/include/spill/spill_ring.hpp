@@ -12,6 +12,12 @@
 //       one of them.
 //   I4  Strong guarantee on push: if the spout throws while taking the evicted
 //       item, the ring is unchanged and the new item is not consumed.
+//   I5  Lazy eviction (only when S is DropSpout and T is trivially
+//       destructible, where evicting an item means forgetting it): push does
+//       not touch head_, so tail_ - head_ may exceed N. The live head is
+//       head() = max(head_, tail_ - N); every reader goes through head() or
+//       size(), and every operation that removes items stores head() into
+//       head_ first. I1 and I2 hold for [head(), tail_).
 #pragma once
 
 #include <cstddef>
@@ -47,6 +53,10 @@ public:
     using value_type = T;
     using spout_type = S;
     static constexpr std::size_t mask = N - 1;
+    /// Whether push skips eviction entirely (I5): the spout drops items and
+    /// dropping one needs no destructor, so the oldest item is simply
+    /// overwritten later.
+    static constexpr bool lazy_eviction = std::is_same_v<S, DropSpout> && std::is_trivially_destructible_v<T>;
 
     SpillRing() requires std::is_default_constructible_v<S> = default;
     explicit SpillRing(S spout) : spout_(std::move(spout)) {}
@@ -63,13 +73,23 @@ public:
     ~SpillRing() { flush(); }
 
     [[nodiscard]] static constexpr std::size_t capacity() noexcept { return N; }
-    [[nodiscard]] std::size_t size() const noexcept { return static_cast<std::size_t>(tail_ - head_); }
+    [[nodiscard]] std::size_t size() const noexcept {
+        const std::uint64_t n = tail_ - head_;
+        if constexpr (lazy_eviction) return static_cast<std::size_t>(n > N ? N : n);
+        return static_cast<std::size_t>(n);
+    }
     [[nodiscard]] bool empty() const noexcept { return tail_ == head_; }
-    [[nodiscard]] bool full() const noexcept { return tail_ - head_ == N; }
+    [[nodiscard]] bool full() const noexcept { return size() == N; }
 
     /// Appends `item`; when full, first evicts the oldest item into the spout.
     void push(T&& item) {
-        if (tail_ - head_ == N) evict_oldest();  // no [[unlikely]]: a full ring under load takes it every push
+        // I5: with lazy eviction the slot at tail_ holds the oldest item once
+        // the ring is full, and constructing over it (T is trivially
+        // destructible) is its eviction: the loop is a masked store and one
+        // increment.
+        if constexpr (!lazy_eviction) {
+            if (tail_ - head_ == N) evict_oldest();  // no [[unlikely]]: a full ring under load takes it every push
+        }
         ::new (static_cast<void*>(slot(tail_))) T(std::move(item));
         ++tail_;
     }
@@ -96,14 +116,15 @@ public:
     /// Removes and returns the oldest item.
     [[nodiscard]] std::optional<T> pop() noexcept {
         if (empty()) return std::nullopt;
+        settle();
         std::optional<T> out(std::in_place, std::move(*slot(head_)));
         destroy_front();
         return out;
     }
 
     /// The oldest and newest items. Precondition: not empty.
-    [[nodiscard]] T& front() noexcept { return *slot(head_); }
-    [[nodiscard]] const T& front() const noexcept { return *slot(head_); }
+    [[nodiscard]] T& front() noexcept { return *slot(head()); }
+    [[nodiscard]] const T& front() const noexcept { return *slot(head()); }
     [[nodiscard]] T& back() noexcept { return *slot(tail_ - 1); }
     [[nodiscard]] const T& back() const noexcept { return *slot(tail_ - 1); }
 
@@ -118,6 +139,7 @@ public:
     template <class Out>
     std::size_t drain_n(std::size_t n, Out& out) {
         if (n > size()) n = size();
+        settle();
         for (std::size_t i = 0; i < n; ++i) {
             out.send(std::move(*slot(head_)));
             destroy_front();
@@ -130,7 +152,7 @@ public:
 
     /// Monotonic positions: items ever popped/evicted, items ever pushed. The
     /// pool uses them to mark where each round's items end.
-    [[nodiscard]] std::uint64_t head_position() const noexcept { return head_; }
+    [[nodiscard]] std::uint64_t head_position() const noexcept { return head(); }
     [[nodiscard]] std::uint64_t tail_position() const noexcept { return tail_; }
 
     // ---- iteration, oldest to newest (read-only view of the live items) ----
@@ -166,9 +188,9 @@ public:
     };
     using iterator = basic_iterator<false>;
     using const_iterator = basic_iterator<true>;
-    [[nodiscard]] iterator begin() noexcept { return {this, head_}; }
+    [[nodiscard]] iterator begin() noexcept { return {this, head()}; }
     [[nodiscard]] iterator end() noexcept { return {this, tail_}; }
-    [[nodiscard]] const_iterator begin() const noexcept { return {this, head_}; }
+    [[nodiscard]] const_iterator begin() const noexcept { return {this, head()}; }
     [[nodiscard]] const_iterator end() const noexcept { return {this, tail_}; }
 
     // ---- consuming view: take(n) ----
@@ -217,7 +239,10 @@ public:
         SpillRing* ring_;
         std::size_t left_;
     };
-    [[nodiscard]] Take take(std::size_t n) noexcept { return Take(this, n < size() ? n : size()); }
+    [[nodiscard]] Take take(std::size_t n) noexcept {
+        settle();  // Take removes from the stored head_ (destroy_front)
+        return Take(this, n < size() ? n : size());
+    }
 
 private:
     // Slots are members of a union of T[N]: the compiler sees typed storage
@@ -226,13 +251,20 @@ private:
     // them on every push).
     [[nodiscard]] T* slot(std::uint64_t pos) noexcept { return &storage_.items[pos & mask]; }
     [[nodiscard]] const T* slot(std::uint64_t pos) const noexcept { return &storage_.items[pos & mask]; }
+    /// The live head (I5); head_ itself when eviction is eager.
+    [[nodiscard]] std::uint64_t head() const noexcept { return tail_ - size(); }
+    /// Stores the live head (I5) before an operation that removes items.
+    void settle() noexcept {
+        if constexpr (lazy_eviction) head_ = head();
+    }
     void destroy_front() noexcept {
         std::destroy_at(slot(head_));
         ++head_;
     }
-    // Runs only when the ring is full. Left to the inliner: with a DropSpout and a
-    // trivially destructible T it folds to "++head_", which a full ring under a
-    // steady stream of pushes executes on every push.
+    // Runs only when the ring is full (never with lazy eviction, I5).
+    // (Reading head_/tail_ into locals around the spout's send was tried to
+    // spare the reloads after it: no faster in spill-micro, and 2 more
+    // instructions per push in spill-det's ring_push_collect.)
     void evict_oldest() {
         spout_.send(std::move(*slot(head_)));  // throws => nothing changed (I4)
         destroy_front();

@@ -39,7 +39,9 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <atomic>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -119,6 +121,37 @@ struct WorkerStats {
     std::uint64_t merge_backs = 0;    ///< rounds that found their last batch uncollected (merged into it, or spilled it)
     std::uint64_t merged_items = 0;   ///< items appended behind an uncollected batch at publish
     std::uint64_t failures = 0;       ///< rounds whose task threw
+    // Handoff statistics (issue 9). publishes == recycle_hits + merge_backs.
+    std::uint64_t publishes = 0;      ///< rounds that handed a batch to the slot (any path; empty rounds do not)
+    std::uint64_t recycle_hits = 0;   ///< publishes that found a recycled (collected) ring waiting in the slot
+    std::uint64_t published_items = 0;       ///< items in the slot's batch right after each publish, summed (ring occupancy)
+    std::uint64_t max_published_items = 0;   ///< largest such occupancy (at most the ring capacity)
+    std::uint64_t last_published_items = 0;  ///< occupancy after the latest publish (the worker may read it during its next round)
+    /// The worker's waits for its next round (not the wait for the first
+    /// round, which includes start-up, nor the one in progress).
+    WaitStats wait;
+};
+
+/// Collector-side counters of one slot: every batch taken from it is one
+/// handoff. Written by the slot's collector only (collect(), a fan-in or a
+/// MergerHandle); read them when no collector runs.
+///
+///     const spill::HandoffStats& h = pool.handoff_stats(0);
+///     double items_per_handoff = double(h.items) / double(h.takes);
+struct HandoffStats {
+    std::uint64_t takes = 0;      ///< batches taken (handoffs)
+    std::uint64_t items = 0;      ///< items in them, summed
+    std::uint64_t max_items = 0;  ///< largest batch
+    /// Batches by size: entry b counts batches of n items with bit_width(n) == b
+    /// (entry 0: empty batches, 1: one item, 2: 2..3, 3: 4..7, ...).
+    std::array<std::uint64_t, 65> by_log2{};
+
+    void record(std::uint64_t n) noexcept {
+        ++takes;
+        items += n;
+        max_items = std::max(max_items, n);
+        ++by_log2[static_cast<std::size_t>(std::bit_width(n))];
+    }
 };
 
 /// The thread-per-core pool. Build it with `spill::pool<T, N>(workers)...spawn<A>(task)`.
@@ -270,6 +303,10 @@ public:
 
     /// Counters of worker w; valid when no round is in flight.
     [[nodiscard]] const WorkerStats& stats(std::size_t w) const { return workers_.at(w)->stats; }
+    /// Handoffs taken from slot w; valid when no collector of that slot runs.
+    [[nodiscard]] const HandoffStats& handoff_stats(std::size_t w) const { return workers_.at(w)->taken; }
+    /// The owner's waits for rounds to finish (join, run, dispatch of the next round).
+    [[nodiscard]] const WaitStats& owner_wait() const noexcept { return owner_wait_; }
     /// Worker w's overflow spout; touch it only when no round is in flight.
     [[nodiscard]] S& overflow(std::size_t w) { return workers_.at(w)->overflow; }
 
@@ -292,6 +329,7 @@ public:
                                                      std::memory_order_relaxed))  // lost to a merge back: retry next collect
                 continue;
             k.front = f = slot_type::ring_of(cur);
+            k.taken.record(f->ring.size());
             moved += drain_front(*f, out);
         }
         return moved;
@@ -365,6 +403,7 @@ private:
         alignas(cache_line) batch_type* front = nullptr;
         std::uint64_t complete = 0;    // every item of rounds <= complete is in front or delivered
         std::uint64_t next_round = 1;  // next round to emit on the ordered path
+        HandoffStats taken;            // every batch taken from the slot
         // Cold.
         alignas(cache_line) S overflow;
         detail::OverflowGate<S> gate;          // the rings' spout: forwards to `overflow`
@@ -422,7 +461,7 @@ private:
     void wait_round() noexcept {
         for (std::size_t i = 0; i < workers_.size(); ++i) {
             Worker& w = *workers_[i];
-            detail::await_at_least(w.signal.done, round_, spins_);  // (D) sees the worker's error and stats
+            detail::await_at_least(w.signal.done, round_, spins_, &owner_wait_);  // (D) sees the worker's error and stats
             if (w.error) {
                 try {
                     failures_.push_back(WorkerFailure{i, w.error_round, std::move(w.error)});
@@ -449,8 +488,11 @@ private:
         if (hook) hook(id);  // pinning etc.; an exception here terminates (documented on the builder)
         Worker& w = *workers_[id];
         std::uint64_t seen = 0;
+        // Counted here and copied into the stats before (C): the wait after
+        // (C) must not write what the owner may be reading.
+        WaitStats waits;
         for (;;) {
-            const std::uint64_t round = detail::await_change(w.signal.go, seen, spins_);  // (B)
+            const std::uint64_t round = detail::await_change(w.signal.go, seen, spins_, seen != 0 ? &waits : nullptr);  // (B)
             if (round == WorkerSignal::shutdown) return;
             seen = round;
             w.gate.armed = true;  // the round's first eviction first spills the uncollected batch
@@ -464,6 +506,7 @@ private:
             w.gate.armed = false;
             publish(w, round);
             ++w.stats.rounds;
+            w.stats.wait = waits;
             w.signal.done.store(round, std::memory_order_release);  // (C) publishes stats and error
             w.signal.done.notify_one();
         }
@@ -497,6 +540,7 @@ private:
             // the word is 0, which only the worker changes (H2). Publish the
             // active ring; the emptied batch becomes the next active ring.
             a->mark_round(round);
+            count_publish(w, a->ring.size(), false);  // before (P3): the collector owns `a` after it
             w.slot.word.store(slot_type::fresh(a), std::memory_order_release);  // (P3) publishes the round
             w.active = std::exchange(w.emptied, nullptr);
             ++w.stats.published;
@@ -513,6 +557,7 @@ private:
                 // that ring's state visible.
                 if (w.slot.word.compare_exchange_strong(cur, 0, std::memory_order_acq_rel, std::memory_order_acquire)) {
                     merge_back(w, *slot_type::ring_of(cur), *a, round);
+                    count_publish(w, slot_type::ring_of(cur)->ring.size(), false);
                     w.slot.word.store(cur, std::memory_order_release);  // (P3) publishes the merged ring
                     merged = true;
                 }
@@ -520,6 +565,7 @@ private:
             if (!merged) {
                 // The word is a recycled ring; only the worker changes such a
                 // word (H2), so a plain store cannot race.
+                count_publish(w, a->ring.size(), true);
                 // (P3) release: publishes every item of this round.
                 w.slot.word.store(slot_type::fresh(a), std::memory_order_release);
                 w.active = slot_type::ring_of(cur);
@@ -530,6 +576,16 @@ private:
         // (P4) release: after the word, so a collector that reads this round
         // here also sees the word in which it was published (H4).
         w.slot.batch_seq.store(round, std::memory_order_release);
+    }
+
+    // Occupancy of the batch being published (read before (P3) hands it over).
+    static void count_publish(Worker& w, std::size_t items, bool recycle_hit) noexcept {
+        ++w.stats.publishes;
+        if (recycle_hit) ++w.stats.recycle_hits;
+        const auto n = static_cast<std::uint64_t>(items);
+        w.stats.published_items += n;
+        w.stats.max_published_items = std::max(w.stats.max_published_items, n);
+        w.stats.last_published_items = n;
     }
 
     static void merge_back(Worker& w, batch_type& old, batch_type& fresh_items, std::uint64_t round) noexcept {
@@ -570,6 +626,7 @@ private:
                 k.slot.word.compare_exchange_strong(cur, slot_type::recycled(&f), std::memory_order_acq_rel,
                                                     std::memory_order_relaxed)) {  // (C3)
                 k.front = slot_type::ring_of(cur);
+                k.taken.record(k.front->ring.size());
                 k.complete = std::max(k.complete, published);
                 if (!k.front->segments.empty()) k.complete = std::max(k.complete, k.front->segments.back().round);
                 return true;
@@ -592,6 +649,7 @@ private:
     std::uint64_t round_ = 0;
     bool in_flight_ = false;
     std::vector<WorkerFailure> failures_;
+    WaitStats owner_wait_;  // owner-owned: written in wait_round()
     std::atomic<int> handles_{0};
     std::atomic<int> mergers_{0};
 };
