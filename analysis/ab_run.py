@@ -4,7 +4,7 @@
     /usr/bin/python3 analysis/ab_run.py --baseline-bench base/spill-bench \
         --candidate-bench cand/spill-bench \
         --out-baseline ab-base.json --out-candidate ab-cand.json \
-        -- ring --ring-size 1024 --items 4000000 --repetitions 15 --no-calibrate
+        -- ring --ring-size 65536 --items 4000000 --repetitions 4 --no-calibrate
     /usr/bin/python3 analysis/gate.py --baseline ab-base.json \
         --candidate ab-cand.json --max-regression 5 --metric cpu_seconds_per_item
 
@@ -23,7 +23,9 @@ apart and never at the same time. Each repetition is tagged with that index
 (`pair`); gate.py sees the matching `interleaved` blocks and compares pair by
 pair (stats.py: median of the pair ratios, Wilcoxon signed-rank test).
 `--sessions` repeats this with fresh processes (memory layout and placement
-differ per process), continuing the pair numbering.
+differ per process), continuing the pair numbering; with several sessions
+gate.py tests over sessions, since repetitions of one process are not
+independent.
 
 Each side's output is a valid spill-bench result file: every repetition of
 every session (none dropped), checks summed over the sessions (`passed`
@@ -199,8 +201,9 @@ def build_parser() -> sr.OneLineArgumentParser:
     p = sr.OneLineArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
     p.add_argument("--baseline-bench", required=True, metavar="PATH", help="spill-bench of the baseline build")
     p.add_argument("--candidate-bench", required=True, metavar="PATH", help="spill-bench of the candidate build")
-    p.add_argument("--sessions", type=int, default=2,
-                   help="lockstep sessions, each a fresh process per side [2]")
+    p.add_argument("--sessions", type=int, default=8,
+                   help="lockstep sessions, each a fresh process per side; with 2 or more the session is the "
+                        "unit of gate.py's test, which needs 5 to reach p < 0.05 [8]")
     p.add_argument("--seed", type=int, default=1, help="seed of the order inside each step [1]")
     p.add_argument("--baseline-arg", action="append", default=[], metavar="ARG",
                    help="extra spill-bench argument for baseline processes only (repeatable)")

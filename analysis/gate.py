@@ -19,7 +19,9 @@ paired wallclock mode (automatic when both files come from one run of
 ab_run.py, which interleaves baseline and candidate processes): the ratio
 is the median over pairs of median(candidate)/median(baseline) within the
 pair, the test the one-sided Wilcoxon signed-rank test on the log pair
-ratios; a point regresses when both conditions above hold. This is the mode
+ratios; a point regresses when both conditions above hold. With several
+sessions (fresh process pairs) the unit is the session, the median of its
+pair ratios: repetitions of one process are not independent of each other. This is the mode
 to gate with on a shared machine, where whole processes speed up and slow
 down together with the neighbours' load (see stats.py).
 
@@ -88,25 +90,48 @@ def pair_ratios(base_point: dict, cand_point: dict, metric: str) -> list[float]:
 
     Pairs with the metric on one side only, or a zero baseline median, are left out.
     """
-    def by_pair(point: dict) -> dict[int, list[float]]:
-        groups: dict[int, list[float]] = {}
+    return [ratio for _, ratio in _pair_ratios_by_session(base_point, cand_point, metric)]
+
+
+def _pair_ratios_by_session(base_point: dict, cand_point: dict, metric: str) -> list[tuple[int, float]]:
+    def by_pair(point: dict) -> dict[int, tuple[int, list[float]]]:
+        groups: dict[int, tuple[int, list[float]]] = {}
         for rep in point["repetitions"]:
             value = sr.repetition_value(rep, metric)
             if value is not None and isinstance(rep.get("pair"), int):
-                groups.setdefault(rep["pair"], []).append(value)
+                session = rep.get("session", 0) if isinstance(rep.get("session", 0), int) else 0
+                groups.setdefault(rep["pair"], (session, []))[1].append(value)
         return groups
     b, c = by_pair(base_point), by_pair(cand_point)
-    ratios = []
+    out = []
     for pair in sorted(set(b) & set(c)):
-        base_median = stats.median(b[pair])
+        base_median = stats.median(b[pair][1])
         if base_median != 0.0:
-            ratios.append(stats.median(c[pair]) / base_median)
-    return ratios
+            out.append((b[pair][0], stats.median(c[pair][1]) / base_median))
+    return out
 
 
-def _paired_row(row: dict, ratios: list[float], limit: float, higher_better: bool,
+def unit_ratios(base_point: dict, cand_point: dict, metric: str) -> tuple[list[float], str]:
+    """The observations the paired test runs on, and their unit.
+
+    With several sessions (fresh processes) the unit is the session: the
+    median of its pair ratios. Repetitions inside one process share that
+    process's memory layout and placement, so treating each pair as
+    independent would overstate the evidence when processes differ (they
+    do here: analysis/README.md). With one session the unit is the pair.
+    """
+    tagged = _pair_ratios_by_session(base_point, cand_point, metric)
+    sessions = sorted({session for session, _ in tagged})
+    if len(sessions) < 2:
+        return [ratio for _, ratio in tagged], "pair"
+    return [stats.median([r for s, r in tagged if s == session]) for session in sessions], "session"
+
+
+def _paired_row(row: dict, found: tuple[list[float], str], limit: float, higher_better: bool,
                 alpha: float, seed: int) -> None:
+    ratios, unit = found
     row["pairs"] = len(ratios)
+    row["unit"] = unit
     if not ratios:
         row["status"] = "unavailable"
         row["note"] = "no interleaved pair has the metric on both sides, ignored"
@@ -121,7 +146,7 @@ def _paired_row(row: dict, ratios: list[float], limit: float, higher_better: boo
     beyond = row["ratio"] < 1.0 - limit if higher_better else row["ratio"] > 1.0 + limit
     row["status"] = "regression" if beyond and row["p_value"] < alpha else "pass"
     if stats.min_attainable_signed_rank_p(len(ratios)) >= alpha:
-        row["note"] = (f"only {len(ratios)} interleaved pairs: the signed-rank test cannot reach "
+        row["note"] = (f"only {sr.plural(len(ratios), unit)}: the signed-rank test cannot reach "
                        f"p < {alpha:g}, so no regression can be flagged")
 
 
@@ -176,7 +201,7 @@ def gate(base: dict, cand: dict, max_regression_pct: float, alpha: float = 0.05,
             side = "baseline and candidate" if not b and not c else ("baseline" if not b else "candidate")
             row["note"] = f"{metric} unavailable in {side}, ignored"
         elif paired:
-            _paired_row(row, pair_ratios(base_point, cand_point, metric), limit, higher_better, alpha, seed)
+            _paired_row(row, unit_ratios(base_point, cand_point, metric), limit, higher_better, alpha, seed)
         elif mode == "wallclock":
             _wallclock_row(row, b, c, limit, higher_better, alpha, seed)
         else:
@@ -222,7 +247,7 @@ def format_result(result: dict) -> str:
             detail = (f"{metric} median {row['base_median']:.6g} -> {row['candidate_median']:.6g} "
                       f"(ratio {row['ratio']:.4f}")
             if result.get("paired"):
-                detail += (f" median over {row['pairs']} interleaved pairs, 95% CI [{row['ci_low']:.4f}, "
+                detail += (f" median over {sr.plural(row['pairs'], 'interleaved ' + row['unit'])}, 95% CI [{row['ci_low']:.4f}, "
                            f"{row['ci_high']:.4f}], signed-rank p={row['p_value']:.3g}")
             elif result["mode"] == "wallclock":
                 detail += (f", 95% CI [{row['ci_low']:.4f}, {row['ci_high']:.4f}], "

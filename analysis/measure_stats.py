@@ -129,6 +129,14 @@ def largest_gap_split(values: Sequence[float]) -> tuple[int, int, float]:
     return i + 1, int(data.size) - i - 1, float(gaps[i])
 
 
+def split_at_largest_gap(values: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    """The sorted values below and above their largest gap (the two groups
+    ``bimodality`` weighs); the upper side is empty with fewer than 2 values."""
+    data = np.sort(_array(values))
+    left, _right, _gap = largest_gap_split(data)
+    return data[:left], data[left:]
+
+
 def gap_in_pooled_sd(values: Sequence[float]) -> float:
     """Largest gap divided by the pooled within-group sd of its two sides
     (inf when both sides are constant, nan with fewer than 3 values)."""

@@ -130,20 +130,24 @@ def _best(runs: dict[str, "Series"], name: str, metric: str, higher: bool) -> fl
 
 
 def t4_ceiling(runs: dict[str, "Series"]) -> tuple[float, str] | None:
-    """Fan-in ceiling: the producer pushes and the consumer drains every item.
+    """Fan-in ceiling: what any 1->1 fan-in of 8-byte items can reach here.
 
-    fill_drain does both on one thread (rate r = 1 / (t_push + t_drain)). Two
-    threads in perfect parallel with a free handoff reach at most
-    1 / max(t_push, t_drain) <= 2r. Divided by the best baseline's best
-    repetition (what the queue reaches on a quiet moment) that is the
-    highest ratio any fan-in of this item size could show.
+    Two same-run references bound it from above. ref_checksum_sink: the
+    consumer alone hands every item to the checking spout that every
+    fan-in benchmark, spill's and the baselines', delivers into.
+    ref_round_handoff: a producer fills 512-key buffers and the consumer sums
+    them, with nothing but the keys and two flags crossing cores. A fan-in
+    runs at most at the slower of the two; divided by the best baseline's
+    best repetition, that is the highest ratio any fan-in could show.
     """
-    fd = _best(runs, "fill_drain/N=1024/B=8", "items_per_second", True)
+    floors = [(r, n) for n in ("ref_checksum_sink", "ref_round_handoff")
+              if (r := _best(runs, n, "items_per_second", True)) is not None]
     bases = [(b, n) for n in TARGETS[3].den if (b := _best(runs, n, "items_per_second", True)) is not None]
-    if fd is None or not bases:
+    if not floors or not bases:
         return None
+    floor, fname = min(floors)
     base, name = max(bases)
-    return 2.0 * fd / base, f"2 x fill_drain {fd / 1e6:.0f} M/s / {name} {base / 1e6:.0f} M/s (best repetitions)"
+    return floor / base, f"{fname} {floor / 1e6:.0f} M/s / {name} {base / 1e6:.0f} M/s (best repetitions)"
 
 
 def t9_ceiling(runs: dict[str, "Series"]) -> tuple[float, str] | None:
@@ -367,11 +371,105 @@ def format_table(results: list[Result], markdown: bool = False) -> str:
     return "\n".join([fmt(header), fmt(["-" * w for w in widths]), *map(fmt, rows)])
 
 
+# --------------------------------------------------------------------------
+# the perf sweep (scenarios/perf): the same jobs through spill-bench
+
+
+@dataclass
+class CrossCheck:
+    id: str
+    what: str
+    measured: float | None
+    op: str
+    bound: float
+    note: str
+
+    @property
+    def passed(self) -> bool:
+        return self.measured is not None and _compare(self.measured, self.op, self.bound)
+
+
+POOL_SCENARIOS = ("pool", "stream", "fan_in", "sequenced", "backpressure", "pipeline", "mpsm")
+
+
+def _sweep_medians(doc) -> dict[tuple[str, tuple], float]:
+    """(scenario, sorted params) -> median items/s, for points that passed their checks."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("points"), list):
+        raise InputError("not a spill-bench result file (no \"points\" list)")
+    out = {}
+    for i, point in enumerate(doc["points"]):
+        try:
+            med = point["summary"]["items_per_second"]["median"]
+            params = point["params"]
+            scenario = point["scenario"]
+        except (KeyError, TypeError):
+            raise InputError(f"points[{i}]: missing scenario, params or summary.items_per_second.median") from None
+        if point.get("checks", {}).get("passed") is False:
+            continue
+        out[(scenario, tuple(sorted(params.items())))] = _number(med, f"points[{i}].summary.items_per_second.median")
+    return out
+
+
+def _pick(medians: dict, scenario: str, **want) -> float | None:
+    found = [v for (sc, params), v in medians.items()
+             if sc == scenario and all(dict(params).get(k) == w for k, w in want.items())]
+    return found[0] if len(found) == 1 else None
+
+
+def sweep_checks(doc) -> list[CrossCheck]:
+    """System-level counterparts of T4, T5, T6 and T8 from a run of scenarios/perf."""
+    med = _sweep_medians(doc)
+    checks = []
+    fan = _pick(med, "fan_in", producers=1)
+    bases = {sc: v for (sc, params), v in med.items() if sc.startswith("baseline_") and dict(params).get("producers") == 1}
+    if fan is not None and bases:
+        best = max(bases, key=bases.get)
+        checks.append(CrossCheck("S4", "fan_in 1->1 / best baseline queue, 16 B items (spill-bench)",
+                                 fan / bases[best], ">=", 3.0, f"vs {best}"))
+    else:
+        checks.append(CrossCheck("S4", "fan_in 1->1 / best baseline queue (spill-bench)", None, ">=", 3.0,
+                                 "fan_in or baseline_* points with producers=1 missing or failed"))
+    seq = _pick(med, "sequenced", producers=1)
+    checks.append(CrossCheck("S5", "sequenced / fan_in, 1 producer (spill-bench)",
+                             seq / fan if seq is not None and fan else None, ">=", 0.9,
+                             "" if seq is not None and fan else "sequenced or fan_in point missing or failed"))
+    allocs = [(p.get("cost", {}).get("allocations_per_round"), p["id"]) for p in doc["points"]
+              if p.get("scenario") in POOL_SCENARIOS]
+    known = [(a, i) for a, i in allocs if isinstance(a, (int, float)) and not isinstance(a, bool)]
+    worst = max(known, default=None)
+    checks.append(CrossCheck("S6", "heap allocations per round, every pool point (spill-bench)",
+                             worst[0] if worst else None, "<=", 0.0,
+                             f"{len(known)} points" + (f"; worst {worst[1]}" if worst and worst[0] > 0 else "")))
+    m1 = _pick(med, "mpsm", mergers=1)
+    m2 = _pick(med, "mpsm", mergers=2)
+    checks.append(CrossCheck("S8", "mpsm, blocking 50 us per batch: 2 mergers / 1 merger (spill-bench)",
+                             m2 / m1 if m1 and m2 is not None else None, ">=", 1.8,
+                             "" if m1 and m2 is not None else "mpsm points with mergers=1 and 2 missing or failed"))
+    return checks
+
+
+def format_checks(checks: list[CrossCheck], markdown: bool = False) -> str:
+    results = [Result(Target(c.id, c.what, "ratio", "items_per_second", c.op, c.bound), c.measured,
+                      None, None, c.passed, c.note) for c in checks]
+    return format_table(results, markdown=markdown)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Check the issue-7 performance targets on a spill-micro JSON run.")
     ap.add_argument("results", help="Google Benchmark JSON from spill-micro (--benchmark_out=...)")
     ap.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    ap.add_argument("--sweep", metavar="PERF.json",
+                    help="spill-bench results of scenarios/perf: print the system-level cross-checks "
+                         "S4, S5, S6, S8 (not gating: the targets are defined on the micro-benchmarks)")
     args = ap.parse_args(argv)
+    sweep_doc = None
+    if args.sweep:
+        try:
+            sweep_doc = read_json(args.sweep)
+            checks = sweep_checks(sweep_doc)
+        except InputError as e:
+            print(f"perf_targets: {args.sweep}: {e}", file=sys.stderr)
+            return 2
     try:
         doc = read_json(args.results)
         runs = parse(doc)
@@ -399,6 +497,9 @@ def main(argv: list[str] | None = None) -> int:
           + (f"; missed: {', '.join(missed)}" if missed else ""))
     print("\nReplacements (gate only when a target above is out of reach in this run):\n")
     print(format_table(list(replacements.values()), markdown=args.markdown))
+    if sweep_doc is not None:
+        print("\nThe same jobs through spill-bench (scenarios/perf; cross-checks, not gating):\n")
+        print(format_checks(checks, markdown=args.markdown))
     if warning := load_warning(doc):
         print(warning)
     failed = failed_checks(runs)

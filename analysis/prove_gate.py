@@ -35,7 +35,7 @@ import gate  # noqa: E402
 import spill_results as sr  # noqa: E402
 
 PROG = "prove_gate.py"
-DEFAULT_ARGS = ["ring", "--ring-size", "65536", "--items", "4000000", "--repetitions", "8",
+DEFAULT_ARGS = ["ring", "--ring-size", "65536", "--items", "4000000", "--repetitions", "4",
                 "--warmup", "2", "--no-calibrate"]
 DEFAULT_METRICS = ["items_per_second", "cpu_seconds_per_item"]
 
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sr.OneLineArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
     p.add_argument("--bench", required=True, help="path to spill-bench")
     p.add_argument("--trials", type=int, default=20)
-    p.add_argument("--sessions", type=int, default=4, help="ab_run.py sessions per comparison [4]")
+    p.add_argument("--sessions", type=int, default=8, help="ab_run.py sessions per comparison (the unit of the test) [8]")
     p.add_argument("--slowdown", type=float, default=10.0, help="injected slowdown, percent [10]")
     p.add_argument("--max-regression", type=float, default=5.0, help="gate threshold, percent [5]")
     p.add_argument("--alpha", type=float, default=0.05)

@@ -7,7 +7,8 @@ Writes DIR/report.md (plots referenced as DIR/plots/*.png) and
 DIR/report.html (the same plots embedded as base64 data URIs).  Several
 input files are read as parts of one run (e.g. shards): their points are
 pooled, so a point id may appear only once.  Points whose checks failed are
-listed first, in red.  A plot whose data is absent is replaced by a sentence
+listed first, in red; points whose repetitions fall into two groups
+(measure_stats.bimodality) follow, as a warning.  A plot whose data is absent is replaced by a sentence
 saying why.  Exit status 2 and one error line on bad input, and nothing is
 written then.
 """
@@ -24,6 +25,7 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import measure_stats as ms  # noqa: E402
 import report_handoff  # noqa: E402
 import spill_results as sr  # noqa: E402
 import stats  # noqa: E402
@@ -442,6 +444,49 @@ def latency_section(points: list[dict]) -> dict:
     return {"entries": entries, "rows": rows}
 
 
+NOISE_CONFIDENCE = 0.95
+NOISE_METRIC = "items_per_second"
+BIMODAL_WARNING = "repetitions fall into two groups: the median hides which one a rerun would see"
+
+
+def noise_section(points: list[dict], confidence: float = NOISE_CONFIDENCE,
+                  seed: int = ms.DEFAULT_SEED, resamples: int = ms.DEFAULT_RESAMPLES) -> dict:
+    """Per point: median items/s, the percentile-bootstrap CI of that median
+    (seeded, so the same input gives the same report), CV, n, and whether the
+    repetitions fall into two groups (measure_stats.bimodality, which needs
+    n >= BIMODALITY_MIN_N).  `status` is "bimodal", "unimodal" or "too few";
+    a flagged row also has the two groups (split at the largest gap) with their
+    medians and sizes, and its sorted values for the strip plot.  Points are
+    labelled by scenario and the parameters that vary within that scenario."""
+    if not points:
+        return {"skip": "the input has no points"}
+    keys = {scenario: varying_params([p for p in points if p["scenario"] == scenario])
+            for scenario in {p["scenario"] for p in points}}
+    keyed = []
+    for point in points:
+        values = [v for v in sr.metric_values(point, NOISE_METRIC) if math.isfinite(v)]
+        ci = ms.bootstrap_median_ci(values, confidence, resamples=resamples, seed=seed)
+        bim = ms.bimodality(values)
+        row = {"id": point["id"], "scenario": point["scenario"],
+               "label": _label(point["params"], keys[point["scenario"]]) if keys[point["scenario"]]
+               else "(the scenario's only point)",
+               "median": ci.median, "ci_low": ci.low, "ci_high": ci.high,
+               "cv": sr.summarize(values)["cv"], "n": len(values),
+               "status": "bimodal" if bim.flag else ("too few" if bim.n < ms.BIMODALITY_MIN_N else "unimodal"),
+               "reason": bim.reason, "groups": []}
+        if bim.flag:
+            row["groups"] = [{"median": stats.median([float(v) for v in group]), "n": int(len(group))}
+                             for group in ms.split_at_largest_gap(values)]
+            row["values"] = sorted(values)
+        keyed.append(((point["scenario"], [_sort_key(point["params"].get(k)) for k in keys[point["scenario"]]],
+                       point["id"]), row))
+    rows = [row for _, row in sorted(keyed, key=lambda kr: kr[0])]
+    return {"rows": rows, "flagged": [r for r in rows if r["status"] == "bimodal"],
+            "too_few": sum(1 for r in rows if r["status"] == "too few"),
+            "tested": sum(1 for r in rows if r["status"] != "too few"),
+            "confidence": confidence, "seed": seed, "resamples": resamples, "min_n": ms.BIMODALITY_MIN_N}
+
+
 def build_report(inputs: list[tuple[str, dict]], title: str = "spill benchmark report") -> dict:
     """All data the report shows, as plain values (nothing rendered yet)."""
     points = [point for _, doc in inputs for point in doc["points"]]
@@ -477,6 +522,7 @@ def build_report(inputs: list[tuple[str, dict]], title: str = "spill benchmark r
         "counters": counters_section(inputs, points),
         "floors_cost": floors_cost_section(inputs, points),
         "latency": latency_section(points),
+        "noise": noise_section(points),
         "handoff": report_handoff.handoff_section(inputs, points),
         "unavailable": sr.unavailable_counters(inputs),
         "notes": notes,
@@ -514,38 +560,60 @@ def _maybe_log_x(ax, xs: list[float]) -> None:
         ax.set_xscale("symlog", linthresh=min(positive))
 
 
-def plot_throughput(entry: dict) -> bytes:
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4.2))
-    for line in entry["lines"]:
-        medians = [v["median"] / 1e6 for v in line["values"]]
-        ax.errorbar(line["x"], medians, yerr=_error_bars(line["values"], 1e-6), marker="o",
-                    capsize=3, label=line["label"])
-    ax.set_title(f"{entry['scenario']}: throughput vs producers (median, bars = min/max)")
-    ax.set_xlabel("producers (threads)")
-    ax.set_ylabel("throughput (million items/s)\nhigher is better")
-    ax.set_xticks(sorted({x for line in entry["lines"] for x in line["x"]}))
-    ax.set_ylim(bottom=0)
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
+def _axes(figsize: tuple[float, float] = (7, 4.2)):
+    """A new figure with one axes: (fig, ax)."""
+    return _pyplot().subplots(figsize=figsize)
+
+
+def _finish(fig, ax, title: str, ylabel: str, xlabel: str | None = None, xticks=None,
+            ylim_zero: bool = False, grid_axis: str = "both", legend: bool = True,
+            tight: bool = False) -> bytes:
+    """The scaffolding every single-axes plot ends with, always in this order:
+    title, x label, y label, x ticks, y from 0, grid, legend, tight layout; PNG."""
+    ax.set_title(title)
+    if xlabel is not None:
+        ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if xticks is not None:
+        ax.set_xticks(xticks)
+    if ylim_zero:
+        ax.set_ylim(bottom=0)
+    if grid_axis == "both":
+        ax.grid(True, alpha=0.3)
+    else:
+        ax.grid(True, axis=grid_axis, alpha=0.3)
+    if legend:
+        ax.legend(fontsize=8)
+    if tight:
+        fig.tight_layout()
     return _png(fig)
 
 
+def _median_lines_png(lines: list[dict], title: str, xlabel: str) -> bytes:
+    """Median throughput (million items/s) per x, min/max error bars, one line each."""
+    fig, ax = _axes()
+    for line in lines:
+        medians = [v["median"] / 1e6 for v in line["values"]]
+        ax.errorbar(line["x"], medians, yerr=_error_bars(line["values"], 1e-6), marker="o",
+                    capsize=3, label=line["label"])
+    return _finish(fig, ax, title, "throughput (million items/s)\nhigher is better", xlabel=xlabel,
+                   xticks=sorted({x for line in lines for x in line["x"]}), ylim_zero=True)
+
+
+def plot_throughput(entry: dict) -> bytes:
+    return _median_lines_png(entry["lines"], f"{entry['scenario']}: throughput vs producers (median, bars = min/max)",
+                             "producers (threads)")
+
+
 def plot_speedup(entry: dict) -> bytes:
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+    fig, ax = _axes()
     xs = sorted({x for line in entry["lines"] for x in line["x"]})
     ax.plot(xs, xs, linestyle="--", color="grey", label="ideal (linear)")
     for line in entry["lines"]:
         ax.plot(line["x"], line["speedup"], marker="o", label=line["label"])
-    ax.set_title(f"{entry['scenario']}: speedup vs 1 producer")
-    ax.set_xlabel("producers (threads)")
-    ax.set_ylabel("speedup (× throughput at 1 producer)\nhigher is better")
-    ax.set_xticks(xs)
-    ax.set_ylim(bottom=0)
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
-    return _png(fig)
+    return _finish(fig, ax, f"{entry['scenario']}: speedup vs 1 producer",
+                   "speedup (× throughput at 1 producer)\nhigher is better", xlabel="producers (threads)",
+                   xticks=xs, ylim_zero=True)
 
 
 def plot_backpressure(section: dict) -> bytes:
@@ -568,28 +636,15 @@ def plot_backpressure(section: dict) -> bytes:
 
 
 def plot_mergers(section: dict) -> bytes:
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4.2))
-    for line in section["lines"]:
-        medians = [v["median"] / 1e6 for v in line["values"]]
-        ax.errorbar(line["x"], medians, yerr=_error_bars(line["values"], 1e-6), marker="o",
-                    capsize=3, label=line["label"])
-    ax.set_title(f"{MERGERS_SCENARIO}: throughput vs mergers (median, bars = min/max)")
-    ax.set_xlabel("mergers (threads)")
-    ax.set_ylabel("throughput (million items/s)\nhigher is better")
-    ax.set_xticks(sorted({x for line in section["lines"] for x in line["x"]}))
-    ax.set_ylim(bottom=0)
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
-    return _png(fig)
+    return _median_lines_png(section["lines"], f"{MERGERS_SCENARIO}: throughput vs mergers (median, bars = min/max)",
+                             "mergers (threads)")
 
 
 def plot_baselines(section: dict) -> bytes:
-    plt = _pyplot()
     names = section["names"]
     groups = section["groups"]
     width = 0.8 / len(names)
-    fig, ax = plt.subplots(figsize=(max(7, 1.6 * len(groups) + 2), 4.2))
+    fig, ax = _axes((max(7, 1.6 * len(groups) + 2), 4.2))
     for i, name in enumerate(names):
         xs, medians, values = [], [], []
         for g, group in enumerate(groups):
@@ -601,11 +656,8 @@ def plot_baselines(section: dict) -> bytes:
         ax.bar(xs, medians, width=width, yerr=_error_bars(values, 1e-6), capsize=3, label=label)
     ax.set_xticks(range(len(groups)))
     ax.set_xticklabels([g["label"] for g in groups], fontsize=8)
-    ax.set_title("TPC design vs baseline queues on the same job (median, bars = min/max)")
-    ax.set_ylabel("throughput (million items/s)\nhigher is better")
-    ax.grid(True, axis="y", alpha=0.3)
-    ax.legend(fontsize=8)
-    return _png(fig)
+    return _finish(fig, ax, "TPC design vs baseline queues on the same job (median, bars = min/max)",
+                   "throughput (million items/s)\nhigher is better", grid_axis="y")
 
 
 def plot_counters(section: dict) -> bytes:
@@ -632,23 +684,18 @@ def plot_counters(section: dict) -> bytes:
 
 
 def plot_cost_per_role(section: dict) -> bytes:
-    plt = _pyplot()
     scenarios = list(section["cost"])
     roles = section["roles"]
     width = 0.8 / max(len(roles), 1)
-    fig, ax = plt.subplots(figsize=(max(7, 1.1 * len(scenarios) + 2), 4.2))
+    fig, ax = _axes((max(7, 1.1 * len(scenarios) + 2), 4.2))
     for i, role in enumerate(roles):
         xs = [g + (i - (len(roles) - 1) / 2) * width for g, s in enumerate(scenarios) if role in section["cost"][s]]
         ys = [section["cost"][s][role] for s in scenarios if role in section["cost"][s]]
         ax.bar(xs, ys, width=width, label=role)
     ax.set_xticks(range(len(scenarios)))
     ax.set_xticklabels(scenarios, rotation=30, ha="right", fontsize=8)
-    ax.set_title("CPU cost per role (median over the scenario's points)")
-    ax.set_ylabel("CPU-seconds per million items\nlower is better")
-    ax.grid(True, axis="y", alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return _png(fig)
+    return _finish(fig, ax, "CPU cost per role (median over the scenario's points)",
+                   "CPU-seconds per million items\nlower is better", grid_axis="y", tight=True)
 
 
 LATENCY_MARKS = (("p50", "o"), ("p99", "s"), ("p99_9", "^"), ("max", "X"))
@@ -692,6 +739,30 @@ def plot_latency(section: dict) -> bytes:
     return _png(fig)
 
 
+def plot_noise_bimodal(section: dict) -> bytes:
+    """Strip plot of each flagged point's repetitions (one row per point):
+    dots = repetitions, | = median, bar = bootstrap CI of the median,
+    diamonds = the medians of the two groups."""
+    flagged = section["flagged"]
+    fig, ax = _axes((8, max(2.4, 0.7 * len(flagged) + 1.4)))
+    for row_index, row in enumerate(flagged):
+        y = len(flagged) - 1 - row_index
+        jitter = [((i % 5) - 2) * 0.06 for i in range(len(row["values"]))]
+        ax.plot([v / 1e6 for v in row["values"]], [y + j for j in jitter], "o", color="C0", alpha=0.7,
+                label="repetition" if row_index == 0 else None)
+        ax.plot([row["ci_low"] / 1e6, row["ci_high"] / 1e6], [y - 0.3, y - 0.3], color="C1", linewidth=3,
+                label=f"{section['confidence']:.0%} CI of the median" if row_index == 0 else None)
+        ax.plot([row["median"] / 1e6], [y - 0.3], "|", color="black", markersize=14, markeredgewidth=2,
+                label="median" if row_index == 0 else None)
+        ax.plot([g["median"] / 1e6 for g in row["groups"]], [y + 0.3] * len(row["groups"]), "D", color="C3",
+                label="group medians" if row_index == 0 else None)
+    ax.set_yticks(range(len(flagged)))
+    ax.set_yticklabels([f"{r['scenario']}: {r['label']}" for r in reversed(flagged)], fontsize=8)
+    ax.set_ylim(-0.8, len(flagged) - 0.2)
+    return _finish(fig, ax, "bimodal points: every repetition", "",
+                   xlabel="throughput (million items/s), higher is better", grid_axis="x", tight=True)
+
+
 def render_figures(data: dict) -> dict[str, dict]:
     """name -> {"title", "png"} for every plot the data allows."""
     figures: dict[str, dict] = {}
@@ -713,6 +784,8 @@ def render_figures(data: dict) -> dict[str, dict]:
         figures["cost_per_role"] = {"title": "Cost per role", "png": plot_cost_per_role(data["floors_cost"])}
     if data["latency"].get("entries"):
         figures["latency"] = {"title": "Latency distributions", "png": plot_latency(data["latency"])}
+    if data["noise"].get("flagged"):
+        figures["noise_bimodal"] = {"title": "Bimodal points", "png": plot_noise_bimodal(data["noise"])}
     figures.update(report_handoff.render_figures(data["handoff"]))
     return figures
 
@@ -731,8 +804,54 @@ def _pct(value: float) -> str:
     return "n/a" if value is None or math.isnan(value) else f"{value * 100:.1f}%"
 
 
+def _noise_groups(row: dict) -> str:
+    """"groups at A items/s (k of n) and B items/s (n-k of n)", or "" when not flagged."""
+    if not row["groups"]:
+        return ""
+    return "groups at " + " and ".join(f"{_num(g['median'])} items/s ({g['n']} of {row['n']})" for g in row["groups"])
+
+
+NOISE_STATUS_TEXT = {"bimodal": "BIMODAL", "unimodal": "no", "too few": "too few repetitions to test"}
+
+
+def noise_blocks(noise: dict, figures: dict[str, dict]) -> list[tuple]:
+    """The "Noise" section: CI table, bimodality flags, strip plot of flagged points."""
+    blocks: list[tuple] = [("h2", "Noise: medians, confidence intervals, bimodal points")]
+    if "skip" in noise:
+        blocks.append(("p", f"No noise table: {noise['skip']}."))
+        return blocks
+    level = f"{noise['confidence']:.0%}"
+    blocks.append(("p", f"Per point: the median items/s of the repetitions with a {level} percentile-bootstrap "
+                        f"confidence interval of the median ({noise['resamples']} resamples, seed {noise['seed']}: "
+                        "the same input always gives the same interval; with few repetitions it is coarse), "
+                        "the CV, and whether the repetitions fall into two groups (Sarle's bimodality "
+                        "coefficient plus a gap of at least "
+                        f"{ms.BIMODALITY_MIN_GAP_SD:g} within-group standard deviations with at least 2 "
+                        f"repetitions on each side; the test needs n >= {noise['min_n']})."))
+    flagged = len(noise["flagged"])
+    parts = []
+    if noise["tested"]:
+        parts.append(f"bimodal: {flagged} of the {sr.plural(noise['tested'], 'point')} with at least "
+                     f"{noise['min_n']} repetitions")
+    if noise["too_few"]:
+        parts.append(f"{sr.plural(noise['too_few'], 'point')} with fewer than {noise['min_n']} repetitions: "
+                     "too few repetitions to test, which says nothing either way (10 or more detect "
+                     "well-separated groups reliably)")
+    text = "; ".join(parts)
+    blocks.append(("p", text[:1].upper() + text[1:] + "."))
+    if "noise_bimodal" in figures:
+        blocks.append(("p", f"Bimodal points, every repetition: {BIMODAL_WARNING}."))
+        blocks.append(("img", "noise_bimodal", figures))
+    blocks.append(("table", ["scenario", "point", "median items/s", f"{level} CI of the median", "CV", "n",
+                             "bimodal", "groups (median, repetitions)"],
+                   [[r["scenario"], r["label"], _num(r["median"]),
+                     f"{_num(r['ci_low'])} .. {_num(r['ci_high'])}", _pct(r["cv"]), str(r["n"]),
+                     NOISE_STATUS_TEXT[r["status"]], _noise_groups(r) or "-"] for r in noise["rows"]]))
+    return blocks
+
+
 def document_blocks(data: dict, figures: dict[str, dict]) -> list[tuple]:
-    """The report as blocks: ("h1"|"h2"|"p"|"failed"|"table"|"img"|"list", ...)."""
+    """The report as blocks: ("h1"|"h2"|"p"|"failed"|"warning"|"table"|"img"|"list", ...)."""
     blocks: list[tuple] = [("h1", data["title"])]
     if data["failed"]:
         items = []
@@ -745,6 +864,10 @@ def document_blocks(data: dict, figures: dict[str, dict]) -> list[tuple]:
                                  "their measurements are not valid", items))
     else:
         blocks.append(("p", f"All {sr.plural(data['n_points'], 'point')} passed their correctness checks."))
+    if data["noise"].get("flagged"):
+        blocks.append(("warning", f"WARNING ({sr.plural(len(data['noise']['flagged']), 'point')}): {BIMODAL_WARNING}.",
+                       [(r["id"], f"{_noise_groups(r)}; median {_num(r['median'])} items/s", r["scenario"])
+                        for r in data["noise"]["flagged"]]))
     blocks.append(("p", "Input: " + ", ".join(data["files"]) + f" ({sr.plural(data['n_points'], 'point')})."))
 
     blocks.append(("h2", "Run metadata"))
@@ -870,6 +993,8 @@ def document_blocks(data: dict, figures: dict[str, dict]) -> list[tuple]:
         blocks.append(("h2", "Notes"))
         blocks.append(("list", data["notes"]))
 
+    blocks.extend(noise_blocks(data["noise"], figures))
+
     blocks.append(("h2", "All points"))
     blocks.append(("table", ["scenario", "median items/s", "min", "max", "CV", "n", "checks", "point id"],
                    [[r["scenario"], _num(r["median"]), _num(r["min"]), _num(r["max"]), _pct(r["cv"]),
@@ -896,6 +1021,11 @@ def render_markdown(blocks: list[tuple], plot_dir: str = "plots") -> str:
             out.append(f"**{block[1]}**\n")
             out.extend(f"- **FAILED** `{ident}`: {detail} (in {path})" for ident, detail, path in block[2])
             out.append("")
+        elif kind == "warning":
+            out.append("## WARNING: BIMODAL POINTS\n")
+            out.append(f"**{block[1]}**\n")
+            out.extend(f"- **BIMODAL** `{ident}`: {detail} (scenario `{scenario}`)" for ident, detail, scenario in block[2])
+            out.append("")
         elif kind == "list":
             out.extend(f"- {item}" for item in block[1])
             out.append("")
@@ -921,6 +1051,9 @@ code { font-size: 0.9em; }
 .failed-checks { border: 3px solid #c00000; background: #ffe6e6; color: #c00000; padding: 0.5em 1em; margin: 1em 0; }
 .failed-checks h2 { color: #c00000; margin-top: 0.3em; }
 .failed-row td { color: #c00000; font-weight: bold; }
+.noise-warning { border: 3px solid #b36b00; background: #fff4e0; color: #7a4a00; padding: 0.5em 1em; margin: 1em 0; }
+.noise-warning h2 { color: #7a4a00; margin-top: 0.3em; }
+.bimodal-row td { color: #7a4a00; font-weight: bold; }
 """
 
 
@@ -944,13 +1077,20 @@ def render_html(blocks: list[tuple]) -> str:
             out.extend(f'<li style="color:#c00000"><strong>FAILED</strong> <code>{esc(ident)}</code>: '
                        f'{esc(detail)} (in {esc(path)})</li>' for ident, detail, path in block[2])
             out.append("</ul></div>")
+        elif kind == "warning":
+            out.append('<div class="noise-warning" style="border:3px solid #b36b00;background:#fff4e0;color:#7a4a00">')
+            out.append("<h2>WARNING: BIMODAL POINTS</h2>")
+            out.append(f"<p><strong>{esc(block[1])}</strong></p><ul>")
+            out.extend(f'<li><strong>BIMODAL</strong> <code>{esc(ident)}</code>: {esc(detail)} '
+                       f'(scenario <code>{esc(scenario)}</code>)</li>' for ident, detail, scenario in block[2])
+            out.append("</ul></div>")
         elif kind == "list":
             out.append("<ul>" + "".join(f"<li>{esc(item)}</li>" for item in block[1]) + "</ul>")
         elif kind == "table":
             header, rows = block[1], block[2]
             out.append("<table><tr>" + "".join(f"<th>{esc(str(h))}</th>" for h in header) + "</tr>")
             for row in rows:
-                cls = ' class="failed-row"' if "FAILED" in row else ""
+                cls = ' class="failed-row"' if "FAILED" in row else (' class="bimodal-row"' if "BIMODAL" in row else "")
                 out.append(f"<tr{cls}>" + "".join(f"<td>{esc(str(c))}</td>" for c in row) + "</tr>")
             out.append("</table>")
         elif kind == "img":

@@ -415,7 +415,8 @@ struct PushRange {
     template <class Ring>
     void operator()(Ring& ring, std::size_t, const std::uint64_t& round) const {
         const std::uint64_t base = round * per_round;
-        for (std::uint64_t i = 0; i < per_round; ++i) ring.push(base + i);
+        auto w = ring.writer();
+        for (std::uint64_t i = 0; i < per_round; ++i) w.push(base + i);
     }
 };
 
@@ -522,6 +523,9 @@ void BM_fanin_spill(State& state) {
         pool.join();
         fan.flush();
         report_allocs(state, a0, r - r0);  // after join: the worker's allocations (none expected) are visible
+        // Waits that ended on the futex (a wake-up costs microseconds): lower is better.
+        state.counters["owner_blocks_per_round"] = as_double(pool.owner_wait().blocks) / as_double(r);
+        state.counters["worker_blocks_per_round"] = as_double(pool.stats(0).wait.blocks) / as_double(r);
         const auto& sink = sink_of(fan);
         const auto& ov = pool.overflow(0);
         const std::uint64_t produced = r * Round;
@@ -540,7 +544,70 @@ void BM_fanin_spill(State& state) {
     set_items(state, Round);
 }
 
-/// Runs a producer thread that hands `total` increasing keys to `push`, while
+// Reference (floor for any consumer of the fan-in comparison): one thread
+// hands kFanRound keys from an array in its own cache to the CheckSumSpout
+// every fan-in benchmark delivers into. Every contender, spill or baseline,
+// pays at least this per item on the consumer side, so no fan-in can beat
+// this rate. Better: higher items/s.
+void BM_ref_checksum_sink(State& state) {
+    std::array<std::uint64_t, kFanRound> keys{};
+    CheckSumSpout<std::uint64_t> sink;
+    std::uint64_t next = 0;
+    for (auto _ : state) {
+        for (std::uint64_t k = 0; k < kFanRound; ++k) keys[k] = next + k;
+        benchmark::DoNotOptimize(keys.data());
+        for (std::uint64_t k = 0; k < kFanRound; ++k) sink.send(std::move(keys[k]));
+        next += kFanRound;
+    }
+    if (!sink.ordered || sink.count != next || sink.sum != range_sum(0, next))
+        state.SkipWithError("checksum_sink: the spout saw wrong keys");
+    set_items(state, kFanRound);
+}
+
+// Reference (floor for a fan-in round): a producer thread fills a buffer of
+// kFanRound keys (one of three, rotating like a pool worker's rings) and
+// publishes it with one release store; the benchmark thread sums it, checks
+// it and hands the buffer back with another. Only the keys and two flags
+// cross cores, with no bookkeeping: what any per-round handoff of 8-byte
+// items between two cores costs at least. Better: higher items/s.
+void BM_ref_round_handoff(State& state) {
+    struct alignas(spill::cache_line) Buffer {
+        std::array<std::uint64_t, kFanRound> keys;
+    };
+    auto buffers = std::make_unique<std::array<Buffer, 3>>();
+    PaddedWord ready;     // rounds published: written by the producer
+    PaddedWord consumed;  // rounds summed and handed back: written by the benchmark thread
+    const std::uint64_t rounds = static_cast<std::uint64_t>(state.max_iterations) + 1;
+    std::thread producer([&] {
+        for (std::uint64_t r = 0; r < rounds; ++r) {
+            // (B) acquire pairs with (D): the buffer r % 3 was read for the last time
+            // (at most two rounds in flight: one being summed, one being filled).
+            while (r - consumed.v.load(std::memory_order_acquire) >= 2) spill::detail::cpu_relax();
+            auto& keys = (*buffers)[r % 3].keys;
+            for (std::uint64_t k = 0; k < kFanRound; ++k) keys[k] = r * kFanRound + k;
+            ready.v.store(r + 1, std::memory_order_release);  // (A) publishes the keys
+        }
+    });
+    std::uint64_t r = 0, sum = 0, expected = 0;
+    for (auto _ : state) {
+        while (ready.v.load(std::memory_order_acquire) <= r) spill::detail::cpu_relax();  // (C) pairs with (A)
+        const auto& keys = (*buffers)[r % 3].keys;
+        for (std::uint64_t k = 0; k < kFanRound; ++k) sum += keys[k];
+        expected += kFanRound * (r * kFanRound) + kFanRound * (kFanRound - 1) / 2;
+        ++r;
+        consumed.v.store(r, std::memory_order_release);  // (D) hands the buffer back
+    }
+    // Let the producer finish its last round, which nobody reads.
+    while (ready.v.load(std::memory_order_acquire) < rounds) {
+        consumed.v.store(ready.v.load(std::memory_order_acquire), std::memory_order_release);
+        spill::detail::cpu_relax();
+    }
+    producer.join();
+    if (sum != expected) state.SkipWithError("round_handoff: the sum of the keys is wrong");
+    set_items(state, kFanRound);
+}
+
+/// Runs a producer thread that hands `total` increasing keys to `push`, while/// Runs a producer thread that hands `total` increasing keys to `push`, while
 /// the benchmark loop pulls kFanRound keys per iteration through `pop_some`
 /// (which returns how many it delivered to the sink). Checks sum and order.
 /// Backoff of the baseline loops on a full or empty queue: spin, then yield
@@ -831,6 +898,8 @@ void register_all() {
     benchmark::RegisterBenchmark("seq_submit/in_order", BM_seq_submit<true>)->MinTime(kRingMinTime);
     benchmark::RegisterBenchmark("seq_submit/out_of_order", BM_seq_submit<false>)->MinTime(kRingMinTime);
 
+    threaded("ref_round_handoff", BM_ref_round_handoff);  // the floor of fanin/* with kFanRound-item rounds
+    benchmark::RegisterBenchmark("ref_checksum_sink", BM_ref_checksum_sink)->MinTime(kRingMinTime);  // the consumer floor of fanin/*
     threaded("fanin/spill", BM_fanin_spill<false>);
     threaded("fanin/spill_sequenced", BM_fanin_spill<true>);
     threaded("fanin/spill/round=128", BM_fanin_spill<false, 128>);

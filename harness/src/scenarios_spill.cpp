@@ -28,7 +28,8 @@ inline void produce(Ring& ring, std::size_t w, const RoundArgs& a) {
     const std::uint64_t base = (a.round - 1) * a.per_round;
     const auto producer = static_cast<std::uint32_t>(w);
     const auto round = static_cast<std::uint32_t>(a.round);
-    for (std::uint64_t i = 0; i < a.per_round; ++i) ring.push(Item{producer, round, base + i});
+    auto cursor = ring.writer();  // the positions stay in registers (SpillRing::Writer)
+    for (std::uint64_t i = 0; i < a.per_round; ++i) cursor.push(Item{producer, round, base + i});
 }
 
 std::uint64_t per_round(const Params& p) { return p.items / (p.producers * p.rounds); }
@@ -67,6 +68,7 @@ auto make_pool(RunEnv& env, std::size_t workers, std::vector<OverflowCount>& ove
     overflow.assign(workers, OverflowCount{});
     if (probe) probe->prepare(workers, env.params.rounds);
     return spill::pool<Item, N>(workers)
+        .time_waits()  // the handoff block's spin/blocked fractions (two clock reads per wait that spun)
         .overflow([&overflow](std::size_t w) { return OverflowSpout(overflow[w]); })
         .on_worker_start([&env, role, first_slot](std::size_t w) { env.enter_pool_thread(role, w, first_slot + w); })
         .template spawn<A>([probe, task = std::move(task)](auto& ring, std::size_t w, const A& a) {

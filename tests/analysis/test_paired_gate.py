@@ -182,3 +182,48 @@ def test_prove_gate_bad_input_is_one_line_and_exit_2(cli, args, needle):
     assert r.returncode == 2
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0]
+
+
+# --------------------------------------------------------------------------
+# sessions: fresh processes, each with its own speed
+
+
+def session_docs(rng: np.random.Generator, slowdown: float, sessions: int, reps: int = 6,
+                 process_cv: float = 0.0) -> tuple[dict, dict]:
+    """Like paired_docs, plus a factor per process (each side of each session its own)."""
+    docs = {"baseline": synth.simple_doc({"p": []}), "candidate": synth.simple_doc({"p": []})}
+    pair = 0
+    for session in range(sessions):
+        own = {side: synth.lognormal(rng, 1.0, process_cv, 1)[0] if process_cv else 1.0 for side in docs}
+        for _ in range(reps):
+            shared = synth.lognormal(rng, 1.0, SHARED_CV, 1)[0]
+            for side, scale in (("baseline", 1.0), ("candidate", slowdown)):
+                value = 1e8 * scale * shared * own[side] * synth.lognormal(rng, 1.0, OWN_CV, 1)[0]
+                rep = synth.repetition(synth.BASE_PARAMS["items"], value)
+                rep["pair"], rep["session"] = pair, session
+                docs[side]["points"][0]["repetitions"].append(rep)
+            pair += 1
+    for side, doc in docs.items():
+        doc["metadata"]["interleaved"] = {"mode": "lockstep", "run_id": "r2", "side": side, "sessions": sessions}
+    return docs["baseline"], docs["candidate"]
+
+
+def test_with_several_sessions_the_unit_of_the_test_is_the_session():
+    base, cand = session_docs(np.random.default_rng(7), 0.9, sessions=3)
+    ratios, unit = gate.unit_ratios(base["points"][0], cand["points"][0], "items_per_second")
+    assert unit == "session" and len(ratios) == 3
+    row = gate.gate(base, cand, 5.0)["rows"][0]
+    assert row["unit"] == "session" and "only 3 sessions" in row["note"]  # 1/8 > 0.05: cannot flag
+
+
+def test_processes_that_differ_do_not_raise_false_alarms_when_sessions_are_the_unit():
+    # Each process runs 20% faster or slower than another at random: pooled pairs would see a
+    # "significant" difference in most sessions; the session-level test must not.
+    alarms = sum(alarm(*session_docs(np.random.default_rng(300 + i), 1.0, sessions=8, process_cv=0.2))
+                 for i in range(20))
+    assert alarms <= 1
+
+
+def test_a_ten_percent_slowdown_is_caught_over_eight_sessions_of_steady_processes():
+    caught = sum(alarm(*session_docs(np.random.default_rng(400 + i), 0.9, sessions=8)) for i in range(20))
+    assert caught >= 19

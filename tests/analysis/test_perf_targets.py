@@ -155,12 +155,16 @@ def add_copy(doc: dict, source: str, name: str) -> dict:
     return doc
 
 
-def test_the_fan_in_ceiling_comes_from_the_single_thread_drain_rate():
-    doc = add_copy(good_doc(), "push_drop/N=1024/B=8", "fill_drain/N=1024/B=8")
-    doc = set_metric(doc, "fill_drain/N=1024/B=8", "items_per_second", [5.0e8, 6.0e8, 5.5e8])
+def test_the_fan_in_ceiling_is_the_slower_floor_over_the_best_baseline():
+    doc = add_copy(good_doc(), "push_drop/N=1024/B=8", "ref_checksum_sink")
+    doc = set_metric(doc, "ref_checksum_sink", "items_per_second", [5.0e8, 6.0e8, 5.5e8])
+    doc = add_copy(doc, "push_drop/N=1024/B=8", "ref_round_handoff")
+    doc = set_metric(doc, "ref_round_handoff", "items_per_second", [9.0e8, 9.0e8, 9.0e8])
     doc = set_metric(doc, "fanin/boost_spsc_bulk/real_time", "items_per_second", [4.0e8, 4.0e8, 4.0e8])
     ceiling, how = pt.t4_ceiling(pt.parse(doc))
-    assert ceiling == pytest.approx(2 * 6.0e8 / 4.0e8) and "fill_drain" in how
+    assert ceiling == pytest.approx(6.0e8 / 4.0e8) and "ref_checksum_sink" in how
+    t4 = next(t for t in pt.TARGETS if t.id == "T4")
+    assert "out of reach here: at most 1.5" in pt.out_of_reach(t4, pt.parse(doc))
 
 
 def test_fan_in_is_compared_with_the_best_baseline():
@@ -239,3 +243,47 @@ def test_a_busy_machine_is_flagged(tmp_path, capsys):
     doc["context"]["load_avg"] = [3.5, 2.0, 1.0]
     status, out, _ = run_main(capsys, write(tmp_path, doc))
     assert status == 0 and "load average 3.50 on 2 CPUs" in out
+
+
+# --------------------------------------------------------------------------
+# --sweep: the system-level cross-checks from a run of scenarios/perf
+
+
+def perf_sweep_doc(fan=4e7, best_base=1e7, seq=3.8e7, m1=2e7, m2=4e7, allocs=0.0) -> dict:
+    import synth
+    def point(scenario, ips, **params):
+        p = synth.make_point(scenario, dict(synth.BASE_PARAMS, **params),
+                             [synth.repetition(1000, ips * f) for f in (0.98, 1.0, 1.02)])
+        if scenario in pt.POOL_SCENARIOS:
+            p["cost"] = {"allocations_per_round": allocs}
+        return p
+    return synth.make_doc([point("fan_in", fan), point("baseline_mutex", best_base / 2),
+                           point("baseline_boost_spsc", best_base), point("sequenced", seq),
+                           point("mpsm", m1, producers=2, mergers=1), point("mpsm", m2, producers=2, mergers=2)])
+
+
+def test_sweep_cross_checks_compute_each_ratio_from_the_points():
+    checks = {c.id: c for c in pt.sweep_checks(perf_sweep_doc())}
+    assert checks["S4"].measured == pytest.approx(4.0) and "baseline_boost_spsc" in checks["S4"].note
+    assert checks["S5"].measured == pytest.approx(0.95) and checks["S5"].passed
+    assert checks["S6"].measured == 0 and checks["S6"].passed
+    assert checks["S8"].measured == pytest.approx(2.0) and checks["S8"].passed
+
+
+def test_sweep_cross_checks_report_misses_and_missing_points():
+    doc = perf_sweep_doc(allocs=3.0)
+    doc["points"] = [p for p in doc["points"] if p["scenario"] != "sequenced"]
+    checks = {c.id: c for c in pt.sweep_checks(doc)}
+    assert not checks["S6"].passed and "worst" in checks["S6"].note
+    assert checks["S5"].measured is None and "missing" in checks["S5"].note
+
+
+def test_sweep_cross_checks_are_printed_but_do_not_change_the_exit_status(tmp_path, capsys):
+    sweep = write(tmp_path, perf_sweep_doc(allocs=5.0), name="perf.json")
+    status, out, _ = run_main(capsys, write(tmp_path, good_doc()), "--sweep", sweep)
+    assert status == 0 and "cross-checks, not gating" in out and "S6" in out
+
+
+def test_a_sweep_file_that_is_not_a_result_file_is_one_line_and_exit_2(tmp_path, capsys):
+    status, _, err = run_main(capsys, write(tmp_path, good_doc()), "--sweep", write(tmp_path, {"x": 1}, name="bad.json"))
+    assert status == 2 and len(err.strip().splitlines()) == 1 and "bad.json" in err

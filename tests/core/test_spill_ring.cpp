@@ -416,3 +416,67 @@ TEST_CASE("mpsc_ring: drained between bursts, nothing lost or repeated", "[mpsc]
     CHECK_THROWS_AS((spill::MpscRing<int, 8>(0)), std::invalid_argument);
     CHECK_THROWS_AS(mpsc.producer(3), std::out_of_range);
 }
+
+// ---- the push cursor ------------------------------------------------------------
+
+TEST_CASE("spill_ring: a writer pushes exactly like push, evictions included", "[ring][writer]") {
+    std::mt19937 rng(11);
+    spill::SpillRing<int, 8, spill::CollectSpout<int>> by_push;
+    spill::SpillRing<int, 8, spill::CollectSpout<int>> by_writer;
+    spill::SpillRing<int, 8, spill::DropSpout> lazy_by_writer;  // lazy eviction (I5) through the cursor
+    std::deque<int> lazy_model;
+    int next = 0;
+    for (int burst = 0; burst < 500; ++burst) {
+        const int n = static_cast<int>(rng() % 20);
+        {
+            auto w = by_writer.writer();
+            auto lw = lazy_by_writer.writer();
+            for (int i = 0; i < n; ++i, ++next) {
+                by_push.push(next);
+                w.push(next);
+                lw.push(next);
+                lazy_model.push_back(next);
+                if (lazy_model.size() > 8) lazy_model.pop_front();
+            }
+        }  // the cursors write the positions back
+        if (rng() % 3 == 0) {  // other operations between cursors see the written-back state
+            auto a = by_push.pop();
+            auto b = by_writer.pop();
+            REQUIRE(a == b);
+            auto c = lazy_by_writer.pop();
+            REQUIRE(c.has_value() == !lazy_model.empty());
+            if (c) {
+                REQUIRE(*c == lazy_model.front());
+                lazy_model.pop_front();
+            }
+        }
+        REQUIRE(contents(by_writer) == contents(by_push));
+        REQUIRE(by_writer.spout().items() == by_push.spout().items());
+        REQUIRE(by_writer.head_position() == by_push.head_position());
+        REQUIRE(by_writer.tail_position() == by_push.tail_position());
+        REQUIRE(contents(lazy_by_writer) == std::vector<int>(lazy_model.begin(), lazy_model.end()));
+    }
+}
+
+TEST_CASE("spill_ring: a writer whose spout throws leaves the ring as push would (strong guarantee)", "[ring][writer][exceptions]") {
+    Tracked::reset();
+    {
+        spill::SpillRing<Tracked, 4, spill::test::FlakySpout<Tracked>> ring;
+        {
+            auto w = ring.writer();
+            for (int i = 0; i < 4; ++i) w.push(Tracked{i});
+            ring.spout().fail_all = true;
+            Tracked extra{99};
+            CHECK_THROWS_AS(w.push(std::move(extra)), SpoutFailure);
+            CHECK(extra.id() == 99);  // not consumed
+            ring.spout().fail_all = false;
+            w.push(std::move(extra));  // the cursor goes on from a consistent state
+        }
+        std::vector<std::int64_t> ids;
+        for (const Tracked& t : ring) ids.push_back(t.id());
+        CHECK(ids == std::vector<std::int64_t>{1, 2, 3, 99});
+        REQUIRE(ring.spout().items.size() == 1);
+        CHECK(ring.spout().items[0].id() == 0);
+    }
+    CHECK(Tracked::live() == 0);
+}

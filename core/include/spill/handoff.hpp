@@ -181,19 +181,31 @@ struct alignas(cache_line) HandoffSlot {
     std::atomic<std::uint64_t> batch_seq{0};
 };
 
-/// Start/finish signalling between the pool's owner and worker w, on its own
-/// cache line. `go` carries the round number to run (or `shutdown`), `done`
-/// the last round finished.
+/// Start/finish signalling between the pool's owner and worker w. `go`
+/// carries the round number to run (or `shutdown`) and `args` the round's
+/// arguments (a copy when they are small and trivially copyable, else a
+/// pointer to them); `done` the last round finished.
 ///
-///     sig.go.store(round, std::memory_order_release); sig.go.notify_one();   // owner: start
-///     detail::await_at_least(sig.done, round, spins);                        // owner: wait
-struct alignas(cache_line) WorkerSignal {
+/// Fields are grouped by writer, one cache line each: the owner writes `go`
+/// and `args`, the worker writes `done`. On one shared line the owner's polls
+/// of `done` and the worker's store to it would move the line an extra time
+/// per round, and the worker would fetch the arguments from another line
+/// after seeing `go`; here one line transfer brings the worker both.
+///
+///     sig.args = a; sig.go.store(round, std::memory_order_release); sig.go.notify_one();  // owner: start
+///     detail::await_at_least(sig.done, round, spins);                                       // owner: wait
+template <class Args>
+struct WorkerSignal {
     static constexpr std::uint64_t shutdown = ~std::uint64_t{0};
-    std::atomic<std::uint64_t> go{0};
-    std::atomic<std::uint64_t> done{0};
+    // Owner-written (read by the worker after it sees `go`).
+    alignas(cache_line) std::atomic<std::uint64_t> go{0};
+    Args args{};
+    // Worker-written (read by the owner).
+    alignas(cache_line) std::atomic<std::uint64_t> done{0};
 };
 
-static_assert(sizeof(WorkerSignal) == cache_line && alignof(WorkerSignal) == cache_line);
+static_assert(sizeof(WorkerSignal<const void*>) == 2 * cache_line && alignof(WorkerSignal<const void*>) == cache_line);
+static_assert(offsetof(WorkerSignal<const void*>, done) == cache_line, "go and done must not share a cache line");
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free && std::atomic<std::uintptr_t>::is_always_lock_free);
 
 }  // namespace spill

@@ -147,6 +147,60 @@ public:
         return n;
     }
 
+    // ---- push cursor: writer() ----
+    /// A push cursor for a tight loop of pushes. It keeps the positions in
+    /// its own members, which the compiler can hold in registers: a loop of
+    /// ring.push() must store tail_ on every push (any eviction may call the
+    /// spout, which could look at the ring), and on a ring whose lines are
+    /// still in another core's cache (a recycled pool ring) that second
+    /// store per item halves the misses the store buffer can keep in flight.
+    /// Same effects and guarantees as push (evictions go through the ring);
+    /// nothing else may touch the ring while the cursor lives, and its
+    /// destructor writes the positions back.
+    ///
+    ///     {
+    ///         auto w = ring.writer();
+    ///         for (int i = 0; i < n; ++i) w.push(i);
+    ///     }   // ring.size() is up to date here
+    class Writer {
+    public:
+        explicit Writer(SpillRing& ring) noexcept : ring_(&ring), head_(ring.head()), tail_(ring.tail_) {}
+        Writer(const Writer&) = delete;
+        Writer& operator=(const Writer&) = delete;
+        ~Writer() { sync(); }
+
+        void push(T&& item) {
+            if constexpr (!lazy_eviction) {
+                if (tail_ - head_ == N) head_ = evict(*ring_, head_, tail_);
+            }
+            ::new (static_cast<void*>(ring_->slot(tail_))) T(std::move(item));
+            ++tail_;
+        }
+        void push(const T& item) {
+            T copy(item);
+            push(std::move(copy));
+        }
+        /// Writes the positions back now (the destructor does it too).
+        void sync() noexcept {
+            ring_->head_ = head_;
+            ring_->tail_ = tail_;
+        }
+
+    private:
+        // Takes positions by value and returns the new head, so the cursor's
+        // address never escapes and its fields stay in registers.
+        [[gnu::noinline]] static std::uint64_t evict(SpillRing& ring, std::uint64_t head, std::uint64_t tail) {
+            ring.head_ = head;
+            ring.tail_ = tail;
+            ring.evict_oldest();  // throws => nothing changed (I4); the positions are already stored
+            return ring.head_;
+        }
+        SpillRing* ring_;
+        std::uint64_t head_;
+        std::uint64_t tail_;
+    };
+    [[nodiscard]] Writer writer() noexcept { return Writer(*this); }
+
     [[nodiscard]] S& spout() noexcept { return spout_; }
     [[nodiscard]] const S& spout() const noexcept { return spout_; }
 

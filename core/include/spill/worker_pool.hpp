@@ -29,8 +29,9 @@
 // worker's items stay in push order in both streams (stats() counts merges).
 //
 // Atomics between the owner and worker w (each pair labelled):
-//   (A) owner: signal.go.store(round, release)  publishes args_ and the round
-//       number; paired with (B) worker: await_change(go) acquire load.
+//   (A) owner: signal.go.store(round, release)  publishes signal.args (the
+//       round's arguments, copied or pointed to) and the round number;
+//       paired with (B) worker: await_change(go) acquire load.
 //   (C) worker: signal.done.store(round, release) publishes the worker's
 //       stats and error; paired with (D) owner: await_at_least(done) acquire.
 //   The ring transfers (P1..P4, C1..C3) are described in handoff.hpp.
@@ -176,15 +177,22 @@ public:
     using batch_type = detail::Batch<T, N, S>;
     using ring_type = typename batch_type::ring_type;
     using slot_type = HandoffSlot<batch_type>;
+    /// Small trivially copyable arguments travel in the worker's `go` line
+    /// (one line transfer per round); others by pointer to the pool's copy.
+    static constexpr bool inline_args = std::is_trivially_copyable_v<A> && std::is_default_constructible_v<A> &&
+                                        sizeof(A) <= cache_line - sizeof(std::uint64_t) && alignof(A) <= alignof(std::uint64_t);
+    using signal_type = WorkerSignal<std::conditional_t<inline_args, A, const A*>>;
 
     struct Config {
         std::size_t workers = 1;
         std::function<S(std::size_t)> make_overflow;
         std::function<void(std::size_t)> on_worker_start;
         std::uint32_t spins = 256;
+        bool time_waits = false;
     };
 
-    WorkerPool(Config cfg, F task) : task_(std::move(task)), spins_(cfg.spins) {
+    WorkerPool(Config cfg, F task) : task_(std::move(task)), spins_(cfg.spins), time_waits_(cfg.time_waits) {
+        owner_wait_.timed = time_waits_;
         if (cfg.workers == 0) throw std::invalid_argument("spill::WorkerPool: workers must be at least 1, got 0");
         workers_.reserve(cfg.workers);
         for (std::size_t w = 0; w < cfg.workers; ++w) workers_.push_back(std::make_unique<Worker>(make_overflow(cfg, w)));
@@ -391,7 +399,7 @@ private:
         // Written by the worker and the collector (protocol in handoff.hpp).
         slot_type slot;
         // Written by the owner (go) and the worker (done).
-        WorkerSignal signal;
+        signal_type signal;
         // Worker-owned: touched by the worker thread during a round, by the
         // owner only between rounds (after (D)).
         alignas(cache_line) batch_type* active = nullptr;
@@ -449,10 +457,15 @@ private:
     }
 
     void start_round(const A* args) {
-        args_ = args;
         ++round_;
         for (auto& w : workers_) {
-            w->signal.go.store(round_, std::memory_order_release);  // (A) publishes args_
+            // The worker finished the last round (wait_round ran): it no longer reads args.
+            if constexpr (inline_args) {
+                w->signal.args = *args;
+            } else {
+                w->signal.args = args;
+            }
+            w->signal.go.store(round_, std::memory_order_release);  // (A) publishes signal.args
             w->signal.go.notify_one();
         }
         in_flight_ = true;
@@ -474,10 +487,18 @@ private:
         in_flight_ = false;
     }
 
+    static const A& round_args(const Worker& w) noexcept {
+        if constexpr (inline_args) {
+            return w.signal.args;
+        } else {
+            return *w.signal.args;
+        }
+    }
+
     void stop_threads() noexcept {
         for (auto& w : workers_) {
             if (!w->thread.joinable()) continue;
-            w->signal.go.store(WorkerSignal::shutdown, std::memory_order_release);  // (A) nothing else to publish
+            w->signal.go.store(signal_type::shutdown, std::memory_order_release);  // (A) nothing else to publish
             w->signal.go.notify_one();
         }
         for (auto& w : workers_)
@@ -491,13 +512,14 @@ private:
         // Counted here and copied into the stats before (C): the wait after
         // (C) must not write what the owner may be reading.
         WaitStats waits;
+        waits.timed = time_waits_;
         for (;;) {
             const std::uint64_t round = detail::await_change(w.signal.go, seen, spins_, seen != 0 ? &waits : nullptr);  // (B)
-            if (round == WorkerSignal::shutdown) return;
+            if (round == signal_type::shutdown) return;
             seen = round;
             w.gate.armed = true;  // the round's first eviction first spills the uncollected batch
             try {
-                std::as_const(task_)(w.active->ring, id, *args_);  // shared by all workers: called as const
+                std::as_const(task_)(w.active->ring, id, round_args(w));  // shared by all workers: called as const
             } catch (...) {
                 w.error = std::current_exception();
                 w.error_round = round;
@@ -643,8 +665,8 @@ private:
 
     F task_;
     std::uint32_t spins_;
+    bool time_waits_;
     std::vector<std::unique_ptr<Worker>> workers_;
-    const A* args_ = nullptr;
     std::optional<A> owned_args_;
     std::uint64_t round_ = 0;
     bool in_flight_ = false;
@@ -674,6 +696,7 @@ public:
         PoolBuilder<T, N, S2> b(cfg_.workers);
         b.cfg_.on_worker_start = cfg_.on_worker_start;
         b.cfg_.spins = cfg_.spins;
+        b.cfg_.time_waits = cfg_.time_waits;
         b.cfg_.make_overflow = std::move(factory);
         return b;
     }
@@ -688,6 +711,14 @@ public:
         cfg_.spins = n;
         return *this;
     }
+    /// Times every wait (WaitStats::spin_ns, block_ns): two clock reads per
+    /// wait that did not succeed at once, one of them between seeing the
+    /// change and acting on it. For measurement (spill-bench turns it on),
+    /// not for latency-critical pools. The counts are kept either way.
+    PoolBuilder& time_waits(bool on = true) {
+        cfg_.time_waits = on;
+        return *this;
+    }
     /// Starts the threads. The task is called as `f(ring, worker, const A&)`.
     template <class A, class F>
     WorkerPool<T, N, S, std::decay_t<F>, A> spawn(F&& task) const {
@@ -696,6 +727,7 @@ public:
         cfg.make_overflow = cfg_.make_overflow;
         cfg.on_worker_start = cfg_.on_worker_start;
         cfg.spins = cfg_.spins;
+        cfg.time_waits = cfg_.time_waits;
         return WorkerPool<T, N, S, std::decay_t<F>, A>(std::move(cfg), std::forward<F>(task));
     }
 
@@ -707,6 +739,7 @@ private:
         std::function<S(std::size_t)> make_overflow;
         std::function<void(std::size_t)> on_worker_start;
         std::uint32_t spins = 256;
+        bool time_waits = false;
     } cfg_;
 };
 

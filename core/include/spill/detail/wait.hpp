@@ -21,8 +21,14 @@ struct WaitStats {
     std::uint64_t waits = 0;     ///< calls that found the value unchanged at their first poll
     std::uint64_t polls = 0;     ///< loads in the spin phase (over all waits)
     std::uint64_t blocks = 0;    ///< waits that gave up spinning and blocked on the futex
-    std::uint64_t spin_ns = 0;   ///< steady_clock time in the spin phase
-    std::uint64_t block_ns = 0;  ///< steady_clock time blocked on the futex (until the value changed)
+    std::uint64_t spin_ns = 0;   ///< steady_clock time in the spin phase (0 unless timed)
+    std::uint64_t block_ns = 0;  ///< steady_clock time blocked on the futex, until the value changed (0 unless timed)
+    /// Whether the waits read the clock. Off by default: the read that ends
+    /// a spin lies on the critical path of a round trip (the waiter has seen
+    /// the change and is about to act on it), and on this KVM guest two of
+    /// them cost a fifth of a ~200 ns dispatch->join round trip. The pool
+    /// turns it on with PoolBuilder::time_waits(); the counts are always kept.
+    bool timed = false;
 };
 
 namespace detail {
@@ -42,22 +48,24 @@ inline std::uint64_t wait_clock_ns() noexcept {
 /// always a release store that publishes data (round arguments, a finished
 /// round's ring), and this load is its pair.
 ///
-/// With `st`, a wait that does not succeed at its first poll is counted and
-/// timed (spin phase, futex phase); the first poll itself reads no clock.
+/// With `st`, a wait that does not succeed at its first poll is counted, and
+/// timed (spin phase, futex phase) when `st->timed`; the first poll itself
+/// reads no clock.
 inline std::uint64_t await_change(const std::atomic<std::uint64_t>& a, std::uint64_t old, std::uint32_t spins,
                                   WaitStats* st = nullptr) noexcept {
     {
         const std::uint64_t v = a.load(std::memory_order_acquire);
         if (v != old) return v;
     }
-    const std::uint64_t t0 = st != nullptr ? wait_clock_ns() : 0;
+    const bool timed = st != nullptr && st->timed;
+    const std::uint64_t t0 = timed ? wait_clock_ns() : 0;
     if (st != nullptr) ++st->waits;
     for (std::uint32_t i = 0; i < spins; ++i) {
         const std::uint64_t v = a.load(std::memory_order_acquire);
         if (v != old) {
             if (st != nullptr) {
                 st->polls += i + 1;
-                st->spin_ns += wait_clock_ns() - t0;
+                if (timed) st->spin_ns += wait_clock_ns() - t0;
             }
             return v;
         }
@@ -69,7 +77,7 @@ inline std::uint64_t await_change(const std::atomic<std::uint64_t>& a, std::uint
             cpu_relax();
         }
     }
-    const std::uint64_t t1 = st != nullptr && spins != 0 ? wait_clock_ns() : t0;  // no spin phase: no second read
+    const std::uint64_t t1 = timed && spins != 0 ? wait_clock_ns() : t0;  // no spin phase: no second read
     if (st != nullptr) {
         st->polls += spins;
         st->spin_ns += t1 - t0;
@@ -79,7 +87,7 @@ inline std::uint64_t await_change(const std::atomic<std::uint64_t>& a, std::uint
         a.wait(old, std::memory_order_acquire);
         const std::uint64_t v = a.load(std::memory_order_acquire);
         if (v != old) {  // wait() may return spuriously
-            if (st != nullptr) st->block_ns += wait_clock_ns() - t1;
+            if (timed) st->block_ns += wait_clock_ns() - t1;
             return v;
         }
     }
