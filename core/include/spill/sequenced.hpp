@@ -66,9 +66,14 @@ public:
         if (interrupted_) [[unlikely]] release_ready();  // finish what a throwing inner spout left
         if (seq < next_) throw std::invalid_argument("SequencedSpout: sequence " + std::to_string(seq) + " was already delivered");
         if (seq == next_) {
+            struct Count {  // counted locally, stored once (also when inner_ throws)
+                std::uint64_t& total;
+                std::uint64_t n = 0;
+                ~Count() { total += n; }
+            } count{stats_.items};
             for (auto&& x : items) {
                 inner_.send(std::move(x));
-                ++stats_.items;
+                ++count.n;
             }
             ++stats_.in_order;
             ++next_;

@@ -269,32 +269,47 @@ public:
             using reference = T&&;
 
             iterator() = default;
-            explicit iterator(Take* take) noexcept : take_(take) {}
-            T&& operator*() const noexcept { return std::move(take_->ring_->front()); }
+            explicit iterator(Take* take) noexcept
+                : take_(take), ring_(take->ring_), pos_(take->head_ + take->done_), end_(take->head_ + take->n_) {}
+            T&& operator*() const noexcept { return std::move(*ring_->slot(pos_)); }
             iterator& operator++() noexcept {
-                take_->ring_->destroy_front();
-                --take_->left_;
+                std::destroy_at(ring_->slot(pos_));
+                ++pos_;
+                take_->done_ = static_cast<std::size_t>(pos_ - take_->head_);  // a store, never read back in the loop
                 return *this;
             }
             void operator++(int) noexcept { ++*this; }
-            bool operator==(std::default_sentinel_t) const noexcept { return take_->left_ == 0; }
+            bool operator==(std::default_sentinel_t) const noexcept { return pos_ == end_; }
 
         private:
+            // The position lives in the iterator (a local of the loop): the
+            // consumer's stores cannot make the compiler reload it.
             Take* take_ = nullptr;
+            SpillRing* ring_ = nullptr;
+            std::uint64_t pos_ = 0;
+            std::uint64_t end_ = 0;
         };
-        Take(SpillRing* ring, std::size_t n) noexcept : ring_(ring), left_(n) {}
+        // The ring's head moves once, when the view ends (however it ends):
+        // the loop works on the view's own copy of the position, which the
+        // compiler can keep in a register while the consumer's stores go to
+        // memory it cannot tell from the ring's. Touch the ring only after
+        // the view is gone.
+        Take(SpillRing* ring, std::size_t n) noexcept : ring_(ring), head_(ring->head_), n_(n) {}
+        ~Take() { ring_->head_ = head_ + done_; }
         Take(const Take&) = delete;
         Take& operator=(const Take&) = delete;
         iterator begin() noexcept { return iterator{this}; }
         std::default_sentinel_t end() const noexcept { return {}; }
-        [[nodiscard]] std::size_t size() const noexcept { return left_; }
+        [[nodiscard]] std::size_t size() const noexcept { return n_ - done_; }
 
     private:
         SpillRing* ring_;
-        std::size_t left_;
+        std::uint64_t head_;
+        std::size_t n_;
+        std::size_t done_ = 0;
     };
     [[nodiscard]] Take take(std::size_t n) noexcept {
-        settle();  // Take removes from the stored head_ (destroy_front)
+        settle();  // Take starts from the stored head_
         return Take(this, n < size() ? n : size());
     }
 

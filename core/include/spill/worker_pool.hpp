@@ -346,16 +346,22 @@ public:
     template <class Sink>
     std::size_t collect_ordered_slots(std::size_t first, std::size_t stride, Sink& sink) {
         std::size_t moved = 0;
-        for (bool progress = true; progress;) {
-            progress = false;
+        // Another pass only helps when a worker had a batch waiting behind a
+        // front that was not yet delivered (its front is empty after this
+        // pass's emission). Polling the slots again otherwise costs a cache
+        // line the worker is writing, for nothing.
+        for (bool again = true; again;) {
+            again = false;
+            bool waiting = false;
             std::uint64_t watermark = std::numeric_limits<std::uint64_t>::max();
             std::uint64_t lowest = watermark;
             for (std::size_t w = first; w < workers_.size(); w += stride) {
                 Worker& k = *workers_[w];
-                progress |= refresh_front(k);
+                refresh_front(k, waiting);
                 watermark = std::min(watermark, k.complete);
                 lowest = std::min(lowest, k.next_round);
             }
+            bool emitted = false;
             // Emit every round <= watermark, worker by worker within a round.
             for (std::uint64_t r = lowest; r <= watermark; ++r) {
                 for (std::size_t w = first; w < workers_.size(); w += stride) {
@@ -370,9 +376,10 @@ public:
                     sink.submit((r - 1) * workers_.size() + w, items);  // consumes all n, or throws
                     moved += n;
                     ++k.next_round;
-                    progress = true;
+                    emitted = true;
                 }
             }
+            again = waiting && emitted;
         }
         return moved;
     }
@@ -636,14 +643,16 @@ private:
     }
 
     // Ordered path: take the fresh batch if the front is fully delivered, and
-    // advance `complete` (see H4). Returns whether anything changed.
-    bool refresh_front(Worker& k) {
+    // advance `complete` (see H4). Sets `waiting` when a fresh batch stays
+    // behind an undelivered front. Returns whether anything changed.
+    bool refresh_front(Worker& k, bool& waiting) {
         batch_type& f = *k.front;
         f.segments.prune(f.ring.head_position());
         const std::uint64_t before = k.complete;
         const std::uint64_t published = k.slot.batch_seq.load(std::memory_order_acquire);  // (C1)
         std::uintptr_t cur = k.slot.word.load(std::memory_order_acquire);                 // (C2)
         if (slot_type::is_fresh(cur)) {
+            waiting = waiting || !f.ring.empty();
             if (f.ring.empty() &&
                 k.slot.word.compare_exchange_strong(cur, slot_type::recycled(&f), std::memory_order_acq_rel,
                                                     std::memory_order_relaxed)) {  // (C3)
