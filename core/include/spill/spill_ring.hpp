@@ -12,12 +12,16 @@
 //       one of them.
 //   I4  Strong guarantee on push: if the spout throws while taking the evicted
 //       item, the ring is unchanged and the new item is not consumed.
-//   I5  Lazy eviction (only when S is DropSpout and T is trivially
-//       destructible, where evicting an item means forgetting it): push does
-//       not touch head_, so tail_ - head_ may exceed N. The live head is
-//       head() = max(head_, tail_ - N); every reader goes through head() or
-//       size(), and every operation that removes items stores head() into
-//       head_ first. I1 and I2 hold for [head(), tail_).
+//   I5  Lazy head: push never writes head_, so tail_ - head_ may exceed N
+//       once the ring has wrapped. The live head is head() = max(head_,
+//       tail_ - N); every reader goes through head() or size(), and every
+//       operation that removes items stores head() into head_ first (settle).
+//       I1 and I2 hold for [head(), tail_). When the ring is full, the oldest
+//       item sits in slot(tail_) (tail_ - N and tail_ share a slot): push
+//       evicts it from there and constructs the new item in its place.
+//   I6  Lazy eviction (S is DropSpout and T trivially destructible, where
+//       evicting an item means forgetting it): push does not even look at
+//       head_; constructing over the oldest item is its eviction.
 #pragma once
 
 #include <cstddef>
@@ -53,7 +57,7 @@ public:
     using value_type = T;
     using spout_type = S;
     static constexpr std::size_t mask = N - 1;
-    /// Whether push skips eviction entirely (I5): the spout drops items and
+    /// Whether push skips eviction entirely (I6): the spout drops items and
     /// dropping one needs no destructor, so the oldest item is simply
     /// overwritten later.
     static constexpr bool lazy_eviction = std::is_same_v<S, DropSpout> && std::is_trivially_destructible_v<T>;
@@ -75,20 +79,19 @@ public:
     [[nodiscard]] static constexpr std::size_t capacity() noexcept { return N; }
     [[nodiscard]] std::size_t size() const noexcept {
         const std::uint64_t n = tail_ - head_;
-        if constexpr (lazy_eviction) return static_cast<std::size_t>(n > N ? N : n);
-        return static_cast<std::size_t>(n);
+        return static_cast<std::size_t>(n > N ? N : n);  // I5
     }
     [[nodiscard]] bool empty() const noexcept { return tail_ == head_; }
     [[nodiscard]] bool full() const noexcept { return size() == N; }
 
     /// Appends `item`; when full, first evicts the oldest item into the spout.
     void push(T&& item) {
-        // I5: with lazy eviction the slot at tail_ holds the oldest item once
-        // the ring is full, and constructing over it (T is trivially
-        // destructible) is its eviction: the loop is a masked store and one
-        // increment.
+        // I5: a full ring keeps its oldest item in slot(tail_); evicting it
+        // from there leaves head_ alone, so a stream of evicting pushes
+        // stores only the items and tail_. I6: with lazy eviction the loop is
+        // a masked store and one increment.
         if constexpr (!lazy_eviction) {
-            if (tail_ - head_ == N) evict_oldest();  // no [[unlikely]]: a full ring under load takes it every push
+            if (tail_ - head_ >= N) evict_oldest();  // no [[unlikely]]: a full ring under load takes it every push
         }
         ::new (static_cast<void*>(slot(tail_))) T(std::move(item));
         ++tail_;
@@ -171,7 +174,7 @@ public:
 
         void push(T&& item) {
             if constexpr (!lazy_eviction) {
-                if (tail_ - head_ == N) head_ = evict(*ring_, head_, tail_);
+                if (tail_ - head_ >= N) head_ = evict(*ring_, head_, tail_);
             }
             ::new (static_cast<void*>(ring_->slot(tail_))) T(std::move(item));
             ++tail_;
@@ -323,20 +326,19 @@ private:
     /// The live head (I5); head_ itself when eviction is eager.
     [[nodiscard]] std::uint64_t head() const noexcept { return tail_ - size(); }
     /// Stores the live head (I5) before an operation that removes items.
-    void settle() noexcept {
-        if constexpr (lazy_eviction) head_ = head();
-    }
+    void settle() noexcept { head_ = head(); }
     void destroy_front() noexcept {
         std::destroy_at(slot(head_));
         ++head_;
     }
-    // Runs only when the ring is full (never with lazy eviction, I5).
+    // Runs only when the ring is full (never with lazy eviction, I6). The
+    // oldest item is in slot(tail_) (I5); head_ is not written.
     // (Reading head_/tail_ into locals around the spout's send was tried to
     // spare the reloads after it: no faster in spill-micro, and 2 more
     // instructions per push in spill-det's ring_push_collect.)
     void evict_oldest() {
-        spout_.send(std::move(*slot(head_)));  // throws => nothing changed (I4)
-        destroy_front();
+        spout_.send(std::move(*slot(tail_)));  // throws => nothing changed (I4)
+        std::destroy_at(slot(tail_));
     }
 
     std::uint64_t head_ = 0;
