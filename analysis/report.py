@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import math
 import os
 import sys
@@ -27,6 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import measure_stats as ms  # noqa: E402
 import report_handoff  # noqa: E402
+import plotting  # noqa: E402
 import spill_results as sr  # noqa: E402
 import stats  # noqa: E402
 
@@ -534,18 +534,8 @@ def build_report(inputs: list[tuple[str, dict]], title: str = "spill benchmark r
 # plotting (matplotlib, Agg backend); each returns PNG bytes
 
 
-def _pyplot():
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    return plt
-
-
-def _png(fig) -> bytes:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight", metadata={"Software": None})
-    _pyplot().close(fig)
-    return buffer.getvalue()
+_pyplot = plotting.pyplot
+_png = plotting.png
 
 
 def _error_bars(values: list[dict], scale: float):

@@ -10,10 +10,10 @@ fields (older runs, baselines only) give a one-line "no ..." note instead.
 
 from __future__ import annotations
 
-import io
 import math
 from typing import Any
 
+import plotting  # noqa: E402
 import spill_results as sr
 import stats
 
@@ -169,18 +169,8 @@ def handoff_section(inputs: list[tuple[str, dict]], points: list[dict]) -> dict:
 # plots
 
 
-def _pyplot():
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    return plt
-
-
-def _png(fig) -> bytes:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight", metadata={"Software": None})
-    _pyplot().close(fig)
-    return buffer.getvalue()
+_pyplot = plotting.pyplot
+_png = plotting.png
 
 
 def plot_items_per_handoff(section: dict) -> bytes:

@@ -155,6 +155,17 @@ def _normal_sf(z: float) -> float:
     return 0.5 * math.erfc(z / math.sqrt(2.0))
 
 
+def _tail_p(p_low: float, p_high: float, alternative: str) -> float:
+    """The p-value of `alternative` from the two one-sided tail probabilities."""
+    if alternative == "less":
+        p = p_low
+    elif alternative == "greater":
+        p = p_high
+    else:
+        p = 2.0 * min(p_low, p_high)
+    return float(min(1.0, max(0.0, p)))
+
+
 def mann_whitney_u(x: Sequence[float], y: Sequence[float],
                    alternative: str = "two-sided", method: str = "auto") -> tuple[float, float]:
     """Mann-Whitney U test of samples x and y.
@@ -200,13 +211,7 @@ def mann_whitney_u(x: Sequence[float], y: Sequence[float],
         p_high = _normal_sf((u - mean - 0.5) / sigma)
         p_low = _normal_sf((mean - u - 0.5) / sigma)
 
-    if alternative == "less":
-        p = p_low
-    elif alternative == "greater":
-        p = p_high
-    else:
-        p = 2.0 * min(p_low, p_high)
-    return (u, float(min(1.0, max(0.0, p))))
+    return (u, _tail_p(p_low, p_high, alternative))
 
 
 def min_attainable_p(n1: int, n2: int, alternative: str = "less") -> float:
@@ -265,13 +270,7 @@ def wilcoxon_signed_rank(diffs: Sequence[float], alternative: str = "two-sided")
     total = float(sum(counts))
     p_low = sum(counts[: w_plus_doubled + 1]) / total   # P(W+ <= observed)
     p_high = sum(counts[w_plus_doubled:]) / total       # P(W+ >= observed)
-    if alternative == "less":
-        p = p_low
-    elif alternative == "greater":
-        p = p_high
-    else:
-        p = 2.0 * min(p_low, p_high)
-    return (w_plus_doubled / 2.0, float(min(1.0, p)))
+    return (w_plus_doubled / 2.0, _tail_p(p_low, p_high, alternative))
 
 
 def bootstrap_median_ci(values: Sequence[float], confidence: float = 0.95,

@@ -16,11 +16,11 @@ import sys
 import tempfile
 import time
 
-BENCH = os.path.abspath(sys.argv[1])
+from e2e_common import BENCH, FAILURES, check, run  # noqa: E402
+
 ROOT = os.environ.get("SPILL_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "..", ".."))
 SMOKE = os.path.join(ROOT, "scenarios", "smoke")
 TMP = tempfile.mkdtemp(prefix="spill-e2e-")
-FAILURES = []
 
 SCENARIOS = ["ring", "pool", "stream", "fan_in", "sequenced", "backpressure", "pipeline", "mpsm", "latency", "latency_open",
              "baseline_mutex", "baseline_moodycamel", "baseline_boost_queue", "baseline_boost_spsc", "baseline_tbb"]
@@ -31,17 +31,6 @@ PLACEMENTS = ["same_core", "same_l2", "same_l3", "other_l3", "other_numa", "othe
 
 def positive_finite(x):
     return isinstance(x, (int, float)) and not isinstance(x, bool) and x > 0 and math.isfinite(x)
-
-
-def run(*args, timeout=60):
-    return subprocess.run([BENCH, *args], capture_output=True, text=True, timeout=timeout)
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        FAILURES.append(what)
-    return cond
 
 
 def load(path):

@@ -11,21 +11,14 @@ import subprocess
 import sys
 import tempfile
 
-BENCH = os.path.abspath(sys.argv[1])
+from e2e_common import BENCH, FAILURES, check, run  # noqa: E402
+
 ROOT = os.path.abspath(os.environ.get("SPILL_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "..", "..")))
 AB_RUN = os.path.join(ROOT, "analysis", "ab_run.py")
 GATE = os.path.join(ROOT, "analysis", "gate.py")
 TMP = tempfile.mkdtemp(prefix="spill-lockstep-")
 SMALL = ["ring", "--ring-size", "256", "--items", "20000", "--rounds", "4", "--repetitions", "3", "--warmup", "1",
          "--counters", "none", "--no-calibrate"]
-FAILURES = []
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        FAILURES.append(what)
-    return cond
 
 
 def py(script, *args):

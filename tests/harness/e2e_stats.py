@@ -15,23 +15,12 @@ import subprocess
 import sys
 import tempfile
 
-BENCH = os.path.abspath(sys.argv[1])
+from e2e_common import BENCH, FAILURES, check, run  # noqa: E402
+
 TMP = tempfile.mkdtemp(prefix="spill-e2e-stats-")
-FAILURES = []
 HANDOFF = ["pool", "stream", "fan_in", "sequenced", "backpressure", "pipeline", "mpsm"]
 PLACEMENTS = ["same_core", "same_l2", "same_l3", "other_l3", "other_numa", "other_package"]
 TINY = ["--items", "4000", "--rounds", "20", "--repetitions", "2", "--warmup", "0", "--quiet", "--no-calibrate"]
-
-
-def run(*args, timeout=60):
-    return subprocess.run([BENCH, *args], capture_output=True, text=True, timeout=timeout)
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        FAILURES.append(what)
-    return cond
 
 
 def path(name):
