@@ -45,6 +45,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import measure_stats as ms  # noqa: E402
 import spill_results as sr  # noqa: E402
 import stats  # noqa: E402
 
@@ -137,7 +138,8 @@ def _paired_row(row: dict, found: tuple[list[float], str], limit: float, higher_
         row["note"] = "no interleaved pair has the metric on both sides, ignored"
         return
     row["ratio"] = stats.median(ratios)
-    row["ci_low"], row["ci_high"] = stats.bootstrap_median_ci(ratios, seed=seed)
+    ci = ms.bootstrap_median_ci(ratios, seed=seed)
+    row["ci_low"], row["ci_high"] = ci.low, ci.high
     if any(r <= 0.0 for r in ratios):
         row["p_value"] = 1.0
     else:

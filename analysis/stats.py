@@ -273,21 +273,6 @@ def wilcoxon_signed_rank(diffs: Sequence[float], alternative: str = "two-sided")
     return (w_plus_doubled / 2.0, _tail_p(p_low, p_high, alternative))
 
 
-def bootstrap_median_ci(values: Sequence[float], confidence: float = 0.95,
-                        resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED) -> tuple[float, float]:
-    """Percentile bootstrap CI of the median of one sample; (nan, nan) if empty."""
-    if not 0.0 < confidence < 1.0:
-        raise ValueError(f"confidence {confidence!r} is not in (0, 1)")
-    v = _array(values)
-    if v.size == 0:
-        return (math.nan, math.nan)
-    rng = np.random.default_rng(seed)
-    medians = np.median(v[rng.integers(0, v.size, size=(resamples, v.size))], axis=1)
-    tail = (1.0 - confidence) / 2.0
-    low, high = np.quantile(medians, [tail, 1.0 - tail])
-    return (float(low), float(high))
-
-
 def min_attainable_signed_rank_p(n: int, alternative: str = "less") -> float:
     """Smallest p-value the exact signed-rank test can give with n pairs."""
     if n == 0:
