@@ -21,6 +21,7 @@
 // item on the producing side. It stands for "a change that adds work per
 // item": the gate must flag it.
 
+#include <chrono>
 #include <array>
 #include <charconv>
 #include <cstddef>
@@ -226,7 +227,7 @@ Outcome framed_roundtrip(const Params& p) {
     return o;
 }
 
-// A 1-worker pool (ring 1024) with blocking waits (.spins(0)): rounds of 512
+// A 1-worker pool (ring 1024) with blocking waits (.spin_limit(std::chrono::nanoseconds(0))): rounds of 512
 // items, each run() then collect()ed into a checking spout. The two threads
 // never run at the same time, so the instruction count is nearly fixed; the
 // only variation is whether a wait finds its value already set.
@@ -239,7 +240,7 @@ Outcome pool_run_1worker(const Params& p) {
     };
     auto pool = spill::pool<std::uint64_t, ring_n>(1)
                     .overflow([](std::size_t) { return spill::CountingSpout<>{}; })
-                    .spins(0)
+                    .spin_limit(std::chrono::nanoseconds(0))
                     .spawn<Round>([](auto& ring, std::size_t, const Round& r) {
                         for (std::uint64_t i = r.first; i < r.first + r.count; ++i) ring.push(burn(i, r.extra));
                     });

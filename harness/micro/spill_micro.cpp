@@ -383,12 +383,12 @@ void BM_ref_pingpong_futex(State& state) {
     if (!ok) state.SkipWithError("pingpong_futex: lost a round");
 }
 
-// dispatch -> join round trip with W workers. Spins = 0 keeps the pool's
+// dispatch -> join round trip with W workers. SpinNs = 0 keeps the pool's
 // default spin budget. Better: lower real_time.
-template <std::size_t W, std::uint32_t Spins = 0>
+template <std::size_t W, std::uint32_t SpinNs = 0>
 void BM_round_trip(State& state) {
     auto builder = spill::pool<std::uint64_t, 64>(W);
-    if constexpr (Spins != 0) builder.spins(Spins);
+    if constexpr (SpinNs != 0) builder.spin_limit(std::chrono::nanoseconds(SpinNs));
     auto pool = builder.spawn<std::uint64_t>(TrivialTask{});
     for (std::uint64_t i = 0; i < 64; ++i) {  // warm-up: threads running, args storage allocated
         pool.dispatch(i);
@@ -890,10 +890,10 @@ void register_all() {
     threaded("round_trip/workers=1", BM_round_trip<1>);
     threaded("round_trip_oversubscribed/workers=2", BM_round_trip<2>);
     threaded("ref_pingpong_futex", BM_ref_pingpong_futex);
-    // The same pools with a short spin budget (the pool's .spins(n) knob): what
+    // The same pools with a short spin budget (the pool's .spin_limit(std::chrono::nanoseconds(n)) knob): what
     // a waiting thread that hands its core over quickly costs.
-    threaded("round_trip/workers=1/spins=64", BM_round_trip<1, 64>);
-    threaded("round_trip_oversubscribed/workers=2/spins=64", BM_round_trip<2, 64>);
+    threaded("round_trip/workers=1/spin=2us", BM_round_trip<1, 2000>);
+    threaded("round_trip_oversubscribed/workers=2/spin=2us", BM_round_trip<2, 2000>);
     threaded("handoff_publish_collect", BM_handoff_publish_collect);
     benchmark::RegisterBenchmark("seq_submit/in_order", BM_seq_submit<true>)->MinTime(kRingMinTime);
     benchmark::RegisterBenchmark("seq_submit/out_of_order", BM_seq_submit<false>)->MinTime(kRingMinTime);

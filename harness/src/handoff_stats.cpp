@@ -85,8 +85,8 @@ json handoff_json(const HandoffRecord& h) {
     {
         json o;
         o["capacity_items"] = h.ring_capacity;
-        o["mean_items"] = ratio(static_cast<double>(h.published_items), static_cast<double>(h.publishes));
-        o["max_items"] = h.max_published_items;
+        o["mean_items"] = ratio(static_cast<double>(h.occupancy_sum_items), static_cast<double>(h.publishes));
+        o["max_items"] = h.occupancy_max_items;
         std::vector<std::uint64_t> items;
         json t = json::array(), w = json::array(), n = json::array();
         for (const auto& p : h.occupancy) {

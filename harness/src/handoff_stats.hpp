@@ -34,7 +34,7 @@ public:
 
     struct Sample {
         std::uint64_t t_ns = 0;   // since start()
-        std::uint64_t items = 0;  // WorkerStats::last_published_items of the previous round
+        std::uint64_t items = 0;  // WorkerStats::occupancy_last_items of the previous round
     };
 
     /// Before the pool runs: room for `workers` workers over `rounds` rounds.
@@ -51,7 +51,7 @@ public:
         Cell& c = cells_[w];
         const std::uint64_t call = ++c.calls;
         if (call < 2 || c.stats == nullptr || (call - 2) % stride_ != 0 || c.n >= per_worker_) return;
-        c.samples[c.n++] = Sample{now_ns() - t0_, c.stats->last_published_items};
+        c.samples[c.n++] = Sample{now_ns() - t0_, c.stats->occupancy_last_items};
     }
 
     /// After the pool is joined: every sample, as (worker, sample), by time.
@@ -128,8 +128,8 @@ struct HandoffRecord {
     std::uint64_t publishes = 0;
     std::uint64_t recycle_hits = 0;
     std::uint64_t merge_backs = 0;
-    std::uint64_t published_items = 0;
-    std::uint64_t max_published_items = 0;
+    std::uint64_t occupancy_sum_items = 0;
+    std::uint64_t occupancy_max_items = 0;
     std::vector<OccupancyProbe::Point> occupancy;
     // Waits by role: producer, merger, consumer (index of spill::measure::Role).
     std::array<RoleWait, 3> wait{};
@@ -145,8 +145,8 @@ struct HandoffRecord {
             publishes += s.publishes;
             recycle_hits += s.recycle_hits;
             merge_backs += s.merge_backs;
-            published_items += s.published_items;
-            max_published_items = std::max(max_published_items, s.max_published_items);
+            occupancy_sum_items += s.occupancy_sum_items;
+            occupancy_max_items = std::max(occupancy_max_items, s.occupancy_max_items);
             const spill::HandoffStats& h = pool.handoff_stats(w);
             takes += h.takes;
             taken_items += h.items;

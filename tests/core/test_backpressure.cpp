@@ -95,7 +95,7 @@ TEST_CASE("backpressure: uncollected rounds merge back and overflow by exact amo
                     });
     for (std::uint32_t r = 1; r <= 5; ++r) pool.run(r);  // nobody collects
     for (std::size_t w = 0; w < 2; ++w) {
-        CHECK(pool.stats(w).published == 1);
+        CHECK(pool.stats(w).recycle_hits == 1);
         CHECK(pool.stats(w).merge_backs == 4);
         CHECK(pool.stats(w).merged_items == 40);
         CHECK(pool.overflow(w).count() == 50 - 16);  // the batch keeps the newest 16

@@ -205,10 +205,9 @@ namespace {
 struct LockedRoot {
     std::mutex* mu;
     spill::SequencedSpout<Item, spill::CollectSpout<Item>>* root;
-    template <class R>
-    void submit(std::uint64_t seq, R&& items) {
+    std::size_t submit(std::uint64_t seq, std::span<Item> items, bool last) {
         std::lock_guard lock(*mu);
-        root->submit(seq, std::forward<R>(items));
+        return root->submit(seq, items, last);
     }
     void flush() {}
 };

@@ -136,7 +136,7 @@ TEST_CASE("worker_pool: destroying the pool while a FanInSpout refers to it abor
         ::signal(SIGABRT, SIG_DFL);
         {
             // new auto(prvalue): the pool is built in place (it cannot move).
-            auto* raw = new auto(spill::pool<int, 16>(1).spins(16).spawn<int>([](auto& ring, std::size_t, const int& n) { ring.push(n); }));
+            auto* raw = new auto(spill::pool<int, 16>(1).spin_limit(std::chrono::microseconds(1)).spawn<int>([](auto& ring, std::size_t, const int& n) { ring.push(n); }));
             std::unique_ptr<std::remove_pointer_t<decltype(raw)>> pool(raw);
             auto fan = pool->fan_in(spill::CollectSpout<int>{});
             pool->run(1);

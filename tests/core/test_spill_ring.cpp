@@ -12,6 +12,7 @@
 #include <deque>
 #include <map>
 #include <random>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -101,20 +102,16 @@ TEST_CASE("spill_ring: behaves like a std::deque model over long random operatio
                 REQUIRE(*got == model.front());
                 model.pop_front();
             }
-        } else if (op < 78) {  // take(n), consuming only part of it sometimes
-            const std::size_t n = rng() % (N + 2);
-            const std::size_t stop_after = rng() % (N + 2);
-            auto view = ring.take(n);
-            const std::size_t expected_len = std::min(n, model.size());
-            REQUIRE(view.size() == expected_len);
-            std::size_t consumed = 0;
-            for (int&& x : view) {
-                if (consumed == stop_after) break;
-                REQUIRE(x == model.front());
-                model.pop_front();
-                ++consumed;
-            }
-            (void)consumed;
+        } else if (op < 78) {  // spans(), then consume a prefix
+            auto [a, b] = ring.spans();
+            REQUIRE(a.size() + b.size() == model.size());
+            REQUIRE((b.empty() || a.size() + static_cast<std::size_t>(&a.front() - &b.front()) == N));  // the second span starts the storage
+            std::vector<int> seen(a.begin(), a.end());
+            seen.insert(seen.end(), b.begin(), b.end());
+            REQUIRE(seen == std::vector<int>(model.begin(), model.end()));
+            const std::size_t k = rng() % (N + 2);
+            ring.consume(k);
+            for (std::size_t i = 0; i < std::min(k, seen.size()); ++i) model.pop_front();
         } else if (op < 84) {  // drain into a separate reader
             spill::CollectSpout<int> reader;
             const std::size_t n = ring.drain(reader);
@@ -188,19 +185,16 @@ TEST_CASE("spill_ring: a drop ring that evicts lazily behaves like a std::deque 
                 model.pop_front();
                 ++evicted_or_removed;
             }
-        } else if (op < 80) {  // take(n), sometimes stopping early
-            const std::size_t n = rng() % (N + 2);
-            const std::size_t stop_after = rng() % (N + 2);
-            auto view = ring.take(n);
-            REQUIRE(view.size() == std::min(n, model.size()));
-            std::size_t consumed = 0;
-            for (int&& x : view) {
-                if (consumed == stop_after) break;
-                REQUIRE(x == model.front());
+        } else if (op < 80) {  // spans(), then consume a prefix
+            auto [a, b] = ring.spans();
+            REQUIRE(a.size() + b.size() == model.size());
+            const std::size_t k = std::min<std::size_t>(rng() % (N + 2), model.size());
+            for (std::size_t i = 0; i < k; ++i) {
+                REQUIRE((i < a.size() ? a[i] : b[i - a.size()]) == model.front());
                 model.pop_front();
                 ++evicted_or_removed;
-                ++consumed;
             }
+            ring.consume(k);
         } else if (op < 88) {  // drain_n
             const std::size_t n = rng() % (N + 2);
             spill::CollectSpout<int> reader;
@@ -241,14 +235,14 @@ TEST_CASE("spill_ring: every item leaves exactly once, including through the des
                 ring.push(Tracked{pushed++});
             } else if (op == 6) {
                 if (auto t = ring.pop()) via_readers.push_back(t->id());
-            } else if (op == 7) {
-                std::size_t k = 0;
-                const std::size_t stop = rng() % 5;
-                for (Tracked&& t : ring.take(rng() % 6)) {
-                    if (k++ == stop) break;
-                    Tracked mine(std::move(t));
+            } else if (op == 7) {  // read a prefix in place and consume it
+                auto [a, b] = ring.spans();
+                const std::size_t k = std::min<std::size_t>(rng() % 6, a.size());
+                for (std::size_t i = 0; i < k; ++i) {
+                    Tracked mine(std::move(a[i]));
                     via_readers.push_back(mine.id());
                 }
+                ring.consume(k);
             } else if (op == 8) {
                 auto reader = spill::FnSpout([&](Tracked&& t) { via_readers.push_back(t.id()); });
                 ring.drain_n(rng() % 4, reader);
@@ -342,21 +336,82 @@ TEST_CASE("spill_ring: a reader that throws during drain leaves the items it did
     CHECK(reader.items == std::vector<int>{0, 1, 2, 3, 4, 5});
 }
 
-TEST_CASE("spill_ring: a take() consumer that stops early leaves the rest in the ring", "[ring]") {
+TEST_CASE("spill_ring: spans() shows the items in place, as two spans once they wrap; consume() removes a prefix", "[ring]") {
     spill::SpillRing<int, 8> ring;
     for (int i = 0; i < 5; ++i) ring.push(i);
-    std::vector<int> got;
     {
-        auto view = ring.take(4);
-        CHECK(view.size() == 4);
-        for (int&& x : view) {
-            if (got.size() == 2) break;  // an item is taken when the loop advances past it
-            got.push_back(x);
-        }
+        auto [a, b] = ring.spans();
+        CHECK(std::vector<int>(a.begin(), a.end()) == std::vector<int>{0, 1, 2, 3, 4});
+        CHECK(b.empty());
     }
-    CHECK(got == std::vector<int>{0, 1});
+    ring.consume(2);
     CHECK(contents(ring) == std::vector<int>{2, 3, 4});
-    CHECK(ring.take(100).size() == 3);  // clamped to size()
+    for (int i = 5; i < 10; ++i) ring.push(i);  // positions 5..9: wraps after slot 7
+    auto [a, b] = ring.spans();
+    CHECK(std::vector<int>(a.begin(), a.end()) == std::vector<int>{2, 3, 4, 5, 6, 7});
+    CHECK(std::vector<int>(b.begin(), b.end()) == std::vector<int>{8, 9});
+    ring.consume(100);  // clamped to size()
+    CHECK(ring.empty());
+}
+
+TEST_CASE("spill_ring: drain hands a bulk spout the items in place as at most two spans", "[ring][bulk]") {
+    struct SpanLog {
+        std::vector<std::pair<const int*, std::size_t>> calls;
+        std::vector<int> items;
+        void send(int&& x) { items.push_back(x); }
+        std::size_t send_all(std::span<int> s) {
+            calls.emplace_back(s.data(), s.size());
+            items.insert(items.end(), s.begin(), s.end());
+            return s.size();
+        }
+        void flush() noexcept {}
+    };
+    spill::SpillRing<int, 8> ring;
+    for (int i = 0; i < 6; ++i) ring.push(i);
+    ring.consume(6);
+    for (int i = 0; i < 7; ++i) ring.push(i);  // starts at slot 6: wraps
+    const int* first_slot = &ring.front();
+    SpanLog log;
+    CHECK(ring.drain(log) == 7);
+    CHECK(log.items == std::vector<int>{0, 1, 2, 3, 4, 5, 6});
+    REQUIRE(log.calls.size() == 2);
+    CHECK(log.calls[0].first == first_slot);  // in place: no copy on the way
+    CHECK(log.calls[0].second == 2);
+    CHECK(log.calls[1].second == 5);
+}
+
+TEST_CASE("spill_ring: a bulk spout that takes a prefix leaves the rest, oldest first", "[ring][bulk][failure]") {
+    struct Prefix {  // takes at most 2 items per call
+        std::vector<int> items;
+        void send(int&& x) { items.push_back(x); }
+        std::size_t send_all(std::span<int> s) {
+            const std::size_t n = std::min<std::size_t>(2, s.size());
+            items.insert(items.end(), s.begin(), s.begin() + static_cast<std::ptrdiff_t>(n));
+            return n;
+        }
+        void flush() noexcept {}
+    };
+    spill::SpillRing<int, 8> ring;
+    for (int i = 0; i < 5; ++i) ring.push(i);
+    Prefix p;
+    CHECK(ring.drain(p) == 2);  // a short count stops the drain
+    CHECK(contents(ring) == std::vector<int>{2, 3, 4});
+    ring.drain_fully(p);  // offers the rest again until it is empty
+    CHECK(p.items == std::vector<int>{0, 1, 2, 3, 4});
+    CHECK(ring.empty());
+}
+
+TEST_CASE("spill_ring: rewind() starts an empty ring at the first slot again", "[ring]") {
+    spill::SpillRing<int, 8> ring;
+    for (int i = 0; i < 5; ++i) ring.push(i);
+    ring.consume(5);
+    ring.rewind();
+    ring.push(42);
+    CHECK(ring.head_position() == 0);
+    CHECK(ring.tail_position() == 1);
+    auto [a, b] = ring.spans();
+    CHECK(a.size() == 1);
+    CHECK(a[0] == 42);
 }
 
 // ---- MpscRing ---------------------------------------------------------------------

@@ -39,7 +39,12 @@ static_assert(spill::Spout<spill::FramedSpout<spill::FdWriter>, std::string>);
 static_assert(spill::Spout<spill::FramedSpout<spill::OstreamWriter>, std::vector<std::byte>>);
 static_assert(spill::Spout<spill::ChannelSpout<int>, int>);
 static_assert(spill::Spout<spill::SpillRing<int, 4>, int>);
-static_assert(spill::BulkSpout<spill::CollectSpout<int>, int, std::vector<int>&>);
+static_assert(spill::BulkSpout<spill::CollectSpout<int>, int>);
+static_assert(spill::BulkSpout<spill::DropSpout, int>);
+static_assert(spill::BulkSpout<spill::CountingSpout<>, int>);
+static_assert(spill::BulkSpout<spill::BatchSpout<int, spill::CollectSpout<std::vector<int>>>, int>);
+static_assert(spill::BulkSpout<spill::SpillRing<int, 4>, int>);
+static_assert(!spill::BulkSpout<spill::FnSpout<void (*)(int)>, int>);
 static_assert(!spill::Spout<spill::CollectSpout<int>, std::string>);
 
 /// Writes every byte of `s` into a vector<std::byte>.
@@ -154,7 +159,7 @@ TEST_CASE("counting_spout: counts items and flushes and forwards them", "[spout]
     c.send(1);
     c.send(2);
     std::vector<int> v{3, 4, 5};
-    c.send_all(v);
+    c.send_all(std::span(v));
     c.flush();
     CHECK(c.count() == 5);
     CHECK(c.flushes() == 1);
@@ -174,13 +179,16 @@ TEST_CASE("counting_spout: an item the inner spout refused is not counted", "[sp
     CHECK(c.inner().items == std::vector<int>{10, 12});
 }
 
-TEST_CASE("counting_spout: counts an unsized range sent in bulk", "[spout][counting]") {
-    spill::CountingSpout<spill::CollectSpout<int>> c;
-    std::vector<int> v{1, 2, 3, 4, 5, 6};
-    auto evens = v | std::views::filter([](int x) { return x % 2 == 0; });
-    CHECK(spill::send_all(c, evens) == 3);
-    CHECK(c.count() == 3);
-    CHECK(c.inner().items() == std::vector<int>{2, 4, 6});
+TEST_CASE("counting_spout: a bulk send counts only the prefix the inner spout took", "[spout][counting]") {
+    // The inner spout has no bulk entry: send_all sends one by one, and the
+    // third send throws after two were taken, so the bulk send reports 2.
+    spill::CountingSpout<spill::test::FlakySpout<int>> c{spill::test::FlakySpout<int>{{2}, false, {}, 0}};
+    std::vector<int> v{1, 2, 3, 4};
+    CHECK(spill::send_all(c, std::span(v)) == 2);
+    CHECK(c.count() == 2);
+    CHECK(spill::send_all(c, std::span(v).subspan(2)) == 2);  // the retry offers items[2..] again
+    CHECK(c.count() == 4);
+    CHECK(c.inner().items == std::vector<int>{1, 2, 3, 4});
 }
 
 // ---- BatchSpout -----------------------------------------------------------------
@@ -196,19 +204,39 @@ TEST_CASE("batch_spout: groups items into full batches and flushes the partial o
     b.flush();  // nothing pending: no empty batch
     CHECK(b.inner().items().size() == 3);
 
-    spill::BatchSpout<int, spill::CollectSpout<std::vector<int>>> zero{0};  // size 0 means 1
-    zero.send(5);
-    CHECK(zero.inner().items().size() == 1);
 }
 
-TEST_CASE("batch_spout: a batch the inner spout refused is kept for the next flush", "[spout][batch]") {
+TEST_CASE("batch_spout: a batch size of 0 is refused, not read as 1", "[spout][batch]") {
+    using B = spill::BatchSpout<int, spill::CollectSpout<std::vector<int>>>;
+    CHECK_THROWS_WITH(B{0}, Catch::Contains("batch size must be at least 1, got 0"));
+}
+
+TEST_CASE("batch_spout: when the inner spout refuses a full batch, the item that completed it stays with the caller",
+          "[spout][batch][failure]") {
     spill::BatchSpout<int, spill::test::FlakySpout<std::vector<int>>> b{2, spill::test::FlakySpout<std::vector<int>>{{0}, false, {}, 0}};
     b.send(1);
-    CHECK_THROWS_AS(b.send(2), SpoutFailure);  // the full batch could not be handed over
-    CHECK(b.pending() == 2);
-    b.flush();
+    int two = 2;
+    CHECK_THROWS_AS(b.send(std::move(two)), SpoutFailure);  // the full batch could not be handed over
+    CHECK(two == 2);          // not taken (F1)
+    CHECK(b.pending() == 1);  // only the item taken before
+    b.send(std::move(two));   // the caller's retry
     REQUIRE(b.inner().items.size() == 1);
     CHECK(b.inner().items[0] == std::vector<int>{1, 2});
+    CHECK(b.pending() == 0);
+}
+
+TEST_CASE("batch_spout: a bulk send returns the items in batches the inner spout took and hands back the rest",
+          "[spout][batch][failure]") {
+    // Batches of 3; the inner spout refuses its second batch once.
+    spill::BatchSpout<int, spill::test::FlakySpout<std::vector<int>>> b{3, spill::test::FlakySpout<std::vector<int>>{{1}, false, {}, 0}};
+    std::vector<int> v{0, 1, 2, 3, 4, 5, 6, 7};
+    const std::size_t n = b.send_all(std::span(v));
+    CHECK(n == 3);            // the first batch went through; the second was refused
+    CHECK(b.pending() == 0);  // nothing of the refused batch was kept
+    CHECK(v[3] == 3);         // handed back in place
+    CHECK(b.send_all(std::span(v).subspan(n)) == 5);  // the retry
+    b.flush();
+    CHECK(b.inner().items == std::vector<std::vector<int>>{{0, 1, 2}, {3, 4, 5}, {6, 7}});
 }
 
 // ---- send_all -------------------------------------------------------------------
@@ -222,8 +250,8 @@ TEST_CASE("send_all: uses the bulk entry when there is one, else sends one by on
 
     std::vector<std::string> one_by_one;
     auto fn = spill::FnSpout([&](std::string&& s) { one_by_one.push_back(std::move(s)); });
-    std::list<std::string> lst{"x", "y"};
-    CHECK(spill::send_all(fn, lst) == 2);
+    std::vector<std::string> two{"x", "y"};
+    CHECK(spill::send_all(fn, two) == 2);
     CHECK(one_by_one == std::vector<std::string>{"x", "y"});
 
     spill::CollectSpout<int> empty_target;

@@ -1,6 +1,7 @@
 // Long randomised runs of the handoff (suites 'stress' and 'slow': run with
 // `meson test --setup=full --suite stress`). Each case checks conservation,
 // per-worker FIFO, and (for the ordered path) exact order against the replay.
+#include <chrono>
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -56,7 +57,7 @@ TEST_CASE("stress: thousands of rounds with random delays and streaming collect 
     const RoundArgs base{0x57e55, 0, 40, 50};
     auto pool = spill::pool<Item, 64>(W)
                     .overflow([](std::size_t) { return spill::CollectSpout<Item>{}; })
-                    .spins(256)
+                    .spin_limit(std::chrono::microseconds(10))
                     .spawn<RoundArgs>(DeterministicTask{});
     spill::CollectSpout<Item> out;
     RoundArgs a = base;

@@ -74,7 +74,7 @@ TEST_CASE("worker_pool: run executes the task once per worker and every item is 
     for (std::size_t w = 0; w < 3; ++w) {
         CHECK(std::count_if(out.items().begin(), out.items().end(), [&](const Item& i) { return i.worker == w; }) == 10);
         CHECK(pool.stats(w).rounds == 1);
-        CHECK(pool.stats(w).published == 1);
+        CHECK(pool.stats(w).recycle_hits == 1);
     }
     CHECK(pool.collect(out) == 0);  // nothing new
 }
@@ -156,7 +156,7 @@ TEST_CASE("worker_pool: rounds without collect merge back; stats count it; nothi
     fixed.run(3);
     for (std::size_t w = 0; w < 2; ++w) {
         CHECK(fixed.stats(w).rounds == 3);
-        CHECK(fixed.stats(w).published == 1);    // round 1 went into a recycled ring
+        CHECK(fixed.stats(w).recycle_hits == 1);    // round 1 went into a recycled ring
         CHECK(fixed.stats(w).merge_backs == 2);  // rounds 2 and 3 found the slot still full
         CHECK(fixed.stats(w).merged_items == 6);
         CHECK(fixed.stats(w).failures == 0);
@@ -166,12 +166,12 @@ TEST_CASE("worker_pool: rounds without collect merge back; stats count it; nothi
     CHECK(first_fifo_break(out.items(), 2).empty());
     // Once collected, the next publish goes into the recycled ring again.
     fixed.run(4);
-    CHECK(fixed.stats(0).published == 2);
+    CHECK(fixed.stats(0).recycle_hits == 2);
     CHECK(fixed.stats(0).merge_backs == 2);
 }
 
 TEST_CASE("worker_pool: handoff statistics: publishes, recycle hits, occupancy, batch sizes, waits", "[pool][stats]") {
-    auto pool = spill::pool<Item, 64>(2).spins(0).spawn<std::uint32_t>([](auto& ring, std::size_t w, const std::uint32_t& round) {
+    auto pool = spill::pool<Item, 64>(2).spin_limit(std::chrono::nanoseconds(0)).spawn<std::uint32_t>([](auto& ring, std::size_t w, const std::uint32_t& round) {
         for (std::uint32_t i = 0; i < 3; ++i) ring.push(make_item(round, w, i));
     });
     spill::CollectSpout<Item> out;
@@ -185,9 +185,9 @@ TEST_CASE("worker_pool: handoff statistics: publishes, recycle hits, occupancy, 
         CHECK(s.publishes == 3);
         CHECK(s.recycle_hits == 2);
         CHECK(s.publishes == s.recycle_hits + s.merge_backs);
-        CHECK(s.published_items == 3 + 6 + 3);
-        CHECK(s.max_published_items == 6);
-        CHECK(s.last_published_items == 3);
+        CHECK(s.occupancy_sum_items == 3 + 6 + 3);
+        CHECK(s.occupancy_max_items == 6);
+        CHECK(s.occupancy_last_items == 3);
         // Rounds 2 and 3 were waited for (the first wait is not counted); with
         // spins(0) every wait that found no round blocks on the futex.
         CHECK(s.wait.waits <= 2);
@@ -353,7 +353,7 @@ TEST_CASE("worker_pool: the start hook runs once on each worker's own thread", "
                             ids.push_back(w);
                             threads.insert(std::this_thread::get_id());
                         })
-                        .spins(16)
+                        .spin_limit(std::chrono::microseconds(1))
                         .spawn<int>([](auto&, std::size_t, const int&) {});
         pool.run(0);
     }

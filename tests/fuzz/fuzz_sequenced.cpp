@@ -33,7 +33,7 @@ int item(std::uint64_t seq, std::size_t k) { return static_cast<int>(seq * 16 + 
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     if (size < 2) return 0;
-    const std::size_t window = data[0] % 9;            // 0 means 1 (the constructor clamps)
+    const std::size_t window = 1 + data[0] % 8;        // 1..8 (a window of 0 is refused)
     const std::uint64_t first = data[1] % 4;           // first expected sequence
     spill::SequencedSpout<int, spill::CollectSpout<int>> seq{spill::CollectSpout<int>{}, window, static_cast<std::size_t>(data[1] % 3), first};
 

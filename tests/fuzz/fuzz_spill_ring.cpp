@@ -78,18 +78,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             model.clear();
             break;
         }
-        case 4: {  // take(n), consumer stops after m items
-            const std::size_t n = byte() % (capacity + 3);
+        case 4: {  // spans(), read m items in place, consume them (m may exceed the size)
             const std::size_t m = byte() % (capacity + 3);
-            auto t = ring.take(n);
-            const std::size_t want = n < model.size() ? n : model.size();
-            expect(t.size() == want, "take(n).size()");
-            std::size_t seen = 0;
-            for (auto it = t.begin(); it != t.end() && seen < m; ++it, ++seen) {
-                std::string x = *it;
-                expect(x == model.front(), "take order");
+            auto [a, b] = ring.spans();
+            expect(a.size() + b.size() == model.size(), "spans() length");
+            const std::size_t k = m < model.size() ? m : model.size();
+            for (std::size_t j = 0; j < k; ++j) {
+                std::string x = std::move(j < a.size() ? a[j] : b[j - a.size()]);
+                expect(x == model.front(), "spans order");
                 model.pop_front();
             }
+            ring.consume(m);
             break;
         }
         case 5: {  // flush: everything goes to the spout

@@ -8,6 +8,7 @@
 //
 // SPILL_STRESS_ROUNDS sets the rounds of the main scenario (default 100000);
 // the others run a quarter of it each.
+#include <chrono>
 #include <catch2/catch.hpp>
 
 #include <spill/spill.hpp>
@@ -19,6 +20,7 @@
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
+#include <span>
 #include <thread>
 #include <vector>
 
@@ -142,7 +144,7 @@ std::vector<std::uint64_t> all_overflow(Pool& pool) {
 auto make_pool() {
     return spill::pool<std::uint64_t, 8>(workers)
         .overflow([](std::size_t) { return spill::CollectSpout<std::uint64_t>{}; })
-        .spins(64)  // block on the futex soon: exercises the wait path too
+        .spin_limit(std::chrono::microseconds(2))  // block on the futex soon: exercises the wait path too
         .spawn<std::uint64_t>(Task{});
 }
 
@@ -151,12 +153,16 @@ struct OrderCheckSink {
     std::vector<std::uint64_t>* items;
     std::uint64_t next_min = 0;
     bool any = false;
-    template <class R>
-    void submit(std::uint64_t seq, R&& batch) {
-        if (any && seq < next_min) throw std::logic_error("sequence " + std::to_string(seq) + " submitted out of order");
+    bool open = false;  // the last part seen was not its batch's last
+    std::size_t submit(std::uint64_t seq, std::span<std::uint64_t> part, bool last) {
+        const bool continues = open && seq + 1 == next_min;
+        if (any && seq < next_min && !continues)
+            throw std::logic_error("sequence " + std::to_string(seq) + " submitted out of order");
         next_min = seq + 1;
         any = true;
-        for (auto&& x : batch) items->push_back(x);
+        open = !last;
+        items->insert(items->end(), part.begin(), part.end());
+        return part.size();
     }
     void flush() {}
 };

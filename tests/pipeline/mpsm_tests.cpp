@@ -2,6 +2,7 @@
 // round-robin across M MergerHandles driven from threads the caller owns;
 // each slot is drained by exactly one merger; the sequenced variant composes
 // into a merge tree whose root restores the global order (DESIGN.md 8 and 10).
+#include <chrono>
 #include <catch2/catch.hpp>
 
 #include <spill/spill.hpp>
@@ -16,6 +17,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <span>
 #include <thread>
 #include <tuple>
 #include <vector>
@@ -49,7 +51,7 @@ constexpr std::size_t producers = 8;
 /// CollectSpout (only that producer's thread, or the pool's destructor, touches it).
 auto make_producers() {
     return spill::pool<Item, 1024>(producers)
-        .spins(64)  // 8 producers + mergers on a CI box with fewer cores: spinning long only delays others
+        .spin_limit(std::chrono::microseconds(2))  // 8 producers + mergers on a CI box with fewer cores: spinning long only delays others
         .overflow([](std::size_t) { return spill::CollectSpout<Item>{}; })
         .spawn<std::uint64_t>([](auto& ring, std::size_t p, const std::uint64_t& r) {
             for (std::uint32_t i = 0; i < count_of(r, p); ++i) ring.push(Item{r, static_cast<std::uint32_t>(p), i});
@@ -106,24 +108,21 @@ void run_with_merger_threads(Producers& pool, Handles& mergers, std::uint64_t ro
 struct Batch {
     std::uint64_t seq = 0;
     std::vector<Item> items;
+    bool last = true;  // the batch's final part
 };
 struct ToRoot {
     spill::Channel<Batch>* ch;
-    template <class R>
-    void submit(std::uint64_t seq, R&& items) {
-        Batch b{seq, {}};
-        for (auto&& x : items) b.items.push_back(std::move(x));
+    std::size_t submit(std::uint64_t seq, std::span<Item> items, bool last) {
+        Batch b{seq, {items.begin(), items.end()}, last};
         ch->send(std::move(b));
+        return items.size();
     }
     void flush() noexcept {}
 };
 
 /// A sequenced sink that discards.
 struct NullSequenced {
-    template <class R>
-    void submit(std::uint64_t, R&& items) {
-        for (auto&& x : items) (void)x;
-    }
+    std::size_t submit(std::uint64_t, std::span<Item> items, bool) { return items.size(); }
     void flush() noexcept {}
 };
 
@@ -132,10 +131,9 @@ using Catch::Matchers::Contains;
 /// Records the sequence numbers it is given.
 struct Seqs {
     std::vector<std::uint64_t>* out;
-    template <class R>
-    void submit(std::uint64_t seq, R&& items) {
-        for (auto&& x : items) (void)x;  // consume
-        out->push_back(seq);
+    std::size_t submit(std::uint64_t seq, std::span<Item> items, bool last) {
+        if (last) out->push_back(seq);  // one entry per batch
+        return items.size();
     }
     void flush() noexcept {}
 };
@@ -193,7 +191,7 @@ TEST_CASE("mpsm: the ordered merge tree (sequenced mergers -> channel -> Sequenc
     spill::Channel<Batch> to_root(64);
     spill::SequencedSpout<Item, spill::CollectSpout<Item>> root{{}, 2 * producers};
     std::thread root_thread([&] {
-        while (auto b = to_root.receive()) root.submit(b->seq, b->items);
+        while (auto b = to_root.receive()) root.submit(b->seq, std::span<Item>(b->items), b->last);
         root.flush();
     });
     {
@@ -249,7 +247,7 @@ TEST_CASE("mpsm: misuse gets a clear exception", "[mpsm][errors]") {
     SECTION("splitting twice") {
         auto first = pool.split_mergers(2, sink);
         CHECK_THROWS_AS(pool.split_mergers(2, sink), std::logic_error);
-        CHECK_THROWS_WITH(pool.split_sequenced_mergers(4, sink), Contains("already split") && Contains("destroy the old handles"));
+        CHECK_THROWS_WITH(pool.split_sequenced_mergers(4, sink), Contains("owned by MergerHandles (split_mergers)") && Contains("destroy it first"));
         first.clear();
         CHECK_NOTHROW(pool.split_mergers(4, sink));  // allowed again once the handles are gone
     }
@@ -257,7 +255,7 @@ TEST_CASE("mpsm: misuse gets a clear exception", "[mpsm][errors]") {
         auto mergers = pool.split_mergers(2, sink);
         spill::CollectSpout<Item> out;
         // (A Catch2 v2 `a && b` matcher keeps pointers to its parts: build it inside each CHECK.)
-        const std::string msg = "slots are split across mergers; collect through the MergerHandles";
+        const std::string msg = "the slots are owned by MergerHandles (split_mergers); collect through that owner";
         CHECK_THROWS_AS(pool.collect(out), std::logic_error);
         CHECK_THROWS_WITH(pool.collect(out), Contains(msg));
         CHECK_THROWS_WITH(pool.collect_ordered(out), Contains(msg));

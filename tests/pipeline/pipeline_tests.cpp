@@ -1,6 +1,7 @@
 // Multi-stage pipelines (roadmap Feature 5): stages compose by type, each
 // stage scales with its own worker count, and the sequenced path keeps the
 // order of a single-threaded replay across stages.
+#include <chrono>
 #include <catch2/catch.hpp>
 
 #include <spill/spill.hpp>
@@ -75,7 +76,7 @@ std::vector<std::vector<std::uint64_t>> replay_two_stages(std::uint64_t rounds, 
 /// Polls before a waiting thread blocks. Low: these tests run more threads
 /// than a CI machine has cores, where spinning only delays the thread that
 /// would make progress (the default suits pinned, dedicated cores).
-constexpr std::uint32_t spins = 64;
+constexpr auto spins = std::chrono::microseconds(2);  // park soon: these tests run more threads than cores
 
 /// An overflow spout that forwards to a spout it does not own and counts.
 /// (CountingSpout<SpoutRef<S>> spells the same, but clang 14 rejects it for a
@@ -107,12 +108,12 @@ TEST_CASE("pipeline: two stages overlap and the sequenced output equals the sing
     const std::uint64_t rounds = 5000;
     CAPTURE(w1, w2);
 
-    auto stage1 = spill::pool<std::uint64_t, 64>(w1).spins(spins)
+    auto stage1 = spill::pool<std::uint64_t, 64>(w1).spin_limit(spins)
                       .overflow([](std::size_t) { return spill::CountingSpout<>{}; })
                       .spawn<Round>([w1 = w1](auto& ring, std::size_t w, const Round& a) { stage1_task(ring, w, w1, a); });
     auto fan1 = stage1.sequenced_fan_in(Ordered<std::uint64_t>{{}});
 
-    auto stage2 = spill::pool<std::uint64_t, 64>(w2).spins(spins)
+    auto stage2 = spill::pool<std::uint64_t, 64>(w2).spin_limit(spins)
                       .overflow([](std::size_t) { return spill::CountingSpout<>{}; })
                       .spawn<std::vector<std::uint64_t>>([w2 = w2](auto& ring, std::size_t w, const std::vector<std::uint64_t>& in) {
                           for (std::size_t i = w; i < in.size(); i += w2) ring.push(stage2_fn(in[i]));
@@ -149,15 +150,15 @@ TEST_CASE("pipeline: three stages end in a framed stream that decodes to the rep
     const std::uint64_t rounds = 5000;
     CAPTURE(w1, w2, w3);
 
-    auto stage1 = spill::pool<std::uint64_t, 64>(w1).spins(spins).spawn<Round>(
+    auto stage1 = spill::pool<std::uint64_t, 64>(w1).spin_limit(spins).spawn<Round>(
         [w1 = w1](auto& ring, std::size_t w, const Round& a) { stage1_task(ring, w, w1, a); });
     auto fan1 = stage1.sequenced_fan_in(Ordered<std::uint64_t>{{}});
-    auto stage2 = spill::pool<std::uint64_t, 64>(w2).spins(spins).spawn<std::vector<std::uint64_t>>(
+    auto stage2 = spill::pool<std::uint64_t, 64>(w2).spin_limit(spins).spawn<std::vector<std::uint64_t>>(
         [w2 = w2](auto& ring, std::size_t w, const std::vector<std::uint64_t>& in) {
             for (std::size_t i = w; i < in.size(); i += w2) ring.push(stage2_fn(in[i]));
         });
     auto fan2 = stage2.sequenced_fan_in(Ordered<std::uint64_t>{{}});
-    auto stage3 = spill::pool<std::string, 64>(w3).spins(spins).spawn<std::vector<std::uint64_t>>(
+    auto stage3 = spill::pool<std::string, 64>(w3).spin_limit(spins).spawn<std::vector<std::uint64_t>>(
         [w3 = w3](auto& ring, std::size_t w, const std::vector<std::uint64_t>& in) {
             for (std::size_t i = w; i < in.size(); i += w3) ring.push(stage3_fn(in[i]));
         });
@@ -234,13 +235,13 @@ TEST_CASE("pipeline: a FanInSpout is the overflow spout of the next stage's ring
     const std::uint64_t rounds = 1000;
     const std::uint32_t per_round = 20;  // above 8 * w2 for w2 <= 2: forces evictions
 
-    auto stage1 = spill::pool<Item, 64>(2).spins(spins).spawn<std::uint64_t>([](auto& ring, std::size_t w, const std::uint64_t& r) {
+    auto stage1 = spill::pool<Item, 64>(2).spin_limit(spins).spawn<std::uint64_t>([](auto& ring, std::size_t w, const std::uint64_t& r) {
         for (std::uint32_t i = static_cast<std::uint32_t>(w); i < per_round; i += 2) ring.push(Item{r * per_round + i, 0});
     });
     Shared buffer;
     auto fan1 = stage1.fan_in(Locked{&buffer});
     using Fan1 = decltype(fan1);
-    auto stage2 = spill::pool<Item, 8>(w2).spins(spins)
+    auto stage2 = spill::pool<Item, 8>(w2).spin_limit(spins)
                       .overflow([&fan1](std::size_t) { return EvictInto<Fan1>{fan1}; })
                       .spawn<std::vector<Item>>([w2](auto& ring, std::size_t w, const std::vector<Item>& in) {
                           for (std::size_t i = w; i < in.size(); i += w2) ring.push(Item{in[i].id, in[i].trips + 1});

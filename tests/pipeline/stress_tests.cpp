@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <random>
+#include <span>
 #include <thread>
 #include <tuple>
 #include <vector>
@@ -41,7 +42,7 @@ constexpr std::size_t producers = 8;
 auto make_producers() {
     return spill::pool<Item, 16>(producers)
         .overflow([](std::size_t) { return spill::CollectSpout<Item>{}; })
-        .spins(64)
+        .spin_limit(std::chrono::microseconds(2))
         .spawn<std::uint64_t>([](auto& ring, std::size_t p, const std::uint64_t& r) {
             for (std::uint32_t i = 0; i < count_of(r, p); ++i) ring.push(Item{r, static_cast<std::uint32_t>(p), i});
         });
@@ -99,14 +100,14 @@ void run_lagging(Producers& pool, Handles& mergers, std::uint64_t rounds, std::u
 struct Batch {
     std::uint64_t seq = 0;
     std::vector<Item> items;
+    bool last = true;  // the batch's final part
 };
 struct ToRoot {
     spill::Channel<Batch>* ch;
-    template <class R>
-    void submit(std::uint64_t seq, R&& items) {
-        Batch b{seq, {}};
-        for (auto&& x : items) b.items.push_back(std::move(x));
+    std::size_t submit(std::uint64_t seq, std::span<Item> items, bool last) {
+        Batch b{seq, {items.begin(), items.end()}, last};
         ch->send(std::move(b));
+        return items.size();
     }
     void flush() noexcept {}
 };
@@ -122,7 +123,7 @@ TEST_CASE("stress: ordered merge tree under backpressure delivers the replay min
         spill::Channel<Batch> to_root(32);
         spill::SequencedSpout<Item, spill::CollectSpout<Item>> root{{}, 4};  // small window: the overflow map is used too
         std::thread root_thread([&] {
-            while (auto b = to_root.receive()) root.submit(b->seq, b->items);
+            while (auto b = to_root.receive()) root.submit(b->seq, std::span<Item>(b->items), b->last);
         });
         {
             auto mergers = pool.split_sequenced_mergers(m, [&](std::size_t) { return ToRoot{&to_root}; });
@@ -190,13 +191,13 @@ TEST_CASE("stress: two-stage pipelines over a sweep of worker counts keep the re
         const std::size_t w1 = 1 + rng() % 4, w2 = 1 + rng() % 4;
         const std::uint64_t rounds = 20000;
         CAPTURE(w1, w2);
-        auto stage1 = spill::pool<std::uint64_t, 64>(w1).spins(64).spawn<std::uint64_t>([w1](auto& ring, std::size_t w, const std::uint64_t& r) {
+        auto stage1 = spill::pool<std::uint64_t, 64>(w1).spin_limit(std::chrono::microseconds(2)).spawn<std::uint64_t>([w1](auto& ring, std::size_t w, const std::uint64_t& r) {
             const std::uint32_t n = count_of(r, 0);
             for (std::size_t i = n * w / w1; i < n * (w + 1) / w1; ++i) ring.push((r << 8) | i);
         });
         auto fan1 = stage1.sequenced_fan_in(spill::SequencedSpout<std::uint64_t, spill::CollectSpout<std::uint64_t>>{{}});
         auto stage2 = spill::pool<std::uint64_t, 32>(w2)
-                          .spins(64)
+                          .spin_limit(std::chrono::microseconds(2))
                           .overflow([](std::size_t) { return spill::CollectSpout<std::uint64_t>{}; })
                           .spawn<std::vector<std::uint64_t>>([w2](auto& ring, std::size_t w, const std::vector<std::uint64_t>& in) {
                               for (std::size_t i = w; i < in.size(); i += w2) ring.push(in[i] * 2);

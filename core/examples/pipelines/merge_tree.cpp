@@ -5,7 +5,7 @@
 //          on a std::thread this program owns; merger j drains producers
 //          j, j+M, j+2M, ... and submits (sequence, batch) to a Channel
 //       -> tier 2: one thread receives the batches of all mergers
-//          -> SequencedSpout (restores the global order of DESIGN.md section 8)
+//          -> SequencedSpout (restores the global order: rounds one after another)
 //          -> output spout (checks the order against the single-threaded replay)
 //
 // Producer w in round r pushes count(r, w) items {r, w, 0..count-1}; some
@@ -25,6 +25,7 @@
 #include <cstdio>
 #include <exception>
 #include <string>
+#include <span>
 #include <thread>
 #include <tuple>
 #include <vector>
@@ -53,10 +54,11 @@ std::uint32_t count_of(std::uint64_t round, std::size_t w, std::size_t mean) {
     return static_cast<std::uint32_t>(mix(round * 1024 + w) % (2 * mean + 1));
 }
 
-/// One batch from a tier-1 merger to tier 2.
+/// One batch (or one part of a batch) from a tier-1 merger to tier 2.
 struct Batch {
     std::uint64_t seq = 0;
     std::vector<Item> items;
+    bool last = true;  // the batch's final part
 };
 
 /// Tier-1 sink: what each MergerHandle submits into. Also checks that its
@@ -64,16 +66,17 @@ struct Batch {
 class TierLink {
 public:
     TierLink(spill::Channel<Batch>& ch, std::size_t merger, std::size_t mergers) : ch_(&ch), merger_(merger), mergers_(mergers) {}
-    template <class R>
-    void submit(std::uint64_t seq, R&& items) {
-        Batch b{seq, {}};
-        for (auto&& x : items) {
+    /// Takes every item of the part it is offered (the channel send blocks
+    /// while tier 2 is behind; it throws only if the channel was closed, and
+    /// then takes nothing).
+    std::size_t submit(std::uint64_t seq, std::span<Item> items, bool last) {
+        Batch b{seq, {items.begin(), items.end()}, last};
+        for (const Item& x : b.items)
             if (x.producer % mergers_ != merger_) ++foreign_;
-            b.items.push_back(std::move(x));
-        }
-        items_ += b.items.size();
-        ++batches_;
         ch_->send(std::move(b));
+        items_ += items.size();
+        if (last) ++batches_;
+        return items.size();
     }
     void flush() noexcept {}
 
@@ -170,7 +173,7 @@ int run(const Options& opt) {
     // Tier 2: one thread merges every merger's batches into the global order.
     spill::SequencedSpout<Item, OrderCheck> ordered{OrderCheck(opt.producers, opt.rounds, mean), 4 * opt.producers * opt.mergers};
     std::thread tier2([&] {
-        while (auto b = to_tier2.receive()) ordered.submit(b->seq, b->items);
+        while (auto b = to_tier2.receive()) ordered.submit(b->seq, std::span<Item>(b->items), b->last);
         ordered.flush();
     });
 

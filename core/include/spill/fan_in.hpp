@@ -6,6 +6,12 @@
 // spout, it composes (pool -> FanInSpout -> BatchSpout -> FramedSpout) into
 // one type, and it can be the overflow spout of a next stage's rings.
 //
+// One collector per slot: while a fan-in (or a SequencedFanIn, or the
+// MergerHandles of merger.hpp) exists, it owns its pool's slots, and every
+// other way to collect from them (pool.collect, collect_ordered, another
+// fan_in, split_mergers...) throws std::logic_error naming the owner.
+// Destroying the fan-in gives the slots back.
+//
 // Lifetime: a fan-in must not outlive its pool. The pool counts the fan-ins
 // and merger handles that refer to it and aborts with a message naming the
 // misuse if it is destroyed while any is alive (loud detection; C++ cannot
@@ -14,18 +20,49 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
+#include "spout.hpp"
+
 namespace spill {
 
-/// Receives batches with a sequence number; SequencedSpout is one.
+/// Who collects from a pool's slots right now (one collector per slot, enforced).
+enum class Collector : int {
+    none = 0,           ///< nobody: collect() and collect_ordered() may run
+    owner,              ///< the owner, inside collect() or collect_ordered()
+    fan_in,             ///< a FanInSpout (pool.fan_in)
+    sequenced_fan_in,   ///< a SequencedFanIn (pool.sequenced_fan_in)
+    mergers,            ///< MergerHandles (pool.split_mergers)
+    sequenced_mergers,  ///< ordered MergerHandles (pool.split_sequenced_mergers)
+};
+
+/// A readable name for error messages: "a FanInSpout", "the owner's collect()"...
+inline const char* collector_name(Collector c) noexcept {
+    switch (c) {
+        case Collector::none: return "nobody";
+        case Collector::owner: return "the owner's collect()/collect_ordered() (running now, maybe on another thread)";
+        case Collector::fan_in: return "a FanInSpout";
+        case Collector::sequenced_fan_in: return "a SequencedFanIn";
+        case Collector::mergers: return "MergerHandles (split_mergers)";
+        case Collector::sequenced_mergers: return "MergerHandles (split_sequenced_mergers)";
+    }
+    return "an unknown collector";
+}
+
+/// Receives the items of numbered batches; SequencedSpout is one. A batch may
+/// arrive in several parts: `submit(seq, items, last)` offers the next part
+/// of batch `seq` (`last` marks its final part) and returns how many of
+/// `items` it took, under the spout failure rule (spout.hpp, F2): all, or a
+/// prefix, and it throws only when it took nothing. The caller offers what
+/// was not taken again, as the next part of the same batch.
 ///
-///     static_assert(spill::SequencedSink<spill::SequencedSpout<int, spill::CollectSpout<int>>, std::vector<int>>);
-template <class S, class R>
-concept SequencedSink = requires(S& s, std::uint64_t seq, R& r) {
-    s.submit(seq, r);
+///     static_assert(spill::SequencedSink<spill::SequencedSpout<int, spill::CollectSpout<int>>, int>);
+template <class S, class T>
+concept SequencedSink = requires(S& s, std::uint64_t seq, std::span<T> items, bool last) {
+    { s.submit(seq, items, last) } -> std::convertible_to<std::size_t>;
     s.flush();
 };
 
@@ -34,13 +71,14 @@ concept SequencedSink = requires(S& s, std::uint64_t seq, R& r) {
 ///
 ///     spill::CollectSpout<int> out;
 ///     spill::UnsequencedSink<spill::CollectSpout<int>> sink{out};
-///     sink.submit(0, std::vector{1, 2});   // out holds 1 2
+///     std::vector v{1, 2};
+///     sink.submit(0, std::span(v), true);   // out holds 1 2
 template <class Out>
 struct UnsequencedSink {
     Out& out;
-    template <class R>
-    void submit(std::uint64_t, R&& items) {
-        for (auto&& x : items) out.send(std::move(x));
+    template <class T>
+    std::size_t submit(std::uint64_t, std::span<T> items, bool) {
+        return spill::send_all(out, items);
     }
     void flush() { out.flush(); }
 };
@@ -48,26 +86,28 @@ struct UnsequencedSink {
 namespace detail {
 
 /// Shared by FanInSpout, SequencedFanIn and MergerHandle: owns the downstream,
-/// remembers which slots it drains (first, first + stride, ...), and keeps the
-/// pool's handle count.
+/// remembers which slots it drains (first, first + stride, ...), and gives the
+/// pool's slots back when it goes. The pool has claimed the slots for it
+/// (`kind`) before constructing it.
 template <class Pool, class Out, bool Ordered>
 class FanInBase {
 public:
-    FanInBase(Pool& pool, Out out, std::size_t first, std::size_t stride, bool merger = false)
-        : pool_(&pool), out_(std::move(out)), first_(first), stride_(stride), merger_(merger) {
-        pool_->acquire_handle(merger_);
+    FanInBase(Pool& pool, Out out, std::size_t first, std::size_t stride, Collector kind)
+        : pool_(&pool), out_(std::move(out)), first_(first), stride_(stride), kind_(kind) {
+        pool_->acquire_handle();
     }
     FanInBase(FanInBase&& o) noexcept(std::is_nothrow_move_constructible_v<Out>)
-        : pool_(std::exchange(o.pool_, nullptr)), out_(std::move(o.out_)), first_(o.first_), stride_(o.stride_), merger_(o.merger_) {}
+        : pool_(std::exchange(o.pool_, nullptr)), out_(std::move(o.out_)), first_(o.first_), stride_(o.stride_), kind_(o.kind_) {}
     FanInBase& operator=(FanInBase&&) = delete;
     FanInBase(const FanInBase&) = delete;
     ~FanInBase() {
-        if (pool_) pool_->release_handle(merger_);
+        if (pool_) pool_->release_handle(kind_);
     }
 
     /// Drains the published batches of this fan-in's slots into the
     /// downstream (in (round, worker) order for the ordered kinds) and
-    /// returns how many items moved. Does not flush the downstream.
+    /// returns how many items moved. Does not flush the downstream. Items
+    /// the downstream did not take stay in their slot and come first next time.
     std::size_t collect() {
         if constexpr (Ordered) {
             return pool_->collect_ordered_slots(first_, stride_, out_);
@@ -96,7 +136,7 @@ protected:
     Out out_;
     std::size_t first_;
     std::size_t stride_;
-    bool merger_;
+    Collector kind_;
 };
 
 }  // namespace detail
@@ -119,6 +159,10 @@ public:
     template <class T>
     void send(T&& item) {
         this->out_.send(std::forward<T>(item));
+    }
+    template <class T>
+    std::size_t send_all(std::span<T> items) {
+        return spill::send_all(this->out_, items);
     }
 };
 

@@ -51,8 +51,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 
 #include "detail/config.hpp"
+#include "detail/wait.hpp"
 #include "spill_ring.hpp"
 #include "spout.hpp"
 
@@ -127,15 +129,23 @@ public:
     explicit GatedSpout(OverflowGate<S>& gate) noexcept : gate_(&gate) {}
     template <class T>
     void send(T&& item) {
-        if (gate_->armed) [[unlikely]] {
-            gate_->armed = false;
-            gate_->on_first_eviction(gate_->context);
-        }
+        open();
         gate_->overflow->send(std::forward<T>(item));
+    }
+    template <class T>
+    std::size_t send_all(std::span<T> items) {
+        open();
+        return spill::send_all(*gate_->overflow, items);
     }
     void flush() { gate_->overflow->flush(); }
 
 private:
+    void open() noexcept {
+        if (gate_->armed) [[unlikely]] {
+            gate_->armed = false;
+            gate_->on_first_eviction(gate_->context);
+        }
+    }
     OverflowGate<S>* gate_;
 };
 
@@ -149,6 +159,12 @@ struct Batch {
     void mark_round(std::uint64_t round) noexcept {
         segments.prune(ring.head_position());
         if (!ring.empty()) segments.append(round, ring.tail_position());
+    }
+    /// Makes an empty batch ready to be filled again from the start of its
+    /// storage (the worker calls it when a recycled ring becomes its active one).
+    void reset() noexcept {
+        segments.clear();
+        ring.rewind();
     }
 
     ring_type ring;
@@ -182,30 +198,36 @@ struct alignas(cache_line) HandoffSlot {
 };
 
 /// Start/finish signalling between the pool's owner and worker w. `go`
-/// carries the round number to run (or `shutdown`) and `args` the round's
+/// carries the low 32 bits of the round to run and `args` the round's
 /// arguments (a copy when they are small and trivially copyable, else a
-/// pointer to them); `done` the last round finished.
+/// pointer to them); `stop` asks the worker to exit; `done` carries the low
+/// 32 bits of the last round finished. 32 bits are enough: the owner waits
+/// for `done` to equal the round in flight, and no worker is ever more than
+/// one round behind, so equality cannot be confused by wrap-around.
 ///
-/// Fields are grouped by writer, one cache line each: the owner writes `go`
-/// and `args`, the worker writes `done`. On one shared line the owner's polls
-/// of `done` and the worker's store to it would move the line an extra time
-/// per round, and the worker would fetch the arguments from another line
-/// after seeing `go`; here one line transfer brings the worker both.
+/// Fields are grouped by writer, one cache line each: the owner writes `go`,
+/// `stop` and `args`, the worker writes `done`. On one shared line the
+/// owner's polls of `done` and the worker's store to it would move the line
+/// an extra time per round, and the worker would fetch the arguments from
+/// another line after seeing `go`; here one line transfer brings the worker
+/// both. (Each word's `parked` count is written by the other side, but only
+/// when it parks, off the busy path.)
 ///
-///     sig.args = a; sig.go.store(round, std::memory_order_release); sig.go.notify_one();  // owner: start
-///     detail::await_at_least(sig.done, round, spins);                                       // owner: wait
+///     sig.args = a; sig.go.publish(round);                       // owner: start (N1, N2)
+///     detail::await_value(sig.done, round, budget);              // owner: wait (W1..W3)
 template <class Args>
 struct WorkerSignal {
-    static constexpr std::uint64_t shutdown = ~std::uint64_t{0};
-    // Owner-written (read by the worker after it sees `go`).
-    alignas(cache_line) std::atomic<std::uint64_t> go{0};
+    // Owner-written (read by the worker after it sees `go` change).
+    alignas(cache_line) detail::WaitWord go;
+    bool stop = false;
     Args args{};
     // Worker-written (read by the owner).
-    alignas(cache_line) std::atomic<std::uint64_t> done{0};
+    alignas(cache_line) detail::WaitWord done;
 };
 
 static_assert(sizeof(WorkerSignal<const void*>) == 2 * cache_line && alignof(WorkerSignal<const void*>) == cache_line);
 static_assert(offsetof(WorkerSignal<const void*>, done) == cache_line, "go and done must not share a cache line");
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free && std::atomic<std::uintptr_t>::is_always_lock_free);
+static_assert(sizeof(detail::WaitWord) == 8, "a wait word and its parked count fit one line with the round arguments");
 
 }  // namespace spill

@@ -9,7 +9,10 @@
 // second tier (a Channel to a thread that merges the mergers). For global
 // order use split_sequenced_mergers: each merger submits (sequence, batch) in
 // its own slots' order, and a SequencedSpout at the root restores the single
-// global order of DESIGN.md section 8 (see examples/merge_tree.cpp).
+// global order, (round, worker, push order) (see examples/merge_tree.cpp).
+//
+// The handles own the pool's slots together: until the last one is
+// destroyed, every other way to collect from the pool throws.
 #pragma once
 
 #include <cstddef>
@@ -28,8 +31,8 @@ class MergerHandle : public detail::FanInBase<Pool, Out, Ordered> {
     using base = detail::FanInBase<Pool, Out, Ordered>;
 
 public:
-    MergerHandle(Pool& pool, Out out, std::size_t index, std::size_t count)
-        : base(pool, std::move(out), index, count, /*merger=*/true), index_(index) {}
+    MergerHandle(Pool& pool, Out out, std::size_t index, std::size_t count, Collector kind)
+        : base(pool, std::move(out), index, count, kind), index_(index) {}
 
     /// This merger's index in 0..m-1.
     [[nodiscard]] std::size_t index() const noexcept { return index_; }

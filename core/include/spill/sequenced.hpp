@@ -1,28 +1,38 @@
 // spill/sequenced.hpp: ordered completion (roadmap Feature 3).
 //
-// SequencedSpout takes batches tagged with a sequence number, in any order,
-// and emits their items to an inner spout in strict sequence order. The
-// expected batch goes straight through (no buffering); a batch that arrives
-// early waits in a preallocated reorder window; a batch further ahead than the
-// window waits in an overflow map, which allocates and is counted
-// (stats().window_overflows), so order is exact in every case and the cost of
-// an undersized window is visible instead of silent.
+// SequencedSpout takes batches tagged with a sequence number, in any order
+// and possibly in several parts each, and emits their items to an inner
+// spout in strict sequence order. The parts of the batch that is next go
+// straight through (no buffering); a batch that arrives early waits in a
+// preallocated reorder window; a batch further ahead than the window waits in
+// an overflow map, which allocates and is counted (stats().window_overflows),
+// so order is exact in every case and the cost of an undersized window is
+// visible instead of silent.
 //
 // Invariants:
 //   Q1  Items leave in increasing sequence order, each batch's items in the
-//       order given; every sequence number is delivered once.
-//   Q2  Window slot i holds sequence next + ((i - next) mod window) if filled;
-//       nothing below `next` is ever buffered.
+//       order given; every item of every batch is delivered once.
+//   Q2  Window slot i holds sequence next + ((i - next) mod window) if used;
+//       nothing below `next` is ever buffered. A batch that went to the
+//       overflow map stays there until it is released, even once the window
+//       has moved over its sequence number.
 //   Q3  After warm-up (every slot vector has reached its largest batch), a
 //       run that stays inside the window allocates nothing.
+//   Q4  `next` advances exactly when every item of batch `next` has been
+//       taken by the inner spout. A failure of the inner spout never moves
+//       it: submit() takes a prefix of the offered part (or throws having
+//       taken nothing), and batches buffered behind it stay buffered until a
+//       later submit() or flush() releases them.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <map>
 #include <ranges>
+#include <span>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -36,130 +46,194 @@ namespace spill {
 ///     const auto& st = seq.stats();
 ///     if (st.window_overflows != 0) warn("reorder window of %zu is too small", seq.window());
 struct SequencedStats {
-    std::uint64_t in_order = 0;          ///< batches that took the fast path
+    std::uint64_t in_order = 0;          ///< batches that went straight through, no part buffered
     std::uint64_t buffered = 0;          ///< batches that waited in the window
     std::uint64_t window_overflows = 0;  ///< batches that waited beyond the window (allocating)
-    std::uint64_t items = 0;             ///< items emitted
+    std::uint64_t items = 0;             ///< items the inner spout took
 };
 
 /// Reorders batches by sequence number before forwarding to `Inner`.
 ///
+/// Failure rule (spout.hpp, F1-F4): `submit` returns how many of the offered
+/// items it took, all or a prefix, and throws only when it took none; offer
+/// the rest again with the same sequence number (it continues the same
+/// batch). Items it took are delivered exactly once, even when the inner
+/// spout fails: a batch buffered here is released by a later submit() or
+/// flush(), which reports the inner spout's failure if it persists.
+///
 ///     spill::SequencedSpout<int, spill::CollectSpout<int>> seq{{}, 8};
-///     seq.submit(1, std::vector{3, 4});   // early: buffered
-///     seq.submit(0, std::vector{1, 2});   // emits 1 2 3 4
+///     std::vector a{3, 4}, b{1, 2};
+///     seq.submit(1, a);   // early: buffered
+///     seq.submit(0, b);   // emits 1 2 3 4
 template <class T, class Inner>
 class SequencedSpout {
 public:
     /// `window` batches can wait without allocating, each up to
-    /// `reserve_per_batch` items before its vector grows (once).
+    /// `reserve_per_batch` items before its vector grows (once). The first
+    /// batch expected is `first`. Throws std::invalid_argument for a window of 0.
     explicit SequencedSpout(Inner inner, std::size_t window = 64, std::size_t reserve_per_batch = 0, std::uint64_t first = 0)
-        : inner_(std::move(inner)), slots_(window == 0 ? 1 : window), next_(first) {
+        : inner_(std::move(inner)), slots_(checked_window(window)), next_(first) {
         for (auto& s : slots_) s.items.reserve(reserve_per_batch);
     }
 
-    /// Submits batch `seq`. Throws std::invalid_argument for a sequence that
-    /// was already delivered or is already waiting. If the inner spout throws
-    /// during the fast path, the items not yet sent are left in `items` and
-    /// the batch counts as not delivered: submit the rest again with `seq`.
-    template <std::ranges::input_range R>
-    void submit(std::uint64_t seq, R&& items) {
-        if (interrupted_) [[unlikely]] release_ready();  // finish what a throwing inner spout left
-        if (seq < next_) throw std::invalid_argument("SequencedSpout: sequence " + std::to_string(seq) + " was already delivered");
-        if (seq == next_) {
-            struct Count {  // counted locally, stored once (also when inner_ throws)
-                std::uint64_t& total;
-                std::uint64_t n = 0;
-                ~Count() { total += n; }
-            } count{stats_.items};
-            for (auto&& x : items) {
-                inner_.send(std::move(x));
-                ++count.n;
+    /// Offers the next part of batch `seq` (`last`: its final part) and
+    /// returns how many of `items` were taken (moved from). Throws
+    /// std::invalid_argument for a batch that was already delivered or whose
+    /// last part was already submitted (nothing taken).
+    std::size_t submit(std::uint64_t seq, std::span<T> items, bool last = true) {
+        check_new_part(seq);
+        release_ready();  // earlier batches the inner spout refused go first; throws => nothing of this call taken
+        if (seq != next_) return buffer(seq, items, last);
+        // The front batch: what waited of it goes first, then this part, in place.
+        Batch* b = find(next_);
+        if (b != nullptr && !send_rest(*b)) return 0;  // refused for now (F2): nothing of this call taken
+        const std::size_t n = spill::send_all(inner_, items);
+        stats_.items += n;
+        if (n == items.size() && last) {
+            if (b == nullptr) ++stats_.in_order;
+            finish_front();
+            try {
+                release_ready();
+            } catch (...) {
+                // This batch was taken whole; the batches buffered behind it
+                // stay buffered (Q4) and the next submit() or flush() retries
+                // them and reports the failure if it persists.
             }
-            ++stats_.in_order;
-            ++next_;
-            release_ready();
-            return;
         }
-        if (seq - next_ < slots_.size()) {
-            Slot& s = slots_[seq % slots_.size()];
-            // A batch that arrived beyond the window waits in the overflow map
-            // even after the window has moved over its sequence number.
-            if (s.filled || (!overflow_.empty() && overflow_.count(seq) != 0))
-                throw std::invalid_argument("SequencedSpout: sequence " + std::to_string(seq) + " submitted twice");
-            for (auto&& x : items) s.items.push_back(std::move(x));
-            s.filled = true;
-            ++stats_.buffered;
-            return;
-        }
-        auto [it, inserted] = overflow_.try_emplace(seq);
-        if (!inserted) throw std::invalid_argument("SequencedSpout: sequence " + std::to_string(seq) + " submitted twice");
-        for (auto&& x : items) it->second.push_back(std::move(x));
-        ++stats_.window_overflows;
+        return n;
+    }
+    /// A whole batch from a contiguous range (its elements are moved from).
+    template <std::ranges::contiguous_range R>
+        requires std::ranges::sized_range<R> && std::is_same_v<std::ranges::range_value_t<R>, T>
+    std::size_t submit(std::uint64_t seq, R&& items) {
+        return submit(seq, std::span<T>(std::ranges::data(items), std::ranges::size(items)), true);
     }
 
     /// Spout interface: an item sent directly is part of no batch and passes
     /// straight through.
     void send(T&& item) { inner_.send(std::move(item)); }
-    /// Flushes the inner spout. Batches waiting for a predecessor stay; a
-    /// release that a throwing inner spout interrupted is resumed first.
+    std::size_t send_all(std::span<T> items) { return spill::send_all(inner_, items); }
+    /// Releases batches that became deliverable (a failure of the inner spout
+    /// may have held them back), then flushes the inner spout. Batches
+    /// waiting for a predecessor stay.
     void flush() {
-        if (interrupted_) release_ready();
+        release_ready();
         inner_.flush();
     }
 
     [[nodiscard]] std::uint64_t next_expected() const noexcept { return next_; }
     [[nodiscard]] std::size_t window() const noexcept { return slots_.size(); }
-    /// Batches waiting for a predecessor.
+    /// Batches (whole or in part) waiting here.
     [[nodiscard]] std::size_t pending() const noexcept {
         std::size_t n = overflow_.size();
-        for (const auto& s : slots_) n += s.filled ? 1 : 0;
+        for (const auto& s : slots_) n += s.used ? 1 : 0;
         return n;
     }
     [[nodiscard]] const SequencedStats& stats() const noexcept { return stats_; }
     [[nodiscard]] Inner& inner() noexcept { return inner_; }
+    [[nodiscard]] const Inner& inner() const noexcept { return inner_; }
 
 private:
-    struct Slot {
-        bool filled = false;
+    struct Batch {
         std::vector<T> items;
+        std::size_t sent = 0;   // items[0, sent) were taken by the inner spout (the front batch only)
+        bool used = false;      // at least one part arrived
+        bool complete = false;  // the last part arrived
+        void clear() noexcept {
+            items.clear();  // keeps capacity (Q3)
+            sent = 0;
+            used = complete = false;
+        }
     };
 
-    // Emits every batch that became next in line, pulling overflowed batches
-    // into the window as it advances.
+    static std::size_t checked_window(std::size_t w) {
+        if (w == 0) throw std::invalid_argument("spill::SequencedSpout: the reorder window must hold at least 1 batch, got 0");
+        return w;
+    }
+
+    // Where batch `seq` waits, if anywhere (Q2).
+    Batch* find(std::uint64_t seq) noexcept {
+        if (!overflow_.empty()) {
+            if (auto it = overflow_.find(seq); it != overflow_.end()) return &it->second;
+        }
+        if (seq - next_ < slots_.size()) {
+            Batch& s = slots_[seq % slots_.size()];
+            if (s.used) return &s;
+        }
+        return nullptr;
+    }
+
+    void check_new_part(std::uint64_t seq) const {
+        if (seq < next_)
+            throw std::invalid_argument("spill::SequencedSpout: sequence " + std::to_string(seq) + " was already delivered");
+        bool complete = false;
+        if (!overflow_.empty()) {
+            if (auto it = overflow_.find(seq); it != overflow_.end()) complete = it->second.complete;
+        }
+        if (seq - next_ < slots_.size()) {
+            const Batch& s = slots_[seq % slots_.size()];
+            complete = complete || (s.used && s.complete);
+        }
+        if (complete)
+            throw std::invalid_argument("spill::SequencedSpout: sequence " + std::to_string(seq) +
+                                        " submitted twice (its last part had already arrived)");
+    }
+
+    // An early part: copied into the window (or the overflow map), all or nothing.
+    std::size_t buffer(std::uint64_t seq, std::span<T> items, bool last) {
+        Batch* b = find(seq);
+        if (b == nullptr) {
+            if (seq - next_ < slots_.size()) {
+                b = &slots_[seq % slots_.size()];
+                ++stats_.buffered;
+            } else {
+                b = &overflow_[seq];  // may throw: nothing taken
+                ++stats_.window_overflows;
+            }
+        }
+        const std::size_t want = b->items.size() + items.size();
+        if (want > b->items.capacity()) b->items.reserve(std::max(want, 2 * b->items.capacity()));  // may throw: nothing taken
+        for (T& x : items) b->items.push_back(std::move(x));  // within capacity: cannot throw
+        b->used = true;
+        b->complete = last;
+        return items.size();
+    }
+
+    // Sends what remains buffered of the front batch; false if the inner
+    // spout took only part of it (F2). Throws if it took none of it.
+    bool send_rest(Batch& b) {
+        if (b.sent == b.items.size()) return true;
+        const std::size_t n = spill::send_all(inner_, std::span<T>(b.items).subspan(b.sent));
+        b.sent += n;
+        stats_.items += n;
+        return b.sent == b.items.size();
+    }
+
+    // Batch `next_` is delivered: forget it and move on (Q4).
+    void finish_front() {
+        if (!overflow_.empty()) {
+            if (auto it = overflow_.find(next_); it != overflow_.end()) overflow_.erase(it);
+        }
+        if (Batch& s = slots_[next_ % slots_.size()]; s.used) s.clear();
+        ++next_;
+    }
+
+    // Emits every buffered batch that is complete and next in line. If the
+    // inner spout refuses or throws, what it did not take stays buffered.
     void release_ready() {
-        interrupted_ = false;
         for (;;) {
-            Slot& s = slots_[next_ % slots_.size()];
-            if (!s.filled) {
-                if (overflow_.empty()) return;  // the common case: no map lookup
-                auto it = overflow_.find(next_);
-                if (it == overflow_.end()) return;
-                s.items.swap(it->second);  // O(1); the map's node takes the old (empty) vector
-                s.filled = true;
-                overflow_.erase(it);
-            }
-            std::size_t sent = 0;
-            try {
-                for (; sent < s.items.size(); ++sent) inner_.send(std::move(s.items[sent]));
-            } catch (...) {
-                s.items.erase(s.items.begin(), s.items.begin() + static_cast<std::ptrdiff_t>(sent));
-                stats_.items += sent;
-                interrupted_ = true;
-                throw;  // the rest stays buffered under `next_`; the next submit or flush resumes it
-            }
-            stats_.items += sent;
-            s.items.clear();  // keeps capacity (Q3)
-            s.filled = false;
-            ++next_;
+            Batch* b = find(next_);
+            if (b == nullptr || !b->complete) return;
+            if (!send_rest(*b)) return;
+            finish_front();
         }
     }
 
     Inner inner_;
-    std::vector<Slot> slots_;
-    std::map<std::uint64_t, std::vector<T>> overflow_;
+    std::vector<Batch> slots_;
+    std::map<std::uint64_t, Batch> overflow_;
     std::uint64_t next_;
     SequencedStats stats_;
-    bool interrupted_ = false;  // a release stopped on an inner exception with batch `next_` still buffered
 };
 
 }  // namespace spill

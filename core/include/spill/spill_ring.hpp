@@ -7,9 +7,10 @@
 //       (2^64 pushes at 1 ns each is 584 years).
 //   I2  Slots of positions [head_, tail_) hold live objects; all others are raw.
 //   I3  Exactly once: each pushed item leaves through exactly one of pop,
-//       drain/take/iteration-by-move, eviction into the spout, or the final
-//       flush in the destructor. Nothing is destroyed without passing through
-//       one of them.
+//       drain, spans() followed by consume(), eviction into the spout, or the
+//       final flush in the destructor. Nothing is destroyed without passing
+//       through one of them. Spouts keep the failure rule (spout.hpp, F1-F4),
+//       so an item a spout did not take stays in the ring.
 //   I4  Strong guarantee on push: if the spout throws while taking the evicted
 //       item, the ring is unchanged and the new item is not consumed.
 //   I5  Lazy head: push never writes head_, so tail_ - head_ may exceed N
@@ -24,12 +25,14 @@
 //       head_; constructing over the oldest item is its eviction.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <iterator>
 #include <memory>
 #include <new>
 #include <optional>
+#include <span>
 #include <type_traits>
 #include <utility>
 
@@ -110,10 +113,24 @@ public:
     void send(T&& item) { push(std::move(item)); }
     void send(const T& item) { push(item); }
 
-    /// Moves every item, oldest first, into the spout, then flushes it.
+    /// Moves every item, oldest first, into the spout, then flushes it (see
+    /// drain_fully).
     void flush() {
-        drain(spout_);
+        drain_fully(spout_);
         spout_.flush();
+    }
+
+    /// Spout interface, bulk: pushes the items in order (each push may evict,
+    /// I4). If an eviction throws after some items went in, returns how many
+    /// did (F2); the rest stay with the caller.
+    std::size_t send_all(std::span<T> items) {
+        std::size_t i = 0;
+        try {
+            for (; i < items.size(); ++i) push(std::move(items[i]));
+        } catch (...) {
+            if (i == 0) throw;
+        }
+        return i;
     }
 
     /// Removes and returns the oldest item.
@@ -131,24 +148,85 @@ public:
     [[nodiscard]] T& back() noexcept { return *slot(tail_ - 1); }
     [[nodiscard]] const T& back() const noexcept { return *slot(tail_ - 1); }
 
-    /// Moves every item, oldest first, into `out`; returns how many. If `out`
-    /// throws, the items it did not take stay in the ring.
+    /// Moves every item, oldest first, into `out`; returns how many. A bulk
+    /// spout (BulkSpout) gets the items in place, as at most two contiguous
+    /// spans; any other spout one `send` per item. Items `out` did not take
+    /// (it threw, or returned a short count, F1/F2) stay in the ring, oldest
+    /// first, and the call returns how many it took.
     template <class Out>
     std::size_t drain(Out& out) {
         return drain_n(size(), out);
     }
 
-    /// Moves the oldest `n` items (at most size()) into `out`.
+    /// Moves the oldest `n` items (at most size()) into `out`, as drain does.
     template <class Out>
     std::size_t drain_n(std::size_t n, Out& out) {
         if (n > size()) n = size();
         settle();
-        for (std::size_t i = 0; i < n; ++i) {
-            out.send(std::move(*slot(head_)));
+        std::size_t done = 0;
+        if constexpr (BulkSpout<Out, T>) {
+            while (done < n) {
+                const std::size_t run = std::min(n - done, N - static_cast<std::size_t>(head_ & mask));
+                const std::size_t took = out.send_all(std::span<T>(slot(head_), run));  // throws => nothing taken (F2)
+                consume(took);
+                done += took;
+                if (took < run) break;  // refused the rest for now
+            }
+        } else {
+            for (; done < n; ++done) {
+                out.send(std::move(*slot(head_)));  // throws => this item stays (F1)
+                destroy_front();
+            }
+        }
+        return done;
+    }
+
+    /// Moves every item, oldest first, into `out`, until the ring is empty. A
+    /// bulk spout that refuses (a short count, F2) is offered the rest again;
+    /// one that takes nothing gets the oldest item through `send`, which takes
+    /// it or throws (F1), so this always makes progress or reports why not.
+    /// If `out` throws, the items it did not take stay in the ring.
+    template <class Out>
+    void drain_fully(Out& out) {
+        while (!empty()) {
+            if (drain(out) != 0) continue;
+            settle();
+            out.send(std::move(*slot(head_)));  // throws => the item stays (F1)
             destroy_front();
         }
-        return n;
     }
+
+    /// The live items, oldest first, as at most two contiguous spans (the
+    /// second is empty unless the items wrap around the end of the storage).
+    /// Read or move from them in place, then `consume` what was taken.
+    ///
+    ///     auto [a, b] = ring.spans();
+    ///     std::size_t n = sink.send_all(a);   // F2: a prefix
+    ///     ring.consume(n);
+    [[nodiscard]] std::pair<std::span<T>, std::span<T>> spans() noexcept {
+        settle();
+        const std::size_t n = size();
+        const std::size_t run = std::min(n, N - static_cast<std::size_t>(head_ & mask));
+        return {std::span<T>(slot(head_), run), std::span<T>(slot(head_ + run), n - run)};
+    }
+
+    /// Destroys the `n` oldest items (at most size()): the caller read or
+    /// moved from them through spans().
+    void consume(std::size_t n) noexcept {
+        if (n > size()) n = size();
+        settle();
+        if constexpr (std::is_trivially_destructible_v<T>) {
+            head_ += n;
+        } else {
+            for (std::size_t i = 0; i < n; ++i) destroy_front();
+        }
+    }
+
+    /// Moves the positions of an empty ring back to 0, so the next items fill
+    /// the storage from its start (a recycled pool ring then reuses the same
+    /// lines round after round, and a round's items are one span).
+    /// Precondition: empty().
+    void rewind() noexcept { head_ = tail_ = 0; }
 
     // ---- push cursor: writer() ----
     /// A push cursor for a tight loop of pushes. It keeps the positions in
@@ -207,8 +285,8 @@ public:
     [[nodiscard]] S& spout() noexcept { return spout_; }
     [[nodiscard]] const S& spout() const noexcept { return spout_; }
 
-    /// Monotonic positions: items ever popped/evicted, items ever pushed. The
-    /// pool uses them to mark where each round's items end.
+    /// Positions: items ever popped/evicted and items ever pushed since the
+    /// last rewind(). The pool uses them to mark where each round's items end.
     [[nodiscard]] std::uint64_t head_position() const noexcept { return head(); }
     [[nodiscard]] std::uint64_t tail_position() const noexcept { return tail_; }
 
@@ -249,72 +327,6 @@ public:
     [[nodiscard]] iterator end() noexcept { return {this, tail_}; }
     [[nodiscard]] const_iterator begin() const noexcept { return {this, head()}; }
     [[nodiscard]] const_iterator end() const noexcept { return {this, tail_}; }
-
-    // ---- consuming view: take(n) ----
-    /// An input range over the oldest `n` items that moves each item out and
-    /// removes it from the ring as the iterator advances past it. Items not
-    /// reached (a consumer that stopped or threw) stay in the ring. An item
-    /// counts as taken only once the loop advances past it, so a consumer
-    /// that stops early must `break` before moving from the current item.
-    ///
-    ///     for (int&& x : ring.take(2)) out.send(std::move(x));
-    ///     for (int&& x : ring.take(8)) {
-    ///         if (enough()) break;   // x stays in the ring
-    ///         out.send(std::move(x));
-    ///     }
-    class Take {
-    public:
-        class iterator {
-        public:
-            using iterator_concept = std::input_iterator_tag;
-            using value_type = T;
-            using difference_type = std::ptrdiff_t;
-            using reference = T&&;
-
-            iterator() = default;
-            explicit iterator(Take* take) noexcept
-                : take_(take), ring_(take->ring_), pos_(take->head_ + take->done_), end_(take->head_ + take->n_) {}
-            T&& operator*() const noexcept { return std::move(*ring_->slot(pos_)); }
-            iterator& operator++() noexcept {
-                std::destroy_at(ring_->slot(pos_));
-                ++pos_;
-                take_->done_ = static_cast<std::size_t>(pos_ - take_->head_);  // a store, never read back in the loop
-                return *this;
-            }
-            void operator++(int) noexcept { ++*this; }
-            bool operator==(std::default_sentinel_t) const noexcept { return pos_ == end_; }
-
-        private:
-            // The position lives in the iterator (a local of the loop): the
-            // consumer's stores cannot make the compiler reload it.
-            Take* take_ = nullptr;
-            SpillRing* ring_ = nullptr;
-            std::uint64_t pos_ = 0;
-            std::uint64_t end_ = 0;
-        };
-        // The ring's head moves once, when the view ends (however it ends):
-        // the loop works on the view's own copy of the position, which the
-        // compiler can keep in a register while the consumer's stores go to
-        // memory it cannot tell from the ring's. Touch the ring only after
-        // the view is gone.
-        Take(SpillRing* ring, std::size_t n) noexcept : ring_(ring), head_(ring->head_), n_(n) {}
-        ~Take() { ring_->head_ = head_ + done_; }
-        Take(const Take&) = delete;
-        Take& operator=(const Take&) = delete;
-        iterator begin() noexcept { return iterator{this}; }
-        std::default_sentinel_t end() const noexcept { return {}; }
-        [[nodiscard]] std::size_t size() const noexcept { return n_ - done_; }
-
-    private:
-        SpillRing* ring_;
-        std::uint64_t head_;
-        std::size_t n_;
-        std::size_t done_ = 0;
-    };
-    [[nodiscard]] Take take(std::size_t n) noexcept {
-        settle();  // Take starts from the stored head_
-        return Take(this, n < size() ? n : size());
-    }
 
 private:
     // Slots are members of a union of T[N]: the compiler sees typed storage

@@ -1,24 +1,47 @@
-// spill/spout.hpp: the push-sink concept and the basic spouts.
+// spill/spout.hpp: the push-sink concept, the failure rule, and the basic spouts.
 //
 // A spout is where items go: `send(T&&)` hands one item over, `flush()` pushes
 // whatever the spout buffers to its destination, and an optional
-// `send_all(range)` takes many items at once. Spouts are plain values that
-// compose by nesting (`CountingSpout<BatchSpout<T, FramedSpout<FdWriter>>>`),
-// so a whole pipeline is one type and every call is inlinable: there is no
-// virtual interface on this path.
+// `send_all(std::span<T>)` takes many items at once, in place. Spouts are
+// plain values that compose by nesting
+// (`CountingSpout<BatchSpout<T, FramedSpout<FdWriter>>>`), so a whole pipeline
+// is one type and every call is inlinable: there is no virtual interface on
+// this path.
 //
-// The exception contract every spout in this project keeps, and that
-// `SpillRing` relies on for its strong guarantee: `send(T&& item)` either takes
-// the item, or throws and leaves `item` as it was (the same promise as
-// `std::vector::push_back` for a nothrow-movable T).
+// The failure rule. Every spout in this project keeps it, and every caller in
+// it (rings, the pool's collectors, the adapters) relies on it, so that a
+// caller's retry never duplicates or loses an item:
+//
+//   F1  send(T&& item) either takes the item and returns, or throws and leaves
+//       `item` as it was. It never throws for an item it has taken.
+//   F2  send_all(std::span<T> items) takes a prefix of `items` and returns its
+//       length n (0 <= n <= items.size()). Items [n, size) are left as they
+//       were. A short count means the spout took what it could now: its
+//       destination is full (a refusal), or it failed after taking n items,
+//       in which case the same failure shows on the next call, which offers
+//       it the item that failed again (the way write(2) returns a short count
+//       and reports the error on the next call). It throws only when it took
+//       nothing.
+//   F3  "Taking" an item from a span means reading it or moving from it; the
+//       caller still owns the span's storage and destroys the taken items
+//       itself. A consumer therefore reads items where the ring holds them:
+//       nothing is copied on the way to a spout that only looks at them.
+//   F4  flush() pushes buffered items downstream; if it throws, the spout
+//       keeps what it could not push, and the next flush tries again.
+//
+// A caller that retries therefore offers exactly the items not yet taken:
+// after a throw, the same item; after a short count, items[n, size).
 #pragma once
 
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <iterator>
+#include <memory>
 #include <ranges>
+#include <span>
+#include <stdexcept>
+#include <string>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -34,60 +57,86 @@ concept Spout = requires(S& s, T&& item) {
     s.flush();
 };
 
-/// A spout that also takes a whole range at once (it may batch, write once,
-/// reserve once...). Call it through `spill::send_all`, which falls back to
-/// one `send` per item for spouts without it.
+/// A spout that takes a contiguous run of items at once (F2). Call it through
+/// `spill::send_all`, which falls back to one `send` per item for spouts
+/// without it.
 ///
-///     static_assert(spill::BulkSpout<spill::CollectSpout<int>, int, std::vector<int>&>);
-///     static_assert(!spill::BulkSpout<spill::DropSpout, int, std::vector<int>&>);
-template <class S, class T, class R>
-concept BulkSpout = Spout<S, T> && requires(S& s, R&& r) { s.send_all(std::forward<R>(r)); };
+///     static_assert(spill::BulkSpout<spill::CollectSpout<int>, int>);
+///     static_assert(!spill::BulkSpout<spill::FnSpout<void (*)(int)>, int>);
+template <class S, class T>
+concept BulkSpout = Spout<S, T> && requires(S& s, std::span<T> items) {
+    { s.send_all(items) } -> std::convertible_to<std::size_t>;
+};
 
 namespace detail {
-/// A bulk spout whose send_all returns how many items it took.
-template <class S, class R>
-concept CountedBulk = requires(S& s, R&& r) {
-    { s.send_all(std::forward<R>(r)) } -> std::convertible_to<std::size_t>;
-};
+/// Moves `from` into `to`, both live objects of T: assignment when T has a
+/// nothrow one, otherwise destroy and construct in place. Used to hand a
+/// taken item back to a caller (F1, F2) when the destination refused it.
+template <class T>
+void move_back(T& to, T& from) noexcept {
+    if constexpr (std::is_nothrow_move_assignable_v<T>) {
+        to = std::move(from);
+    } else {
+        static_assert(std::is_nothrow_move_constructible_v<T>);
+        std::destroy_at(&to);
+        std::construct_at(&to, std::move(from));
+    }
+}
 }  // namespace detail
 
-/// Sends every element of `items` (moved) into `out`, through `out.send_all`
-/// when the spout has one. Returns how many items were sent.
+/// Sends a contiguous run of items into `out` under the failure rule (F2):
+/// returns how many it took, a prefix. Uses `out.send_all` when the spout has
+/// one; otherwise sends one by one, and when `send` throws after at least one
+/// item was taken, returns the count instead (the next call offers the failed
+/// item again, and `send` throws again if the failure persists).
 ///
 ///     std::vector<int> v{1, 2, 3};
-///     spill::send_all(sink, v);   // v's elements are moved from
-template <class S, std::ranges::input_range R>
-std::size_t send_all(S& out, R&& items) {
-    using T = std::ranges::range_value_t<R>;
-    if constexpr (BulkSpout<S, T, R> && std::ranges::sized_range<R>) {
-        const auto n = static_cast<std::size_t>(std::ranges::size(items));
-        out.send_all(std::forward<R>(items));
-        return n;
-    } else if constexpr (BulkSpout<S, T, R> && detail::CountedBulk<S, R>) {
-        return out.send_all(std::forward<R>(items));  // the spout counts an unsized range itself
+///     std::size_t n = spill::send_all(sink, std::span(v));   // n == 3 unless sink refused
+template <class S, class T>
+std::size_t send_all(S& out, std::span<T> items) {
+    if constexpr (BulkSpout<S, T>) {
+        return static_cast<std::size_t>(out.send_all(items));
     } else {
-        // No bulk entry, or one that cannot tell how many items an unsized
-        // range held: send one by one and count.
-        std::size_t n = 0;
-        for (auto&& item : items) {
-            out.send(std::move(item));
-            ++n;
+        std::size_t i = 0;
+        try {
+            for (; i < items.size(); ++i) out.send(std::move(items[i]));
+        } catch (...) {
+            if (i == 0) throw;  // nothing taken: the caller sees the error now
         }
-        return n;
+        return i;
     }
 }
 
-/// Destroys every item it is given. Use it where losing items is the intent
-/// (a benchmark's overflow that is counted elsewhere, a "drop oldest" cache).
+/// The same for any contiguous range of non-const items (a vector, an array):
+/// their elements are moved from as they are taken.
+///
+///     std::vector<std::string> v{"a", "b"};
+///     spill::send_all(sink, v);   // v's elements are moved from
+template <class S, std::ranges::contiguous_range R>
+    requires std::ranges::sized_range<R> && (!std::is_const_v<std::remove_reference_t<std::ranges::range_reference_t<R>>>)
+std::size_t send_all(S& out, R&& items) {
+    using T = std::ranges::range_value_t<R>;
+    return spill::send_all(out, std::span<T>(std::ranges::data(items), std::ranges::size(items)));
+}
+
+/// Destroys every item it is given (the caller destroys what it took, F3).
+/// Use it where losing items is the intent (a benchmark's overflow that is
+/// counted elsewhere, a "drop oldest" cache).
 ///
 ///     spill::SpillRing<int, 8, spill::DropSpout> ring;
 struct DropSpout {
     template <class T>
     void send(T&&) noexcept {}
+    template <class T>
+    std::size_t send_all(std::span<T> items) noexcept {
+        return items.size();
+    }
     void flush() noexcept {}
 };
 
-/// Appends every item to a vector it owns.
+/// Appends every item to a vector it owns. A bulk send grows the vector
+/// first and then moves the items in, so it takes all of them or (out of
+/// memory) none.
 ///
 ///     spill::CollectSpout<int> out;
 ///     out.send(1);
@@ -101,12 +150,10 @@ public:
 
     void send(T&& item) { items_.push_back(std::move(item)); }
     void send(const T& item) { items_.push_back(item); }
-    template <std::ranges::input_range R>
-    void send_all(R&& items) {
-        if constexpr (std::ranges::sized_range<R>) {
-            items_.reserve(items_.size() + static_cast<std::size_t>(std::ranges::size(items)));
-        }
-        for (auto&& item : items) items_.push_back(std::move(item));
+    std::size_t send_all(std::span<T> items) {
+        reserve_for(items.size());  // may throw: nothing taken yet
+        for (T& x : items) items_.push_back(std::move(x));  // within capacity, nothrow moves: cannot throw
+        return items.size();
     }
     void flush() noexcept {}
 
@@ -117,10 +164,17 @@ public:
     [[nodiscard]] std::size_t size() const noexcept { return items_.size(); }
 
 private:
+    static_assert(std::is_nothrow_move_constructible_v<T>, "CollectSpout needs a nothrow move to take a span all or nothing");
+    void reserve_for(std::size_t more) {
+        const std::size_t want = items_.size() + more;
+        if (want <= items_.capacity()) return;
+        items_.reserve(std::max(want, 2 * items_.capacity()));  // geometric, as push_back would grow
+    }
     std::vector<T> items_;
 };
 
 /// Calls a function for every item; `flush()` calls an optional second one.
+/// The function keeps F1: if it throws, it must not have kept the item.
 ///
 ///     std::size_t sum = 0;
 ///     auto s = spill::FnSpout([&](int x) { sum += x; });
@@ -154,6 +208,10 @@ public:
     void send(T&& item) {
         target_->send(std::forward<T>(item));
     }
+    template <class T>
+    std::size_t send_all(std::span<T> items) {
+        return spill::send_all(*target_, items);
+    }
     void flush() { target_->flush(); }
     [[nodiscard]] S& get() const noexcept { return *target_; }
 
@@ -162,8 +220,9 @@ private:
 };
 
 /// Counts the items and flushes that pass through, then forwards them to an
-/// inner spout (by default it drops them). Used as an overflow spout it tells
-/// how many items a ring evicted.
+/// inner spout (by default it drops them). Only items the inner spout took
+/// are counted. Used as an overflow spout it tells how many items a ring
+/// evicted.
 ///
 ///     spill::CountingSpout<> overflow;
 ///     overflow.send(7);
@@ -179,9 +238,11 @@ public:
         inner_.send(std::forward<T>(item));
         ++count_;  // after the send: an item the inner spout refused is not counted
     }
-    template <std::ranges::input_range R>
-    void send_all(R&& items) {
-        count_ += spill::send_all(inner_, std::forward<R>(items));
+    template <class T>
+    std::size_t send_all(std::span<T> items) {
+        const std::size_t n = spill::send_all(inner_, items);
+        count_ += n;
+        return n;
     }
     void flush() {
         inner_.flush();
@@ -203,23 +264,55 @@ private:
 /// inner spout of vectors; `flush()` sends the partial batch too. Each batch
 /// is one vector allocation (the vector is handed over whole).
 ///
+/// Failure: when the inner spout refuses a full batch (throws), the item that
+/// completed it is handed back to the caller (F1) and the batch keeps the
+/// items taken before; a bulk send hands back every item of that call that
+/// was not yet in a batch the inner spout took (F2).
+///
 ///     spill::BatchSpout<int, spill::CollectSpout<std::vector<int>>> b{2};
 ///     b.send(1); b.send(2);   // inner received {1, 2}
 template <class T, class Inner>
 class BatchSpout {
 public:
-    explicit BatchSpout(std::size_t batch_size, Inner inner = Inner{})
-        : inner_(std::move(inner)), batch_size_(batch_size == 0 ? 1 : batch_size) {
+    /// Throws std::invalid_argument for a batch size of 0.
+    explicit BatchSpout(std::size_t batch_size, Inner inner = Inner{}) : inner_(std::move(inner)), batch_size_(checked(batch_size)) {
         batch_.reserve(batch_size_);
     }
 
     void send(T&& item) {
-        batch_.push_back(std::move(item));
-        if (batch_.size() >= batch_size_) emit();
+        batch_.push_back(std::move(item));  // within capacity: cannot throw
+        if (batch_.size() < batch_size_) return;
+        try {
+            emit();
+        } catch (...) {
+            detail::move_back(item, batch_.back());  // F1: the caller keeps the item
+            batch_.pop_back();
+            throw;
+        }
     }
     void send(const T& item) {
         T copy(item);
         send(std::move(copy));
+    }
+    std::size_t send_all(std::span<T> items) {
+        std::size_t taken = 0;  // items of this call inside batches the inner spout took
+        while (taken < items.size()) {
+            const std::size_t before = batch_.size();
+            const std::size_t k = std::min(batch_size_ - before, items.size() - taken);
+            for (std::size_t i = 0; i < k; ++i) batch_.push_back(std::move(items[taken + i]));  // within capacity
+            if (batch_.size() == batch_size_) {
+                try {
+                    emit();
+                } catch (...) {
+                    for (std::size_t i = 0; i < k; ++i) detail::move_back(items[taken + i], batch_[before + i]);
+                    batch_.resize(before);
+                    if (taken == 0) throw;
+                    return taken;  // F2: the next call offers items[taken] again
+                }
+            }
+            taken += k;  // a partial batch holds them now: taken too
+        }
+        return taken;
     }
     void flush() {
         if (!batch_.empty()) emit();
@@ -228,16 +321,23 @@ public:
 
     [[nodiscard]] Inner& inner() noexcept { return inner_; }
     [[nodiscard]] std::size_t pending() const noexcept { return batch_.size(); }
+    [[nodiscard]] std::size_t batch_size() const noexcept { return batch_size_; }
 
 private:
+    static_assert(std::is_nothrow_move_constructible_v<T>, "BatchSpout hands refused items back by move");
+    static std::size_t checked(std::size_t n) {
+        if (n == 0) throw std::invalid_argument("spill::BatchSpout: batch size must be at least 1, got 0");
+        return n;
+    }
+    // Hands the current batch to the inner spout; on a throw the batch is as before.
     void emit() {
         std::vector<T> full;
-        full.reserve(batch_size_);
+        full.reserve(batch_size_);  // may throw: nothing changed
         full.swap(batch_);
         try {
             inner_.send(std::move(full));
         } catch (...) {
-            batch_.swap(full);  // nothing handed over: keep the batch for a later flush
+            batch_.swap(full);  // F1 of the inner spout: `full` is as it was
             throw;
         }
     }

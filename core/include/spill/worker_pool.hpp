@@ -29,11 +29,15 @@
 // worker's items stay in push order in both streams (stats() counts merges).
 //
 // Atomics between the owner and worker w (each pair labelled):
-//   (A) owner: signal.go.store(round, release)  publishes signal.args (the
-//       round's arguments, copied or pointed to) and the round number;
-//       paired with (B) worker: await_change(go) acquire load.
-//   (C) worker: signal.done.store(round, release) publishes the worker's
-//       stats and error; paired with (D) owner: await_at_least(done) acquire.
+//   (A) owner: signal.go.publish(round) (a seq_cst store, N1 in
+//       detail/wait.hpp) publishes signal.args (the round's arguments, copied
+//       or pointed to) and signal.stop; paired with (B) worker:
+//       await_change(go), an acquire load (W1 or W3).
+//   (C) worker: signal.done.publish(round) publishes the worker's stats,
+//       error and its handoff (P3, P4); paired with (D) owner:
+//       await_value(done), an acquire load.
+//   Each wait spins for a budget measured in time, then parks on a futex;
+//   the protocol that keeps a wake-up from being lost is in detail/wait.hpp.
 //   The ring transfers (P1..P4, C1..C3) are described in handoff.hpp.
 //   Steps in the model (tests/model/handoff.pml): (A) own_go, (B) wrk_go,
 //   (C) wrk_done, (D) own_done.
@@ -43,6 +47,7 @@
 #include <array>
 #include <atomic>
 #include <bit>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -51,6 +56,7 @@
 #include <limits>
 #include <memory>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -116,18 +122,19 @@ private:
 ///     pool.run(args);                                   // joined: stats are stable
 ///     const spill::WorkerStats& s = pool.stats(0);
 ///     double merge_rate = double(s.merge_backs) / double(s.rounds);
+///
+/// Events are counted in plain names (`publishes`, `merge_backs`), items in
+/// names that end in `_items`. publishes == recycle_hits + merge_backs.
 struct WorkerStats {
-    std::uint64_t rounds = 0;         ///< rounds this worker ran
-    std::uint64_t published = 0;      ///< publishes into a recycled ring
-    std::uint64_t merge_backs = 0;    ///< rounds that found their last batch uncollected (merged into it, or spilled it)
-    std::uint64_t merged_items = 0;   ///< items appended behind an uncollected batch at publish
-    std::uint64_t failures = 0;       ///< rounds whose task threw
-    // Handoff statistics (issue 9). publishes == recycle_hits + merge_backs.
-    std::uint64_t publishes = 0;      ///< rounds that handed a batch to the slot (any path; empty rounds do not)
-    std::uint64_t recycle_hits = 0;   ///< publishes that found a recycled (collected) ring waiting in the slot
-    std::uint64_t published_items = 0;       ///< items in the slot's batch right after each publish, summed (ring occupancy)
-    std::uint64_t max_published_items = 0;   ///< largest such occupancy (at most the ring capacity)
-    std::uint64_t last_published_items = 0;  ///< occupancy after the latest publish (the worker may read it during its next round)
+    std::uint64_t rounds = 0;        ///< rounds this worker ran
+    std::uint64_t failures = 0;      ///< rounds whose task threw
+    std::uint64_t publishes = 0;     ///< rounds that handed a batch to the slot (any path; empty rounds do not)
+    std::uint64_t recycle_hits = 0;  ///< publishes that found a recycled (collected) ring waiting in the slot
+    std::uint64_t merge_backs = 0;   ///< publishes that found their last batch uncollected (merged into it, or spilled it)
+    std::uint64_t merged_items = 0;  ///< items appended behind an uncollected batch at publish
+    std::uint64_t occupancy_sum_items = 0;   ///< items in the slot's batch right after each publish, summed
+    std::uint64_t occupancy_max_items = 0;   ///< largest such occupancy (at most the ring capacity)
+    std::uint64_t occupancy_last_items = 0;  ///< occupancy after the latest publish (the worker may read it during its next round)
     /// The worker's waits for its next round (not the wait for the first
     /// round, which includes start-up, nor the one in progress).
     WaitStats wait;
@@ -180,20 +187,24 @@ public:
     /// Small trivially copyable arguments travel in the worker's `go` line
     /// (one line transfer per round); others by pointer to the pool's copy.
     static constexpr bool inline_args = std::is_trivially_copyable_v<A> && std::is_default_constructible_v<A> &&
-                                        sizeof(A) <= cache_line - sizeof(std::uint64_t) && alignof(A) <= alignof(std::uint64_t);
+                                        std::is_copy_assignable_v<A> && sizeof(A) <= cache_line - 2 * alignof(std::uint64_t) &&
+                                        alignof(A) <= alignof(std::uint64_t);
     using signal_type = WorkerSignal<std::conditional_t<inline_args, A, const A*>>;
+    static_assert(offsetof(signal_type, done) == cache_line && sizeof(signal_type) == 2 * cache_line,
+                  "the round arguments must fit the owner's line of the signal");
 
     struct Config {
         std::size_t workers = 1;
         std::function<S(std::size_t)> make_overflow;
         std::function<void(std::size_t)> on_worker_start;
-        std::uint32_t spins = 256;
+        std::uint64_t spin_limit_ns = detail::SpinBudget::adaptive;
         bool time_waits = false;
     };
 
-    WorkerPool(Config cfg, F task) : task_(std::move(task)), spins_(cfg.spins), time_waits_(cfg.time_waits) {
-        owner_wait_.timed = time_waits_;
+    WorkerPool(Config cfg, F task) : task_(std::move(task)), spin_limit_ns_(cfg.spin_limit_ns), time_waits_(cfg.time_waits) {
         if (cfg.workers == 0) throw std::invalid_argument("spill::WorkerPool: workers must be at least 1, got 0");
+        owner_.budget = detail::make_spin_budget(spin_limit_ns_, cfg.workers + 1);
+        owner_.wait.timed = time_waits_;
         workers_.reserve(cfg.workers);
         for (std::size_t w = 0; w < cfg.workers; ++w) workers_.push_back(std::make_unique<Worker>(make_overflow(cfg, w)));
         for (auto& w : workers_) {
@@ -215,34 +226,48 @@ public:
 
     /// Finishes an in-flight round (its failures are dropped: a destructor
     /// cannot report them), stops the threads, and flushes every remaining
-    /// item into its worker's overflow spout (rings never discard). Aborts
-    /// with a message if a FanInSpout or MergerHandle still refers to the pool.
+    /// item into its worker's overflow spout, oldest first: the collector's
+    /// undelivered items, then the published batch, then the active ring
+    /// (rings never discard). Aborts with a message if a FanInSpout or
+    /// MergerHandle still refers to the pool.
     ~WorkerPool() {
         if (const int live = handles_.load(std::memory_order_acquire); live != 0) {
             std::fprintf(stderr, "spill::WorkerPool destroyed while %d FanInSpout/MergerHandle still refer to it\n", live);
             std::abort();
         }
-        if (in_flight_) wait_round();
+        if (owner_.in_flight) wait_round();
         stop_threads();
+        // The threads are joined: every ring is ours. Oldest items first.
+        for (auto& w : workers_) {
+            w->front->ring.flush();  // taken by a collector, not yet delivered
+            const std::uintptr_t cur = w->slot.word.load(std::memory_order_acquire);
+            if (slot_type::is_fresh(cur)) slot_type::ring_of(cur)->ring.flush();  // published, not collected
+            w->active->ring.flush();  // pushed after the last publish (a task that threw mid-round)
+        }
     }
 
     [[nodiscard]] std::size_t workers() const noexcept { return workers_.size(); }
     [[nodiscard]] static constexpr std::size_t ring_capacity() noexcept { return N; }
     /// Rounds dispatched so far (the sequence number of the latest round).
-    [[nodiscard]] std::uint64_t rounds() const noexcept { return round_; }
-    [[nodiscard]] bool in_flight() const noexcept { return in_flight_; }
+    [[nodiscard]] std::uint64_t rounds() const noexcept { return owner_.round; }
+    [[nodiscard]] bool in_flight() const noexcept { return owner_.in_flight; }
+    /// Who collects from the slots now (none, the owner, a fan-in, mergers).
+    [[nodiscard]] Collector collector() const noexcept { return static_cast<Collector>(collector_.load(std::memory_order_acquire)); }
 
     /// Starts a round and returns at once. The pool keeps `args` until the
     /// next dispatch, so the workers never read an object the caller may
-    /// destroy (DESIGN.md section 6). A round still in flight is joined first;
-    /// its failures are kept and reported by the next join().
+    /// destroy. A round still in flight is joined first; its failures are
+    /// kept and reported by the next join().
     void dispatch(A args) {
-        if (in_flight_) wait_round();
-        if (owned_args_) {
-            *owned_args_ = std::move(args);  // reuses A's storage: no allocation for a steady A
-        } else {
-            owned_args_.emplace(std::move(args));
+        if (owner_.in_flight) wait_round();
+        if constexpr (std::is_move_assignable_v<A>) {
+            if (owned_args_) {
+                *owned_args_ = std::move(args);  // reuses A's storage: no allocation for a steady A
+                start_round(&*owned_args_);
+                return;
+            }
         }
+        owned_args_.emplace(std::move(args));  // a type that cannot be assigned is rebuilt in place
         start_round(&*owned_args_);
     }
 
@@ -250,22 +275,24 @@ public:
     /// whose task threw since the last join. Without a round in flight it
     /// only reports pending failures.
     void join() {
-        if (in_flight_) wait_round();
+        if (owner_.in_flight) wait_round();
         if (!failures_.empty()) throw WorkerError(std::exchange(failures_, {}));
     }
 
     /// dispatch + join, borrowing `args` (it outlives the call).
     void run(const A& args) {
-        if (in_flight_) wait_round();
+        if (owner_.in_flight) wait_round();
         start_round(&args);
         join();
     }
 
     /// Moves every published item into `out` and returns how many; safe while
-    /// workers run. Items `out` refused (it threw) stay collectable.
+    /// workers run. Items `out` did not take (it threw, or took a prefix:
+    /// the spout failure rule) stay collectable and come first next time.
+    /// Throws std::logic_error while another collector owns the slots.
     template <class Out>
     std::size_t collect(Out& out) {
-        require_no_mergers();
+        OwnerCollect guard(*this, "collect");
         return collect_slots(0, 1, out);
     }
 
@@ -275,28 +302,40 @@ public:
     /// yet are held back until it has.
     template <class Out>
     std::size_t collect_ordered(Out& out) {
-        require_no_mergers();
+        OwnerCollect guard(*this, "collect_ordered");
         UnsequencedSink<Out> sink{out};
         return collect_ordered_slots(0, 1, sink);
     }
 
     /// A spout that drains this pool into `out` on flush() (roadmap Feature 2).
+    /// It owns the slots until it is destroyed.
     template <class Out>
     FanInSpout<WorkerPool, Out> fan_in(Out out) {
-        require_no_mergers();
-        return FanInSpout<WorkerPool, Out>(*this, std::move(out), 0, 1);
+        claim(Collector::fan_in, "fan_in");
+        try {
+            return FanInSpout<WorkerPool, Out>(*this, std::move(out), 0, 1, Collector::fan_in);
+        } catch (...) {
+            unclaim();
+            throw;
+        }
     }
     /// A fan-in that submits (sequence, items) to `sink` in sequence order;
     /// sequence = (round - 1) * workers() + worker, dense from 0.
     template <class Sink>
     SequencedFanIn<WorkerPool, Sink> sequenced_fan_in(Sink sink) {
-        require_no_mergers();
-        return SequencedFanIn<WorkerPool, Sink>(*this, std::move(sink), 0, 1);
+        claim(Collector::sequenced_fan_in, "sequenced_fan_in");
+        try {
+            return SequencedFanIn<WorkerPool, Sink>(*this, std::move(sink), 0, 1, Collector::sequenced_fan_in);
+        } catch (...) {
+            unclaim();
+            throw;
+        }
     }
 
     /// Partitions the slots round-robin across `m` mergers (merger j owns
     /// workers j, j+m, j+2m...). Each handle is driven from a thread the
-    /// caller owns (roadmap Feature 6). Defined in merger.hpp.
+    /// caller owns (roadmap Feature 6). The handles own the slots until the
+    /// last of them is destroyed.
     template <class Factory>
     auto split_mergers(std::size_t m, Factory&& sink_factory) {
         return split<false>(m, sink_factory);
@@ -314,12 +353,12 @@ public:
     /// Handoffs taken from slot w; valid when no collector of that slot runs.
     [[nodiscard]] const HandoffStats& handoff_stats(std::size_t w) const { return workers_.at(w)->taken; }
     /// The owner's waits for rounds to finish (join, run, dispatch of the next round).
-    [[nodiscard]] const WaitStats& owner_wait() const noexcept { return owner_wait_; }
+    [[nodiscard]] const WaitStats& owner_wait() const noexcept { return owner_.wait; }
     /// Worker w's overflow spout; touch it only when no round is in flight.
     [[nodiscard]] S& overflow(std::size_t w) { return workers_.at(w)->overflow; }
 
     // ---- collector side, shared by collect(), FanInSpout and MergerHandle ----
-    // Each slot must have one collector at a time; the handles guarantee it.
+    // Each slot has one collector at a time (claim/release below).
 
     template <class Out>
     std::size_t collect_slots(std::size_t first, std::size_t stride, Out& out) {
@@ -327,7 +366,11 @@ public:
         for (std::size_t w = first; w < workers_.size(); w += stride) {
             Worker& k = *workers_[w];
             batch_type* f = k.front;
-            if (!f->ring.empty()) moved += drain_front(*f, out);  // older items first
+            if (!f->ring.empty()) {
+                // Older items first; a spout that did not take them all (F2)
+                // stops the collection here, so the order is kept.
+                if (!drain_front(*f, out, moved)) return moved;
+            }
             std::uintptr_t cur = k.slot.word.load(std::memory_order_acquire);  // (C2)
             if (!slot_type::is_fresh(cur)) continue;  // nothing published, or the worker is merging
             // (C3) acq_rel: acquire takes the worker's writes into the fresh
@@ -338,7 +381,7 @@ public:
                 continue;
             k.front = f = slot_type::ring_of(cur);
             k.taken.record(f->ring.size());
-            moved += drain_front(*f, out);
+            if (!drain_front(*f, out, moved)) return moved;
         }
         return moved;
     }
@@ -367,14 +410,7 @@ public:
                 for (std::size_t w = first; w < workers_.size(); w += stride) {
                     Worker& k = *workers_[w];
                     if (k.next_round != r) continue;
-                    batch_type& f = *k.front;
-                    f.segments.prune(f.ring.head_position());
-                    std::size_t n = 0;
-                    if (!f.segments.empty() && f.segments.front().round == r)
-                        n = static_cast<std::size_t>(f.segments.front().end - f.ring.head_position());
-                    auto items = f.ring.take(n);
-                    sink.submit((r - 1) * workers_.size() + w, items);  // consumes all n, or throws
-                    moved += n;
+                    if (!submit_round(k, (r - 1) * workers_.size() + w, sink, moved)) return moved;  // the sink took a prefix: stop, keep order
                     ++k.next_round;
                     emitted = true;
                 }
@@ -384,13 +420,19 @@ public:
         return moved;
     }
 
-    // Handle bookkeeping for FanInSpout / MergerHandle (see ~WorkerPool).
-    void acquire_handle(bool merger) noexcept {
+    // Collector bookkeeping for FanInSpout / MergerHandle (see ~WorkerPool).
+    // A handle is created after claim() succeeded; it releases on destruction.
+    void acquire_handle() noexcept {
         handles_.fetch_add(1, std::memory_order_relaxed);  // counter only; no data is published
-        if (merger) mergers_.fetch_add(1, std::memory_order_relaxed);
     }
-    void release_handle(bool merger) noexcept {
-        if (merger) mergers_.fetch_sub(1, std::memory_order_relaxed);
+    void release_handle(Collector kind) noexcept {
+        if (kind == Collector::mergers || kind == Collector::sequenced_mergers) {
+            // acq_rel: the last merger to leave frees the slots; its collects
+            // happen-before the next collector's claim (acquire in claim()).
+            if (live_mergers_.fetch_sub(1, std::memory_order_acq_rel) == 1) unclaim();
+        } else {
+            unclaim();
+        }
         handles_.fetch_sub(1, std::memory_order_release);  // pairs with the destructor's acquire check
     }
 
@@ -411,6 +453,7 @@ private:
         // owner only between rounds (after (D)).
         alignas(cache_line) batch_type* active = nullptr;
         batch_type* emptied = nullptr;  // the uncollected batch the first eviction spilled (word is 0)
+        detail::SpinBudget budget;      // the worker's waits for `go`
         WorkerStats stats;
         std::exception_ptr error;
         std::uint64_t error_round = 0;
@@ -430,6 +473,40 @@ private:
     static_assert(alignof(slot_type) == cache_line && sizeof(slot_type) == cache_line);
     static_assert(alignof(Worker) == cache_line);
 
+    /// Owner-written state of the pool: one line of its own, apart from what
+    /// the workers read every round (the task, the worker table), so the
+    /// owner's per-round stores never take that line from them.
+    struct alignas(cache_line) OwnerState {
+        std::uint64_t round = 0;
+        bool in_flight = false;
+        detail::SpinBudget budget;  // the owner's waits for `done`
+        WaitStats wait;
+    };
+
+    /// Holds the slots for the owner's collect()/collect_ordered(): another
+    /// collector (or the same call from another thread) is refused.
+    struct OwnerCollect {
+        WorkerPool& pool;
+        OwnerCollect(WorkerPool& p, const char* fn) : pool(p) { pool.claim(Collector::owner, fn); }
+        ~OwnerCollect() { pool.unclaim(); }
+        OwnerCollect(const OwnerCollect&) = delete;
+        OwnerCollect& operator=(const OwnerCollect&) = delete;
+    };
+
+    /// Takes the slots for `kind`, or throws std::logic_error naming who has them.
+    void claim(Collector kind, const char* fn) {
+        int expected = static_cast<int>(Collector::none);
+        // acquire: the previous collector's work on the rings (released when
+        // it let go) happens-before ours.
+        if (!collector_.compare_exchange_strong(expected, static_cast<int>(kind), std::memory_order_acquire, std::memory_order_acquire))
+            throw std::logic_error(std::string("spill::WorkerPool::") + fn + ": the slots are owned by " +
+                                   collector_name(static_cast<Collector>(expected)) +
+                                   "; collect through that owner, or destroy it first (one collector per slot)");
+    }
+    /// Gives the slots back. release: this collector's work on the rings
+    /// happens-before the next claim()'s acquire.
+    void unclaim() noexcept { collector_.store(static_cast<int>(Collector::none), std::memory_order_release); }
+
     static S make_overflow(const Config& cfg, std::size_t w) {
         if (cfg.make_overflow) return cfg.make_overflow(w);
         if constexpr (std::is_default_constructible_v<S>) {
@@ -442,29 +519,38 @@ private:
     template <bool Ordered, class Factory>
     auto split(std::size_t m, Factory& factory) {
         using Out = std::decay_t<std::invoke_result_t<Factory&, std::size_t>>;
-        const std::string fn = Ordered ? "spill::WorkerPool::split_sequenced_mergers" : "spill::WorkerPool::split_mergers";
-        if (m == 0) throw std::invalid_argument(fn + ": need at least 1 merger, got 0");
+        const char* fn = Ordered ? "split_sequenced_mergers" : "split_mergers";
+        const Collector kind = Ordered ? Collector::sequenced_mergers : Collector::mergers;
+        if (m == 0) throw std::invalid_argument(std::string("spill::WorkerPool::") + fn + ": need at least 1 merger, got 0");
         if (m > workers_.size())
-            throw std::invalid_argument(fn + ": " + std::to_string(m) + " mergers for " + std::to_string(workers_.size()) +
-                                        " workers (each merger needs at least one slot)");
-        if (mergers_.load(std::memory_order_relaxed) != 0)
-            throw std::logic_error(fn + ": the slots are already split; destroy the old handles first");
-        // Any other live handle is a FanInSpout/SequencedFanIn: a second collector on the same slots.
-        if (handles_.load(std::memory_order_relaxed) != 0)
-            throw std::logic_error(fn + ": a FanInSpout or SequencedFanIn still collects from this pool; destroy it first");
+            throw std::invalid_argument(std::string("spill::WorkerPool::") + fn + ": " + std::to_string(m) + " mergers for " +
+                                        std::to_string(workers_.size()) + " workers (each merger needs at least one slot)");
+        claim(kind, fn);
         std::vector<MergerHandle<WorkerPool, Out, Ordered>> handles;
-        handles.reserve(m);
-        for (std::size_t j = 0; j < m; ++j) handles.emplace_back(*this, factory(j), j, m);
+        try {
+            handles.reserve(m);
+            for (std::size_t j = 0; j < m; ++j) {
+                live_mergers_.fetch_add(1, std::memory_order_relaxed);  // the handle's release decrements it
+                try {
+                    handles.emplace_back(*this, factory(j), j, m, kind);
+                } catch (...) {
+                    live_mergers_.fetch_sub(1, std::memory_order_relaxed);
+                    throw;
+                }
+            }
+        } catch (...) {
+            // The handles built so far release on destruction; with none left, free the slots.
+            const bool none_built = handles.empty();
+            handles.clear();  // each built handle releases; the last one frees the slots
+            if (none_built) unclaim();
+            throw;
+        }
         return handles;
     }
 
-    void require_no_mergers() const {
-        if (mergers_.load(std::memory_order_relaxed) != 0)
-            throw std::logic_error("spill::WorkerPool: slots are split across mergers; collect through the MergerHandles");
-    }
-
     void start_round(const A* args) {
-        ++round_;
+        ++owner_.round;
+        const auto r32 = static_cast<std::uint32_t>(owner_.round);
         for (auto& w : workers_) {
             // The worker finished the last round (wait_round ran): it no longer reads args.
             if constexpr (inline_args) {
@@ -472,16 +558,16 @@ private:
             } else {
                 w->signal.args = args;
             }
-            w->signal.go.store(round_, std::memory_order_release);  // (A) publishes signal.args
-            w->signal.go.notify_one();
+            w->signal.go.publish(r32);  // (A) publishes signal.args and the round (N1, N2)
         }
-        in_flight_ = true;
+        owner_.in_flight = true;
     }
 
     void wait_round() noexcept {
+        const auto r32 = static_cast<std::uint32_t>(owner_.round);
         for (std::size_t i = 0; i < workers_.size(); ++i) {
             Worker& w = *workers_[i];
-            detail::await_at_least(w.signal.done, round_, spins_, &owner_wait_);  // (D) sees the worker's error and stats
+            detail::await_value(w.signal.done, r32, owner_.budget, &owner_.wait);  // (D) sees the worker's error and stats
             if (w.error) {
                 try {
                     failures_.push_back(WorkerFailure{i, w.error_round, std::move(w.error)});
@@ -491,7 +577,7 @@ private:
                 w.error = nullptr;
             }
         }
-        in_flight_ = false;
+        owner_.in_flight = false;
     }
 
     static const A& round_args(const Worker& w) noexcept {
@@ -505,8 +591,8 @@ private:
     void stop_threads() noexcept {
         for (auto& w : workers_) {
             if (!w->thread.joinable()) continue;
-            w->signal.go.store(signal_type::shutdown, std::memory_order_release);  // (A) nothing else to publish
-            w->signal.go.notify_one();
+            w->signal.stop = true;
+            w->signal.go.publish(w->signal.go.value.load(std::memory_order_relaxed) + 1);  // (A) publishes `stop`
         }
         for (auto& w : workers_)
             if (w->thread.joinable()) w->thread.join();
@@ -515,15 +601,17 @@ private:
     void worker_main(std::size_t id, const std::function<void(std::size_t)>& hook) {
         if (hook) hook(id);  // pinning etc.; an exception here terminates (documented on the builder)
         Worker& w = *workers_[id];
-        std::uint64_t seen = 0;
+        std::uint64_t round = 0;
+        std::uint32_t seen = 0;
         // Counted here and copied into the stats before (C): the wait after
         // (C) must not write what the owner may be reading.
         WaitStats waits;
         waits.timed = time_waits_;
+        w.budget = detail::make_spin_budget(spin_limit_ns_, workers_.size() + 1);
         for (;;) {
-            const std::uint64_t round = detail::await_change(w.signal.go, seen, spins_, seen != 0 ? &waits : nullptr);  // (B)
-            if (round == signal_type::shutdown) return;
-            seen = round;
+            seen = detail::await_change(w.signal.go, seen, w.budget, round != 0 ? &waits : nullptr);  // (B)
+            if (w.signal.stop) return;
+            ++round;  // go advances by one per round: the worker counts rounds itself
             w.gate.armed = true;  // the round's first eviction first spills the uncollected batch
             try {
                 std::as_const(task_)(w.active->ring, id, round_args(w));  // shared by all workers: called as const
@@ -536,8 +624,7 @@ private:
             publish(w, round);
             ++w.stats.rounds;
             w.stats.wait = waits;
-            w.signal.done.store(round, std::memory_order_release);  // (C) publishes stats and error
-            w.signal.done.notify_one();
+            w.signal.done.publish(seen);  // (C) publishes stats and error (N1, N2)
         }
     }
 
@@ -555,13 +642,13 @@ private:
         if (!w.slot.word.compare_exchange_strong(cur, 0, std::memory_order_acq_rel, std::memory_order_acquire)) return;
         batch_type* old = slot_type::ring_of(cur);
         ++w.stats.merge_backs;
-        old->ring.drain(w.overflow);  // oldest first; must not throw (see the builder)
-        old->segments.clear();
+        old->ring.drain_fully(w.overflow);  // oldest first; must not throw (see the builder)
+        old->reset();
         w.emptied = old;  // the word stays 0 until publish() puts the active ring there
     }
 
     // Worker side of the handoff (P1..P4 in handoff.hpp). A task that threw
-    // still publishes what it pushed before throwing (DESIGN.md section 7).
+    // still publishes what it pushed before throwing.
     void publish(Worker& w, std::uint64_t round) noexcept {
         batch_type* a = w.active;
         if (w.emptied != nullptr) {
@@ -572,7 +659,6 @@ private:
             count_publish(w, a->ring.size(), false);  // before (P3): the collector owns `a` after it
             w.slot.word.store(slot_type::fresh(a), std::memory_order_release);  // (P3) publishes the round
             w.active = std::exchange(w.emptied, nullptr);
-            ++w.stats.published;
         } else if (!a->ring.empty()) {
             a->mark_round(round);
             // (P1) acquire: if the word is a recycled ring, the collector's
@@ -598,8 +684,7 @@ private:
                 // (P3) release: publishes every item of this round.
                 w.slot.word.store(slot_type::fresh(a), std::memory_order_release);
                 w.active = slot_type::ring_of(cur);
-                w.active->segments.clear();
-                ++w.stats.published;
+                w.active->reset();  // empty (the collector drained it): fill it from its start again
             }
         }
         // (P4) release: after the word, so a collector that reads this round
@@ -612,9 +697,9 @@ private:
         ++w.stats.publishes;
         if (recycle_hit) ++w.stats.recycle_hits;
         const auto n = static_cast<std::uint64_t>(items);
-        w.stats.published_items += n;
-        w.stats.max_published_items = std::max(w.stats.max_published_items, n);
-        w.stats.last_published_items = n;
+        w.stats.occupancy_sum_items += n;
+        w.stats.occupancy_max_items = std::max(w.stats.occupancy_max_items, n);
+        w.stats.occupancy_last_items = n;
     }
 
     static void merge_back(Worker& w, batch_type& old, batch_type& fresh_items, std::uint64_t round) noexcept {
@@ -624,22 +709,49 @@ private:
         // older than any item of this round, so the overflow stream stays in
         // push order). A throwing overflow spout would lose the merge, so its
         // exception terminates: the overflow spout of a pool must not throw.
-        fresh_items.ring.drain(old.ring);
+        fresh_items.ring.drain_fully(old.ring);
         old.mark_round(round);
-        fresh_items.segments.clear();
+        fresh_items.reset();
         ++w.stats.merge_backs;
         w.stats.merged_items += n;
     }
 
+    // Drains the collector's front into `out`; false when `out` took only a
+    // prefix (F2), so the caller stops and keeps the order.
     template <class Out>
-    static std::size_t drain_front(batch_type& f, Out& out) {
-        const std::size_t before = f.ring.size();
+    static bool drain_front(batch_type& f, Out& out, std::size_t& moved) {
         struct Prune {  // keeps the segment log consistent even if `out` throws
             batch_type& f;
             ~Prune() { f.segments.prune(f.ring.head_position()); }
         } prune{f};
-        f.ring.drain(out);
-        return before;
+        moved += f.ring.drain(out);
+        return f.ring.empty();
+    }
+
+    // Ordered path: offers the front's items of the worker's next round to
+    // `sink` as sequence `seq`, in at most two spans (the round's items may
+    // wrap around the ring's storage), the last one flagged. Returns false
+    // when the sink took only a prefix: the rest stays in front, and the next
+    // call offers it again as the rest of the same batch.
+    template <class Sink>
+    static bool submit_round(Worker& k, std::uint64_t seq, Sink& sink, std::size_t& moved) {
+        batch_type& f = *k.front;
+        f.segments.prune(f.ring.head_position());
+        std::size_t n = 0;
+        if (!f.segments.empty() && f.segments.front().round == k.next_round)
+            n = static_cast<std::size_t>(f.segments.front().end - f.ring.head_position());
+        auto [a, b] = f.ring.spans();
+        std::span<T> first = a.first(std::min(n, a.size()));
+        std::span<T> second = b.first(n - first.size());
+        const std::size_t took = sink.submit(seq, first, second.empty());  // throws => nothing taken
+        f.ring.consume(took);
+        moved += took;
+        if (took < first.size()) return false;
+        if (second.empty()) return true;
+        const std::size_t took2 = sink.submit(seq, second, true);
+        f.ring.consume(took2);
+        moved += took2;
+        return took2 == second.size();
     }
 
     // Ordered path: take the fresh batch if the front is fully delivered, and
@@ -672,17 +784,20 @@ private:
         return k.complete != before;
     }
 
+    // Read by every worker every round, written only at construction: its own lines.
     F task_;
-    std::uint32_t spins_;
+    std::uint64_t spin_limit_ns_;
     bool time_waits_;
     std::vector<std::unique_ptr<Worker>> workers_;
-    std::optional<A> owned_args_;
-    std::uint64_t round_ = 0;
-    bool in_flight_ = false;
+    // Owner-written, every round.
+    OwnerState owner_;
+    // Owner-written, cold.
+    alignas(cache_line) std::optional<A> owned_args_;
     std::vector<WorkerFailure> failures_;
-    WaitStats owner_wait_;  // owner-owned: written in wait_round()
+    // Written by whichever thread claims or releases the slots (handles live on other threads).
+    alignas(cache_line) std::atomic<int> collector_{static_cast<int>(Collector::none)};
+    std::atomic<int> live_mergers_{0};
     std::atomic<int> handles_{0};
-    std::atomic<int> mergers_{0};
 };
 
 /// Builds a WorkerPool. Obtain one with `spill::pool<T, N>(workers)`.
@@ -704,7 +819,7 @@ public:
         static_assert(Spout<S2, T>, "the overflow factory must return a spill::Spout of T");
         PoolBuilder<T, N, S2> b(cfg_.workers);
         b.cfg_.on_worker_start = cfg_.on_worker_start;
-        b.cfg_.spins = cfg_.spins;
+        b.cfg_.spin_limit_ns = cfg_.spin_limit_ns;
         b.cfg_.time_waits = cfg_.time_waits;
         b.cfg_.make_overflow = std::move(factory);
         return b;
@@ -715,15 +830,20 @@ public:
         cfg_.on_worker_start = std::move(hook);
         return *this;
     }
-    /// How many times a waiting thread polls before it blocks on a futex.
-    PoolBuilder& spins(std::uint32_t n) {
-        cfg_.spins = n;
+    /// A fixed spin budget: every wait of the pool polls this long before it
+    /// parks on a futex (0: park at once). Without it the budget adapts (see
+    /// detail/wait.hpp): at least twice what a futex wake-up costs on this
+    /// machine (wait_calibration()), and up to twice the length of recent
+    /// waits when they are short.
+    PoolBuilder& spin_limit(std::chrono::nanoseconds limit) {
+        if (limit.count() < 0) throw std::invalid_argument("spill::PoolBuilder::spin_limit: negative limit " + std::to_string(limit.count()) + " ns");
+        cfg_.spin_limit_ns = static_cast<std::uint64_t>(limit.count());
         return *this;
     }
-    /// Times every wait (WaitStats::spin_ns, block_ns): two clock reads per
-    /// wait that did not succeed at once, one of them between seeing the
-    /// change and acting on it. For measurement (spill-bench turns it on),
-    /// not for latency-critical pools. The counts are kept either way.
+    /// Times every wait exactly (WaitStats::spin_ns, block_ns): one more
+    /// clock read per wait, between seeing the change and acting on it. For
+    /// measurement (spill-bench turns it on), not for latency-critical pools.
+    /// The counts are kept either way.
     PoolBuilder& time_waits(bool on = true) {
         cfg_.time_waits = on;
         return *this;
@@ -735,7 +855,7 @@ public:
         cfg.workers = cfg_.workers;
         cfg.make_overflow = cfg_.make_overflow;
         cfg.on_worker_start = cfg_.on_worker_start;
-        cfg.spins = cfg_.spins;
+        cfg.spin_limit_ns = cfg_.spin_limit_ns;
         cfg.time_waits = cfg_.time_waits;
         return WorkerPool<T, N, S, std::decay_t<F>, A>(std::move(cfg), std::forward<F>(task));
     }
@@ -747,7 +867,7 @@ private:
         std::size_t workers = 1;
         std::function<S(std::size_t)> make_overflow;
         std::function<void(std::size_t)> on_worker_start;
-        std::uint32_t spins = 256;
+        std::uint64_t spin_limit_ns = detail::SpinBudget::adaptive;
         bool time_waits = false;
     } cfg_;
 };

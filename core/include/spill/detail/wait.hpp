@@ -1,103 +1,297 @@
-// spill/detail/wait.hpp: spin briefly, then block on the futex behind std::atomic::wait.
+// spill/detail/wait.hpp: waiting between rounds: spin for a while measured in
+// time, then park on a futex.
+//
+// A WaitWord is a 32-bit counter that one thread advances (publish) and
+// another waits for (await_change). The waiter polls it for a spin budget
+// measured in nanoseconds, then parks in the kernel; the publisher issues the
+// wake-up system call only when a waiter has parked.
+//
+// Why a time budget and not a poll count: a spin-wait hint costs about 10 ns
+// on one x86 VM and 50 ns on another, so a poll count tuned on one machine
+// spins five times longer or shorter on the next. Why the budget is what it
+// is: parking pays a futex wake-up (a system call on the publisher's side and
+// a scheduler wake-up on the waiter's, together `park_ns`, measured once per
+// process by wait_calibration()). A waiter that spins at least twice that
+// long before parking never pays more than about twice the best choice
+// (the classic competitive argument for spin-then-block), and a waiter that
+// expects its waits to be short (they were, recently) spins up to twice their
+// typical length, so a busy pipeline never parks between rounds; waits that
+// are long compared with a wake-up (an idle pool) spin only the floor, so an
+// idle pool costs almost no CPU.
+//
+// Threads that outnumber the CPUs they may run on (a pool with more threads
+// than cores) poll with sched_yield instead of a pause hint: the thread they
+// wait for may be queued behind them on their own core.
+//
+// Protocol (labels used by the callers' comments):
+//   (N1) publisher: value.store(v, seq_cst)        the release half publishes
+//        whatever the caller wrote before; seq_cst orders it before (N2).
+//   (N2) publisher: parked.load(seq_cst) != 0 -> futex wake.
+//   (W1) waiter: value.load(acquire) while spinning; pairs with (N1).
+//   (W2) waiter: parked.fetch_add(seq_cst), then (W3) value.load(seq_cst)
+//        and futex_wait(value, old) while unchanged.
+// (N1, N2) and (W2, W3) are both store-then-load pairs in the single total
+// order of seq_cst operations, so either the publisher's (N2) sees the waiter
+// counted (and wakes it), or the waiter's (W3) sees the new value (and does
+// not sleep): a wake-up is never lost. futex_wait itself rechecks the value
+// in the kernel, which closes the window between (W3) and going to sleep.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <climits>
 #include <cstdint>
 #include <thread>
+#include <vector>
 
 #include "config.hpp"
+
+#if defined(__linux__)
+#include <linux/futex.h>
+#include <sched.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 namespace spill {
 
 /// What one thread's waits cost: how often it waited, how many polls it spun,
-/// how often it had to block on the futex, and the time spent in each phase.
+/// how often it had to park on the futex, and the time spent in each phase.
 /// Plain integers, owned by the one thread that waits (no atomics: nothing
 /// else writes them; readers synchronise through the pool's go/done pairs).
 ///
 ///     const spill::WaitStats& w = pool.stats(0).wait;
-///     double blocked_share = double(w.blocks) / double(w.waits);
+///     double parked_share = double(w.blocks) / double(w.waits);
 struct WaitStats {
     std::uint64_t waits = 0;     ///< calls that found the value unchanged at their first poll
     std::uint64_t polls = 0;     ///< loads in the spin phase (over all waits)
-    std::uint64_t blocks = 0;    ///< waits that gave up spinning and blocked on the futex
-    std::uint64_t spin_ns = 0;   ///< steady_clock time in the spin phase (0 unless timed)
-    std::uint64_t block_ns = 0;  ///< steady_clock time blocked on the futex, until the value changed (0 unless timed)
-    /// Whether the waits read the clock. Off by default: the read that ends
-    /// a spin lies on the critical path of a round trip (the waiter has seen
-    /// the change and is about to act on it), and on this KVM guest two of
-    /// them cost a fifth of a ~200 ns dispatch->join round trip. The pool
-    /// turns it on with PoolBuilder::time_waits(); the counts are always kept.
+    std::uint64_t blocks = 0;    ///< waits that gave up spinning and parked on the futex
+    std::uint64_t spin_ns = 0;   ///< steady_clock time in the spin phase
+    std::uint64_t block_ns = 0;  ///< steady_clock time parked, until the value changed (0 unless timed)
+    /// Whether every wait is timed exactly. The spin phase reads the clock
+    /// anyway (its budget is in time), but only every few polls; exact
+    /// figures take one more clock read when a wait ends, on the critical
+    /// path of a round trip. Off by default; PoolBuilder::time_waits() turns
+    /// it on. Untimed, spin_ns is the spin time up to the last clock read.
     bool timed = false;
+};
+
+/// What parking costs on this machine, measured once per process (see
+/// detail/wait.hpp), and the spin budgets derived from it.
+///
+///     const spill::WaitCalibration& c = spill::wait_calibration();
+///     std::printf("park %llu ns, spin %llu..%llu ns\n", ...);
+struct WaitCalibration {
+    std::uint64_t park_ns = 0;     ///< median cost of one futex wake-up (half a futex ping-pong round trip)
+    std::uint64_t floor_ns = 0;    ///< every wait spins at least this long before parking (2 x park_ns, clamped)
+    std::uint64_t ceiling_ns = 0;  ///< no wait spins longer (32 x park_ns, clamped)
+    std::uint32_t samples = 0;     ///< round trips measured
 };
 
 namespace detail {
 
-/// steady_clock in nanoseconds; only read by waits that found nothing at the
-/// first poll (a wait already costs far more than the ~20 ns clock read).
+/// steady_clock in nanoseconds.
 inline std::uint64_t wait_clock_ns() noexcept {
     return static_cast<std::uint64_t>(
         std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
 }
 
-/// Waits until `a` no longer holds `old` and returns the new value.
-///
-/// Spinning first keeps a back-to-back round trip off the futex (a wake-up
-/// costs microseconds); blocking after `spins` attempts keeps an idle pool at
-/// ~0% CPU (DESIGN.md section 5). The loads are acquire: the value waited for is
-/// always a release store that publishes data (round arguments, a finished
-/// round's ring), and this load is its pair.
-///
-/// With `st`, a wait that does not succeed at its first poll is counted, and
-/// timed (spin phase, futex phase) when `st->timed`; the first poll itself
-/// reads no clock.
-inline std::uint64_t await_change(const std::atomic<std::uint64_t>& a, std::uint64_t old, std::uint32_t spins,
-                                  WaitStats* st = nullptr) noexcept {
-    {
-        const std::uint64_t v = a.load(std::memory_order_acquire);
-        if (v != old) return v;
-    }
-    const bool timed = st != nullptr && st->timed;
-    const std::uint64_t t0 = timed ? wait_clock_ns() : 0;
-    if (st != nullptr) ++st->waits;
-    for (std::uint32_t i = 0; i < spins; ++i) {
-        const std::uint64_t v = a.load(std::memory_order_acquire);
-        if (v != old) {
-            if (st != nullptr) {
-                st->polls += i + 1;
-                if (timed) st->spin_ns += wait_clock_ns() - t0;
-            }
-            return v;
-        }
-        // Every 64th poll, offer the core to a runnable thread: when threads
-        // outnumber cores, the peer we wait for may be queued behind us.
-        if ((i & 63) == 63) {
-            std::this_thread::yield();
-        } else {
-            cpu_relax();
-        }
-    }
-    const std::uint64_t t1 = timed && spins != 0 ? wait_clock_ns() : t0;  // no spin phase: no second read
-    if (st != nullptr) {
-        st->polls += spins;
-        st->spin_ns += t1 - t0;
-        ++st->blocks;
-    }
-    for (;;) {
-        a.wait(old, std::memory_order_acquire);
-        const std::uint64_t v = a.load(std::memory_order_acquire);
-        if (v != old) {  // wait() may return spuriously
-            if (timed) st->block_ns += wait_clock_ns() - t1;
-            return v;
-        }
-    }
+static_assert(sizeof(std::atomic<std::uint32_t>) == sizeof(std::uint32_t) && std::atomic<std::uint32_t>::is_always_lock_free,
+              "the futex needs a plain 32-bit word");
+
+/// Sleeps while `word` holds `old` (may return spuriously; callers recheck).
+inline void futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t old) noexcept {
+#if defined(__linux__)
+    ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAIT_PRIVATE, old, nullptr, nullptr, 0);
+#else
+    word.wait(old, std::memory_order_acquire);
+#endif
+}
+/// Wakes every thread sleeping in futex_wait on `word`.
+inline void futex_wake_all(std::atomic<std::uint32_t>& word) noexcept {
+#if defined(__linux__)
+    ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAKE_PRIVATE, INT_MAX, nullptr, nullptr, 0);
+#else
+    word.notify_all();
+#endif
 }
 
-/// Waits until `a` holds `want` (the value only grows, so "at least" is enough).
-inline void await_at_least(const std::atomic<std::uint64_t>& a, std::uint64_t want, std::uint32_t spins,
-                           WaitStats* st = nullptr) noexcept {
-    std::uint64_t v = a.load(std::memory_order_acquire);
-    while (v < want) v = await_change(a, v, spins, st);
+/// CPUs this process may run on (its affinity mask), at least 1.
+inline unsigned usable_cpus() noexcept {
+#if defined(__linux__)
+    cpu_set_t set;
+    if (::sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
+#endif
+    return std::max(1u, std::thread::hardware_concurrency());
+}
+
+/// A counter one thread advances and other threads wait on. The two fields
+/// share a line on purpose: the publisher's (N2) load then hits the line its
+/// (N1) store just brought in, so an un-parked round trip costs no extra miss.
+struct WaitWord {
+    std::atomic<std::uint32_t> value{0};
+    std::atomic<std::uint32_t> parked{0};  ///< waiters in (W2)..wake-up; written only by parking waiters
+
+    /// (N1) + (N2): stores `v` and wakes parked waiters.
+    void publish(std::uint32_t v) noexcept {
+        value.store(v, std::memory_order_seq_cst);                                  // (N1)
+        if (parked.load(std::memory_order_seq_cst) != 0) futex_wake_all(value);    // (N2)
+    }
+    [[nodiscard]] std::uint32_t load() const noexcept { return value.load(std::memory_order_acquire); }  // (W1)
+};
+
+/// One waiting thread's spin budget: fixed, or adapted to how long its recent
+/// waits lasted (see the file comment). Owned by that thread.
+struct SpinBudget {
+    static constexpr std::uint64_t adaptive = ~std::uint64_t{0};
+    std::uint64_t fixed_ns = adaptive;  ///< a fixed budget (PoolBuilder::spin_limit), or adaptive
+    std::uint64_t floor_ns = 0;         ///< adaptive: from wait_calibration()
+    std::uint64_t ceiling_ns = 0;
+    std::uint64_t typical_ns = 0;       ///< adaptive: moving average of recent wait lengths
+    bool yield = false;                 ///< poll with sched_yield (threads outnumber CPUs)
+
+    [[nodiscard]] std::uint64_t limit_ns() const noexcept {
+        if (fixed_ns != adaptive) return fixed_ns;
+        // Waits that recently ended within the ceiling: spin past twice
+        // their typical length. Longer waits: parking costs little beside
+        // them, so spin only the floor.
+        if (typical_ns <= ceiling_ns) return std::clamp(2 * typical_ns, floor_ns, ceiling_ns);
+        return floor_ns;
+    }
+    void record(std::uint64_t waited_ns) noexcept {
+        // Exponential moving average, weight 1/8: a few long waits (a pause
+        // between bursts) move it, one does not.
+        typical_ns = typical_ns - typical_ns / 8 + waited_ns / 8;
+    }
+};
+
+/// Measures what parking costs here: two threads hand a counter back and
+/// forth through WaitWords, always parking; half the median round trip is one
+/// wake-up. Runs once per process (a few milliseconds), on first use.
+inline WaitCalibration measure_wait_calibration() {
+    constexpr std::uint32_t rounds = 48;
+    WaitWord ping;
+    WaitWord pong;
+    auto park_until = [](WaitWord& w, std::uint32_t want) {
+        w.parked.fetch_add(1, std::memory_order_seq_cst);  // (W2)
+        while (w.value.load(std::memory_order_seq_cst) != want) futex_wait(w.value, w.value.load(std::memory_order_relaxed));  // (W3)
+        w.parked.fetch_sub(1, std::memory_order_relaxed);  // a stale count only costs a spare wake-up
+    };
+    std::thread partner([&] {
+        for (std::uint32_t r = 1; r <= rounds; ++r) {
+            park_until(ping, r);
+            pong.publish(r);
+        }
+    });
+    std::vector<std::uint64_t> rt;
+    rt.reserve(rounds);
+    for (std::uint32_t r = 1; r <= rounds; ++r) {
+        // Let the partner reach its futex first, so each round trip really
+        // pays two wake-ups.
+        std::this_thread::sleep_for(std::chrono::microseconds(50));
+        const std::uint64_t t0 = wait_clock_ns();
+        ping.publish(r);
+        park_until(pong, r);
+        rt.push_back(wait_clock_ns() - t0);
+    }
+    partner.join();
+    std::sort(rt.begin(), rt.end());
+    WaitCalibration c;
+    c.samples = rounds;
+    c.park_ns = rt[rt.size() / 2] / 2;
+    c.floor_ns = std::clamp<std::uint64_t>(2 * c.park_ns, 2'000, 200'000);
+    c.ceiling_ns = std::clamp<std::uint64_t>(32 * c.park_ns, 50'000, 2'000'000);
+    return c;
+}
+
+}  // namespace detail
+
+/// This process's wait calibration (measured on first call, then cached).
+inline const WaitCalibration& wait_calibration() {
+    static const WaitCalibration c = detail::measure_wait_calibration();
+    return c;
+}
+
+namespace detail {
+
+/// A budget for a thread of a pool with `threads` threads: adaptive unless
+/// `fixed_ns` is set, yielding when the threads outnumber the usable CPUs.
+inline SpinBudget make_spin_budget(std::uint64_t fixed_ns, std::size_t threads) {
+    SpinBudget b;
+    b.fixed_ns = fixed_ns;
+    b.yield = threads > usable_cpus();
+    if (fixed_ns == SpinBudget::adaptive) {
+        const WaitCalibration& c = wait_calibration();
+        b.floor_ns = c.floor_ns;
+        b.ceiling_ns = c.ceiling_ns;
+        b.typical_ns = c.floor_ns / 2;  // start at the floor
+    }
+    return b;
+}
+
+/// Waits until `w` no longer holds `old` and returns the new value: polls for
+/// the thread's spin budget, then parks (file comment). The loads are
+/// acquire: the value waited for is always published by (N1) after data
+/// (round arguments, a finished round's state), and this load is its pair.
+///
+/// With `st`, a wait that does not succeed at its first poll is counted, and
+/// its spin and park phases timed; the first poll itself reads no clock.
+inline std::uint32_t await_change(WaitWord& w, std::uint32_t old, SpinBudget& budget, WaitStats* st = nullptr) noexcept {
+    {
+        const std::uint32_t v = w.load();  // (W1)
+        if (v != old) return v;
+    }
+    const std::uint64_t limit = budget.limit_ns();
+    const std::uint64_t t0 = wait_clock_ns();
+    std::uint64_t now = t0;
+    if (st != nullptr) ++st->waits;
+    std::uint32_t polls = 0;
+    auto done = [&](std::uint32_t v, std::uint64_t end) {
+        budget.record(end - t0);
+        if (st != nullptr) {
+            st->polls += polls;
+            st->spin_ns += end - t0;
+        }
+        return v;
+    };
+    // Spin: check the clock every 8 polls (a clock read costs about as much
+    // as a poll; the budget is far longer than 8 polls).
+    while (now - t0 < limit) {
+        for (int i = 0; i < 8; ++i) {
+            ++polls;
+            if (budget.yield) {
+                std::this_thread::yield();
+            } else {
+                cpu_relax();
+            }
+            const std::uint32_t v = w.load();  // (W1)
+            if (v != old) return done(v, st != nullptr && st->timed ? wait_clock_ns() : now);
+        }
+        now = wait_clock_ns();
+    }
+    // Park.
+    if (st != nullptr) {
+        st->polls += polls;
+        st->spin_ns += now - t0;
+        ++st->blocks;
+    }
+    w.parked.fetch_add(1, std::memory_order_seq_cst);  // (W2)
+    std::uint32_t v;
+    while ((v = w.value.load(std::memory_order_seq_cst)) == old) futex_wait(w.value, old);  // (W3)
+    w.parked.fetch_sub(1, std::memory_order_relaxed);  // a stale count only costs the publisher a spare wake-up
+    // A parked wait's length matters to the budget (were waits long?), so
+    // it reads the clock: it is far off any critical path by now.
+    const std::uint64_t end = wait_clock_ns();
+    budget.record(end - t0);
+    if (st != nullptr && st->timed) st->block_ns += end - now;
+    return v;
+}
+
+/// Waits until `w` holds `want`.
+inline void await_value(WaitWord& w, std::uint32_t want, SpinBudget& budget, WaitStats* st = nullptr) noexcept {
+    std::uint32_t v = w.load();
+    while (v != want) v = await_change(w, v, budget, st);
 }
 
 }  // namespace detail
