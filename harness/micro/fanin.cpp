@@ -1,0 +1,335 @@
+// harness/micro/fanin.cpp: the TPC design on its own ground. P producers ->
+// one consumer through the pool's fan-in, with rings and rounds swept, next
+// to the references that bound every fan-in (targets T4, T4s, T4b, T5, T11),
+// and the smaller pieces: one publish -> collect, SequencedSpout::submit,
+// MPSM with an I/O-like sink (T8).
+//
+// Names (perf_targets.py and the report parse them):
+//   fanin/spill/P=<producers>/cap=<ring>/batch=<round>/nb=<busy neighbours>
+//   fanin/spill_sequenced/...            the same through SequencedFanIn
+//   ref_sink/batch=<n>                   the consumer floor: the sink alone
+//   ref_round_handoff/batch=<n>          the fastest way to move rounds of keys
+//                                        between two cores into the same sink
+// The baseline queues (baselines.cpp) register the same job under
+// fanin/<queue>/P=.../cap=.../batch=.../nb=..., so every contender runs the
+// same stream into the same CheckSink.
+#include <array>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <spill/spill.hpp>
+
+#include "common.hpp"
+
+namespace spill::micro {
+namespace {
+
+/// Worker w writes its keys `round * per_round ... + per_round - 1` into its
+/// ring in place (SpillRing::push_n: the producer owns the ring, so a round
+/// is one loop of stores).
+struct PushKeys {
+    std::uint64_t per_round;
+    template <class Ring>
+    void operator()(Ring& ring, std::size_t w, const std::uint64_t& round) const {
+        const std::uint64_t first = key_of(w, round * per_round);
+        ring.push_n(per_round, [first](std::size_t i) noexcept { return first + i; });
+    }
+};
+
+/// Checks a fan-in run: every produced key was delivered (in per-producer
+/// order) or overflowed, exactly once. Sets the counters every fan-in reports.
+template <class Pool>
+void check_fanin(State& state, Pool& pool, const CheckSink& sink, std::uint64_t producers, std::uint64_t per_producer,
+                 std::uint64_t rounds) {
+    std::uint64_t ov = 0, ov_sum = 0, want = 0;
+    for (std::size_t w = 0; w < pool.workers(); ++w) {
+        ov += pool.overflow(w).count;
+        ov_sum += pool.overflow(w).sum;
+        want += key_sum(w, per_producer);
+    }
+    state.counters["overflowed"] = as_double(ov);
+    state.counters["owner_parks_per_round"] = as_double(pool.owner_wait().blocks) / as_double(rounds);
+    state.counters["worker_parks_per_round"] = as_double(pool.stats(0).wait.blocks) / as_double(rounds);
+    if (!sink.ordered() || sink.count() + ov != producers * per_producer || sink.sum() + ov_sum != want)
+        state.SkipWithError("fanin: produced != delivered + overflowed, or a producer's keys out of order");
+}
+
+// P producers -> 1 consumer through the pool: each iteration dispatches a
+// round of `batch` keys per producer (which first joins the round before) and
+// collects while the workers produce; the consumer reads the rings in place.
+// Args: producers, round size (<= N), busy neighbours. Better: higher items/s.
+template <std::size_t N, bool Sequenced>
+void BM_fanin_spill(State& state) {
+    const auto P = static_cast<std::size_t>(state.range(0));
+    const auto R = static_cast<std::uint64_t>(state.range(1));
+    std::unique_ptr<BusyNeighbour> neighbour;
+    if (state.range(2) != 0) neighbour = std::make_unique<BusyNeighbour>();
+    auto pool = spill::pool<std::uint64_t, N>(P).overflow([](std::size_t) { return OverflowSum{}; }).template spawn<std::uint64_t>(PushKeys{R});
+    auto run = [&](auto& fan, const CheckSink& sink) {
+        std::uint64_t r = 0;
+        for (int i = 0; i < 16; ++i) {  // warm-up: threads running, waits calibrated, rings touched
+            pool.dispatch(r++);
+            (void)fan.collect();
+        }
+        const std::uint64_t r0 = r;
+        const std::uint64_t a0 = allocations();
+        const std::uint64_t d0 = sink.count();
+        for (auto _ : state) {
+            pool.dispatch(r++);   // joins the previous round, starts this one
+            (void)fan.collect();  // drains the previous round while the workers produce
+        }
+        // Items delivered in the timed loop (the round still in flight is
+        // not counted): overflowed items are not throughput.
+        const std::uint64_t delivered = sink.count() - d0;
+        pool.join();
+        fan.flush();
+        report_allocs(state, a0, r - r0);  // after join: the workers' allocations (none expected) are visible
+        state.SetItemsProcessed(static_cast<std::int64_t>(delivered));  // after the count: it allocates
+        check_fanin(state, pool, sink, P, r * R, r);
+    };
+    if constexpr (Sequenced) {
+        using Seq = spill::SequencedSpout<std::uint64_t, CheckSink>;
+        auto fan = pool.sequenced_fan_in(Seq{CheckSink{}, 4 * P, 0});
+        run(fan, fan.inner().inner());
+    } else {
+        auto fan = pool.fan_in(CheckSink{});
+        run(fan, fan.inner());
+    }
+}
+
+// Reference (the consumer floor): the sink alone, fed `batch` keys at a time
+// from a buffer in the consumer's own cache. No fan-in delivers faster than
+// its consumer can check. Better: higher items/s.
+void BM_ref_sink(State& state) {
+    const auto n = static_cast<std::size_t>(state.range(0));
+    std::vector<std::uint64_t> keys(n);
+    for (std::size_t k = 0; k < n; ++k) keys[k] = key_of(0, k);
+    CheckSink sink;
+    std::uint64_t rounds = 0;
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(keys.data());
+        (void)sink.send_all(std::span(keys));
+        sink.restart(0);  // the same keys again next time: a new stream for producer 0
+        ++rounds;
+    }
+    if (!sink.ordered() || sink.count() != rounds * n || sink.sum() != rounds * key_sum(0, n))
+        state.SkipWithError("ref_sink: the sink saw wrong keys");
+    set_items(state, n);
+}
+
+// Reference (the fastest way to move rounds of 8-byte keys between two
+// cores into the same sink): a producer thread fills one of three buffers of
+// `batch` keys and publishes it with one release store; the benchmark thread
+// checks it in place and hands it back with another. Only the keys and two
+// flags cross cores, with no bookkeeping at all. Better: higher items/s.
+void BM_ref_round_handoff(State& state) {
+    const auto n = static_cast<std::size_t>(state.range(0));
+    std::array<std::unique_ptr<std::uint64_t[]>, 3> buffers;
+    for (auto& b : buffers) b = std::make_unique<std::uint64_t[]>(n);
+    PaddedWord ready;     // rounds published: written by the producer
+    PaddedWord consumed;  // rounds checked and handed back: written by the benchmark thread
+    const std::uint64_t rounds = static_cast<std::uint64_t>(state.max_iterations) + 1;
+    std::thread producer([&] {
+        for (std::uint64_t r = 0; r < rounds; ++r) {
+            // (B) acquire pairs with (D): buffer r % 3 was read for the last time
+            // (at most two rounds in flight: one being checked, one being filled).
+            while (r - consumed.v.load(std::memory_order_acquire) >= 2) spill::detail::cpu_relax();
+            std::uint64_t* keys = buffers[r % 3].get();
+            for (std::size_t k = 0; k < n; ++k) keys[k] = key_of(0, r * n + k);
+            ready.v.store(r + 1, std::memory_order_release);  // (A) publishes the keys
+        }
+    });
+    CheckSink sink;
+    std::uint64_t r = 0;
+    for (auto _ : state) {
+        while (ready.v.load(std::memory_order_acquire) <= r) spill::detail::cpu_relax();  // (C) pairs with (A)
+        (void)sink.send_all(std::span<std::uint64_t>(buffers[r % 3].get(), n));
+        ++r;
+        consumed.v.store(r, std::memory_order_release);  // (D) hands the buffer back
+    }
+    // Let the producer finish its last round, which nobody reads.
+    while (ready.v.load(std::memory_order_acquire) < rounds) {
+        consumed.v.store(ready.v.load(std::memory_order_acquire), std::memory_order_release);
+        spill::detail::cpu_relax();
+    }
+    producer.join();
+    if (!sink.complete(1, r * n)) state.SkipWithError("round_handoff: the sink saw wrong keys");
+    set_items(state, n);
+}
+
+// ---- one publish -> collect ------------------------------------------------------
+
+// a 1-worker pool: dispatch a round of 64 items, collect until they arrived. Better: higher items/s.
+void BM_handoff_publish_collect(State& state) {
+    constexpr std::uint64_t per = 64;
+    auto pool = spill::pool<std::uint64_t, 1024>(1).overflow([](std::size_t) { return OverflowSum{}; }).spawn<std::uint64_t>(PushKeys{per});
+    CheckSink sink;
+    std::uint64_t r = 0;
+    auto one_round = [&] {
+        pool.dispatch(r++);
+        const std::uint64_t want = r * per;
+        while (sink.count() + pool.overflow(0).count < want) {
+            if (pool.collect(sink) == 0) spill::detail::cpu_relax();
+        }
+        pool.join();
+    };
+    for (int i = 0; i < 64; ++i) one_round();
+    const std::uint64_t r0 = r;
+    const std::uint64_t a0 = allocations();
+    for (auto _ : state) one_round();
+    report_allocs(state, a0, r - r0);
+    pool.join();
+    (void)pool.collect(sink);
+    check_fanin(state, pool, sink, 1, r * per, r);
+    set_items(state, per);
+}
+
+// ---- sequenced submit ------------------------------------------------------------
+
+// SequencedSpout::submit of 16-item batches, in order or swapped in pairs. Better: higher items/s.
+template <bool InOrder>
+void BM_seq_submit(State& state) {
+    constexpr std::size_t per = 16;
+    spill::SequencedSpout<std::uint64_t, CheckSink> seq{CheckSink{}, 64, per};
+    std::array<std::uint64_t, per> a{};
+    std::array<std::uint64_t, per> b{};
+    std::uint64_t s = 0;
+    auto fill = [](std::array<std::uint64_t, per>& v, std::uint64_t batch) {
+        for (std::size_t i = 0; i < per; ++i) v[i] = batch * per + i;
+    };
+    auto two = [&] {
+        fill(a, s);
+        fill(b, s + 1);
+        if constexpr (InOrder) {
+            (void)seq.submit(s, std::span(a));
+            (void)seq.submit(s + 1, std::span(b));
+        } else {
+            (void)seq.submit(s + 1, std::span(b));  // early: waits in the window
+            (void)seq.submit(s, std::span(a));      // releases both
+        }
+        s += 2;
+    };
+    for (int i = 0; i < 64; ++i) two();  // warm-up: window vectors reach their size
+    const std::uint64_t a0 = allocations();
+    for (auto _ : state) two();
+    report_allocs(state, a0, static_cast<std::uint64_t>(state.iterations()));
+    if (!seq.inner().complete(1, s * per)) state.SkipWithError("seq_submit: out of order or lost items");
+    set_items(state, 2 * per);
+}
+
+// ---- mpsm with an I/O-like sink ---------------------------------------------------
+
+constexpr std::size_t kIoBatch = 64;
+constexpr auto kIoDelay = std::chrono::microseconds(50);
+
+/// Buffers kIoBatch items in place, then "writes" them: a blocking sleep, as a
+/// write(2) to a slow device would block. Allocates nothing.
+struct IoSink {
+    std::array<std::uint64_t, kIoBatch> buf{};
+    std::size_t fill = 0;
+    std::uint64_t sum = 0;
+    std::atomic<std::uint64_t>* delivered;
+    void send(std::uint64_t&& x) {
+        buf[fill++] = x;
+        if (fill == kIoBatch) write();
+    }
+    void flush() {
+        if (fill != 0) write();
+    }
+    void write() {
+        std::this_thread::sleep_for(kIoDelay);
+        for (std::size_t i = 0; i < fill; ++i) sum += buf[i];
+        // relaxed: a progress counter for flow control; the sums are read after thread join
+        delivered->fetch_add(fill, std::memory_order_relaxed);
+        fill = 0;
+    }
+};
+
+// W = 2 workers, M mergers on caller threads whose sink blocks 50 us per 64 items. Better: higher items/s.
+template <std::size_t M>
+void BM_mpsm_io(State& state) {
+    constexpr std::size_t W = 2;
+    constexpr std::uint64_t per = 4 * kIoBatch;  // items per worker per round
+    auto pool = spill::pool<std::uint64_t, 1024>(W).overflow([](std::size_t) { return OverflowSum{}; }).template spawn<std::uint64_t>(PushKeys{per});
+    std::atomic<std::uint64_t> delivered{0};
+    std::atomic<bool> stop{false};
+    auto mergers = pool.split_mergers(M, [&](std::size_t) { return IoSink{{}, 0, 0, &delivered}; });
+    std::vector<std::thread> threads;
+    for (auto& m : mergers) {
+        threads.emplace_back([&stop, &m] {
+            // acquire pairs with the release store after pool.join(): once it is
+            // seen, every round is published and the last collect gets the rest
+            while (!stop.load(std::memory_order_acquire)) {
+                if (m.collect() == 0) std::this_thread::yield();
+            }
+            (void)m.collect();
+            m.flush();
+        });
+    }
+    constexpr std::uint64_t per_round = W * per;
+    std::uint64_t r = 0;
+    auto one_round = [&] {
+        // Flow control: at most two rounds ahead of the sinks, so rings never overflow.
+        // relaxed: a progress count only paces dispatch; no data is read through it
+        while (r >= 2 && delivered.load(std::memory_order_relaxed) < (r - 2) * per_round) std::this_thread::yield();
+        pool.dispatch(r++);
+    };
+    for (int i = 0; i < 4; ++i) one_round();
+    const std::uint64_t r0 = r;
+    const std::uint64_t a0 = allocations();
+    for (auto _ : state) one_round();
+    pool.join();
+    stop.store(true, std::memory_order_release);
+    for (auto& t : threads) t.join();
+    // Counted after the joins, so every allocation of the workers and the
+    // mergers (none expected) happened-before this read.
+    report_allocs(state, a0, r - r0);
+    std::uint64_t sum = 0;
+    for (auto& m : mergers) sum += m.inner().sum;
+    std::uint64_t ov = 0, ov_sum = 0, want = 0;
+    for (std::size_t w = 0; w < W; ++w) {
+        ov += pool.overflow(w).count;
+        ov_sum += pool.overflow(w).sum;
+        want += key_sum(w, r * per);
+    }
+    state.counters["overflowed"] = as_double(ov);
+    if (delivered.load() + ov != r * per_round || sum + ov_sum != want) state.SkipWithError("mpsm: produced != delivered + overflowed");
+    set_items(state, per_round);
+}
+
+template <std::size_t N>
+void register_spill_ring(std::initializer_list<std::int64_t> producers) {
+    for (std::int64_t p : producers) {
+        for (std::int64_t r : {static_cast<std::int64_t>(N / 4), static_cast<std::int64_t>(N / 2), static_cast<std::int64_t>(N)}) {
+            for (std::int64_t nb : {0, 1}) {
+                if (nb == 1 && p != 1) continue;  // the contended shape is 1 -> 1
+                const std::string cfg = "/P=" + std::to_string(p) + "/cap=" + std::to_string(N) + "/batch=" + std::to_string(r) +
+                                        "/nb=" + std::to_string(nb);
+                threaded("fanin/spill" + cfg, BM_fanin_spill<N, false>)->Args({p, r, nb});
+                if (p == 1 && nb == 0) threaded("fanin/spill_sequenced" + cfg, BM_fanin_spill<N, true>)->Args({p, r, nb});
+            }
+        }
+    }
+}
+
+}  // namespace
+
+void register_fanin() {
+    register_spill_ring<1024>({1, 2, 4});
+    register_spill_ring<16384>({1, 2, 4});
+    register_spill_ring<65536>({1, 2, 4});
+    for (std::int64_t n : {256, 512, 4096, 16384, 65536}) {
+        benchmark::RegisterBenchmark(("ref_sink/batch=" + std::to_string(n)).c_str(), BM_ref_sink)->Arg(n)->MinTime(kRingMinTime);
+        threaded("ref_round_handoff/batch=" + std::to_string(n), BM_ref_round_handoff)->Arg(n);
+    }
+    threaded("handoff_publish_collect", BM_handoff_publish_collect);
+    benchmark::RegisterBenchmark("seq_submit/in_order", BM_seq_submit<true>)->MinTime(kRingMinTime);
+    benchmark::RegisterBenchmark("seq_submit/out_of_order", BM_seq_submit<false>)->MinTime(kRingMinTime);
+    threaded("mpsm_io/mergers=1", BM_mpsm_io<1>);
+    threaded("mpsm_io/mergers=2", BM_mpsm_io<2>);
+}
+
+}  // namespace spill::micro
