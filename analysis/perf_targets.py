@@ -1,24 +1,25 @@
 #!/usr/bin/python3
-"""Performance targets T1..T9 of issue 7, from one spill-micro run.
+"""The performance targets, from spill-micro runs (and one spill-bench sweep).
 
-    build/harness/micro/spill-micro --benchmark_repetitions=9 \\
-        --benchmark_enable_random_interleaving=true \\
-        --benchmark_out=results/micro.json --benchmark_out_format=json
-    /usr/bin/python3 analysis/perf_targets.py results/micro.json
+    ./bench perf      # runs the three steps below and keeps their files in results/perf-runs/
+    perf_targets.py select TUNE.json                       # best configuration of every contender -> a --benchmark_filter
+    perf_targets.py check MICRO.json --tune TUNE.json [--sweep PERF.json] [--json OUT] [--markdown]
+    perf_targets.py history results/perf-runs [--last 5] [--markdown]
 
-Every target is a ratio of medians measured in the same run (absolute times on
-a shared two-core machine are not stable, ratios of neighbours are), or, for
-T6 and T7, a counter compared with an absolute bound. The table shows the
-measured value (ratio of medians: the verdict), its spread across repetitions
-(per-repetition ratios paired by repetition index; run with random
-interleaving so that the pairs ran close in time), the ratio of the best
-repetitions (noise on a shared machine only ever adds time, so best/best
-estimates a quiet machine; informative, not the verdict), the bound and
-pass/MISS.
+Every target is a ratio of medians measured in the same run (absolute times
+on a shared machine move; neighbours in one run with interleaved repetitions
+are comparable), or, for T6 and T7, a counter against an absolute bound.
+Fan-in contenders are compared best with best: a tuning run (`TUNE.json`,
+one short repetition of every configuration) picks each contender's best
+configuration per job shape, and the measured run repeats exactly those.
 
-Exit status: 0 every target met; 1 at least one missed, or any benchmark
-failed its self-check (a missing benchmark counts as a miss); 2 bad input
-(one line on stderr).
+A target that is missed stays missed: `check` prints MISS with the measured
+reason and exits 1. There are no replacement targets.
+
+Exit status: 0 every target met (`history`: every target met in at least
+`--need` of the last `--last` runs); 1 a target missed, or a benchmark
+failed its self-check, or a benchmark a target needs is missing; 2 bad input
+(one line on stderr naming the file and what is wrong).
 """
 
 from __future__ import annotations
@@ -26,187 +27,45 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import re
 import statistics
 import sys
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 
 # Suffixes Google Benchmark appends to a run name for its options.
 _OPTION_SUFFIX = re.compile(
     r"^(real_time|process_time|manual_time|iterations:\d+|repeats:\d+|threads:\d+|"
     r"min_time:[0-9.]+s?|min_warmup_time:[0-9.]+s?)$")
-
 _TIME_UNIT_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
+_FANIN = re.compile(r"^fanin/(?P<contender>[^/]+)/P=(?P<p>\d+)/cap=(?P<cap>\d+)/batch=(?P<batch>\d+)/nb=(?P<nb>\d+)(/|$)")
+METRICS = {"items_per_second": True, "real_time": False, "cpu_time": False, "allocs_per_round": False, "cpu_fraction": False}
+
+# The benchmarks that are not fan-in contenders: every one runs in the measured pass.
+FIXED = ("push_", "ref_", "fill_drain", "round_trip", "idle_pool", "handoff_", "seq_submit", "mpsm_io")
+PINGPONGS = ("ref_pingpong", "ref_pingpong_pause")
 
 
 class InputError(Exception):
     """Bad input: reported as one line, exit status 2."""
 
 
-@dataclass(frozen=True)
-class Target:
-    """One target: `num` / best(`den`) compared with `bound` by `op`.
-
-    kind "ratio": medians of `metric` (best of `den` when several are given:
-    the highest rate, or the lowest time). kind "value": the median of
-    `metric` of `num[0]`. kind "max": the largest `metric` of any repetition of
-    any benchmark that reports it (T6: every pool scenario allocates nothing).
-    """
-
-    id: str
-    what: str
-    kind: str
-    metric: str
-    op: str
-    bound: float
-    num: tuple[str, ...] = ()
-    den: tuple[str, ...] = ()
-    # Replacement targets (ids in PROPOSED) that gate instead when this run
-    # proves the target out of physical reach (see LIMITS).
-    replaced_by: tuple[str, ...] = ()
-
-
-# The round-trip floor: whichever ping-pong variant is faster on this machine.
-PINGPONGS = ("ref_pingpong", "ref_pingpong_pause")
-
-TARGETS: tuple[Target, ...] = (
-    Target("T1", "ring push 8 B, N=1024, drop spout / masked-store loop", "ratio",
-           "items_per_second", ">=", 0.85, ("push_drop/N=1024/B=8",), ("ref_masked_store/N=1024/B=8",)),
-    Target("T2", "ring push evicting into a collecting spout / deque + manual eviction", "ratio",
-           "items_per_second", ">=", 2.0, ("push_collect/N=1024/B=8",), ("ref_deque_evict/N=1024/B=8",)),
-    Target("T3", "dispatch->join round trip, 1 worker / ping-pong round trip", "ratio",
-           "real_time", "<=", 1.5, ("round_trip/workers=1",), PINGPONGS),
-    Target("T4", "fan-in 1->1, 8 B, ring 1024 / best baseline queue", "ratio",
-           "items_per_second", ">=", 3.0, ("fanin/spill",),
-           ("fanin/moodycamel_bulk", "fanin/boost_spsc", "fanin/boost_spsc_bulk",
-            "fanin/tbb_bounded", "fanin/mutex_deque"), replaced_by=("T4a'", "T4b'")),
-    Target("T5", "sequenced fan-in / unordered fan-in", "ratio",
-           "items_per_second", ">=", 0.9, ("fanin/spill_sequenced",), ("fanin/spill",)),
-    Target("T6", "heap allocations per round after warm-up, every pool scenario", "max",
-           "allocs_per_round", "<=", 0.0),
-    Target("T7", "idle pool, 1 s: CPU time / wall time (one core = 1)", "value",
-           "cpu_fraction", "<=", 0.01, ("idle_pool/1s",)),
-    Target("T8", "mpsm with blocking per-batch I/O: 2 mergers / 1 merger", "ratio",
-           "items_per_second", ">=", 1.8, ("mpsm_io/mergers=2",), ("mpsm_io/mergers=1",)),
-    Target("T9", "oversubscribed round trip (2 workers + main, 2 cores) / ping-pong", "ratio",
-           "real_time", "<=", 4.0, ("round_trip_oversubscribed/workers=2",), PINGPONGS, replaced_by=("T9'",)),
-)
-
-# Closest honest replacements for targets that a run can prove out of
-# physical reach (CEILINGS below; harness/micro/README.md). Printed after the
-# issue's targets; one gates only when the run proves its target
-# unreachable, otherwise the issue's target gates.
-PROPOSED: tuple[Target, ...] = (
-    Target("T2'", "ring push into a collecting spout / deque + manual eviction", "ratio",
-           "items_per_second", ">=", 1.5, ("push_collect/N=1024/B=8",), ("ref_deque_evict/N=1024/B=8",)),
-    Target("T4a'", "fan-in 1->1 / best per-item baseline queue", "ratio",
-           "items_per_second", ">=", 3.0, ("fanin/spill",),
-           ("fanin/boost_spsc", "fanin/tbb_bounded", "fanin/mutex_deque")),
-    Target("T4b'", "fan-in 1->1 / best bulk baseline queue", "ratio",
-           "items_per_second", ">=", 0.75, ("fanin/spill",), ("fanin/moodycamel_bulk", "fanin/boost_spsc_bulk")),
-    Target("T9'", "oversubscribed round trip / one-core thread-switch ping-pong", "ratio",
-           "real_time", "<=", 4.0, ("round_trip_oversubscribed/workers=2",), ("ref_switch_pingpong",)),
-)
-
-@dataclass(frozen=True)
-class Limit:
-    """What the machine allows a target to reach, measured in the same run.
-
-    `ceiling(runs)` returns (the best ratio any implementation could reach,
-    how it was derived) or None when the run lacks the benchmarks. A target
-    whose bound lies beyond its ceiling is out of reach here; its
-    replacements gate in its place, and the table says why.
-    """
-
-    target: str
-    explain: str
-
-
-def _best(runs: dict[str, "Series"], name: str, metric: str, higher: bool) -> float | None:
-    s = runs.get(name)
-    if s is None or s.errors or not s.values.get(metric):
-        return None
-    return (max if higher else min)(s.values[metric].values())
-
-
-def t4_ceiling(runs: dict[str, "Series"]) -> tuple[float, str] | None:
-    """Fan-in ceiling: what any 1->1 fan-in of 8-byte items can reach here.
-
-    Two same-run references bound it from above. ref_checksum_sink: the
-    consumer alone hands every item to the checking spout that every
-    fan-in benchmark, spill's and the baselines', delivers into.
-    ref_round_handoff: a producer fills 512-key buffers and the consumer sums
-    them, with nothing but the keys and two flags crossing cores. A fan-in
-    runs at most at the slower of the two; divided by the best baseline's
-    best repetition, that is the highest ratio any fan-in could show.
-    """
-    floors = [(r, n) for n in ("ref_checksum_sink", "ref_round_handoff")
-              if (r := _best(runs, n, "items_per_second", True)) is not None]
-    bases = [(b, n) for n in TARGETS[3].den if (b := _best(runs, n, "items_per_second", True)) is not None]
-    if not floors or not bases:
-        return None
-    floor, fname = min(floors)
-    base, name = max(bases)
-    return floor / base, f"{fname} {floor / 1e6:.0f} M/s / {name} {base / 1e6:.0f} M/s (best repetitions)"
-
-
-def t9_ceiling(runs: dict[str, "Series"]) -> tuple[float, str] | None:
-    """Oversubscribed floor: 3 runnable threads on 2 cores wait for a thread switch.
-
-    The cheapest round trip through a switch is ref_switch_pingpong (two
-    threads on one core handing a line back and forth with yield). The best
-    ratio any oversubscribed round trip can reach is that floor over the
-    ping-pong, both from their best repetitions.
-    """
-    sw = _best(runs, "ref_switch_pingpong", "real_time", False)
-    pps = [p for n in PINGPONGS if (p := _best(runs, n, "real_time", False)) is not None]
-    if sw is None or not pps:
-        return None
-    return sw / min(pps), f"ref_switch_pingpong {sw:.0f} ns / ping-pong {min(pps):.0f} ns (best repetitions)"
-
-
-CEILINGS = {"T4": t4_ceiling, "T9": t9_ceiling}
-
-
-def out_of_reach(target: Target, runs: dict[str, "Series"]) -> str:
-    """Why this run proves `target` unreachable, or "" when it does not."""
-    fn = CEILINGS.get(target.id)
-    found = fn(runs) if fn else None
-    if found is None:
-        return ""
-    ceiling, how = found
-    reachable = ceiling >= target.bound if target.op == ">=" else ceiling <= target.bound
-    if reachable:
-        return ""
-    word = "at most" if target.op == ">=" else "at least"
-    return f"out of reach here: {word} {ceiling:.3g} ({how})"
-
-
-HIGHER_IS_BETTER = {"items_per_second": True, "real_time": False, "cpu_time": False,
-                    "allocs_per_round": False, "cpu_fraction": False}
-
+# ---------------------------------------------------------------- parsing ----
 
 @dataclass
 class Series:
-    """The repetitions of one benchmark: metric name -> {repetition index: value}."""
+    """The repetitions of one benchmark: metric -> {repetition index: value}."""
 
-    values: dict[str, dict[int, float]]
-    errors: list[str]
+    values: dict[str, dict[int, float]] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
 
-
-@dataclass
-class Result:
-    target: Target
-    measured: float | None
-    low: float | None
-    high: float | None
-    passed: bool
-    note: str
-    best: float | None = None  # the same ratio from the best repetition of each side (a quiet-machine estimate)
+    def median(self, metric: str) -> float | None:
+        v = self.values.get(metric)
+        return statistics.median(v.values()) if v else None
 
 
 def base_name(run_name: str) -> str:
-    """Strips Google Benchmark's option suffixes: "a/b/real_time" -> "a/b"."""
+    """Strips Google Benchmark's option suffixes: "a/b/min_time:0.1/real_time" -> "a/b"."""
     parts = run_name.split("/")
     while len(parts) > 1 and _OPTION_SUFFIX.match(parts[-1]):
         parts.pop()
@@ -220,22 +79,18 @@ def _number(value, where: str) -> float:
 
 
 def parse(doc) -> dict[str, Series]:
-    """Google Benchmark JSON -> per-benchmark series of per-repetition values.
-
-    Only run_type "iteration" entries are used (the aggregates are recomputed
-    here from the repetitions). Raises InputError on anything malformed.
-    """
+    """Google Benchmark JSON -> {benchmark: Series}. Aggregates are ignored (recomputed from repetitions)."""
     if not isinstance(doc, dict) or not isinstance(doc.get("benchmarks"), list):
-        raise InputError("not a Google Benchmark JSON document (no \"benchmarks\" list)")
+        raise InputError('not a Google Benchmark JSON document (no "benchmarks" list)')
     out: dict[str, Series] = {}
     for i, entry in enumerate(doc["benchmarks"]):
         where = f"benchmarks[{i}]"
         if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
-            raise InputError(f"{where}: entry without a \"name\" string")
+            raise InputError(f'{where}: entry without a "name" string')
         if entry.get("run_type", "iteration") != "iteration":
             continue
         name = base_name(entry.get("run_name", entry["name"]))
-        series = out.setdefault(name, Series(values={}, errors=[]))
+        series = out.setdefault(name, Series())
         rep = entry.get("repetition_index", 0)
         if isinstance(rep, bool) or not isinstance(rep, int):
             raise InputError(f"{where} ({name}): repetition_index {rep!r} is not an integer")
@@ -248,7 +103,7 @@ def parse(doc) -> dict[str, Series]:
         for key, value in entry.items():
             if key in ("real_time", "cpu_time"):
                 series.values.setdefault(key, {})[rep] = _number(value, f"{where}.{key}") * _TIME_UNIT_NS[unit]
-            elif key in HIGHER_IS_BETTER:
+            elif key in METRICS:
                 series.values.setdefault(key, {})[rep] = _number(value, f"{where}.{key}")
     return out
 
@@ -258,29 +113,115 @@ def read_json(path: str):
         with open(path, encoding="utf-8") as f:
             return json.load(f)
     except OSError as e:
-        raise InputError(f"cannot read: {e.strerror or e}") from None
+        raise InputError(f"{path}: cannot read: {e.strerror or e}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise InputError(f"not valid JSON: {e}") from None
+        raise InputError(f"{path}: not valid JSON: {e}") from None
 
 
-def load(path: str) -> dict[str, Series]:
-    return parse(read_json(path))
+def load(path: str) -> tuple[dict, dict[str, Series]]:
+    doc = read_json(path)
+    try:
+        runs = parse(doc)
+    except InputError as e:
+        raise InputError(f"{path}: {e}") from None
+    if not runs:
+        raise InputError(f"{path}: no benchmark repetitions in the file")
+    return doc, runs
 
 
-def load_warning(doc) -> str:
-    """A warning when the machine was busy as the run started (threaded ratios then mostly measure the scheduler)."""
-    ctx = doc.get("context") if isinstance(doc, dict) else None
-    load_avg = ctx.get("load_avg") if isinstance(ctx, dict) else None
-    cpus = ctx.get("num_cpus") if isinstance(ctx, dict) else None
-    if (isinstance(load_avg, list) and load_avg and isinstance(load_avg[0], (int, float))
-            and isinstance(cpus, int) and cpus > 0 and load_avg[0] > 0.5 * cpus):
-        return (f"warning: load average {load_avg[0]:.2f} on {cpus} CPUs when the run started: "
-                "other processes competed for the cores, so the threaded ratios (T3, T4, T8, T9) are unreliable")
-    return ""
+# ---------------------------------------------------------- fan-in shapes ----
+
+@dataclass(frozen=True)
+class Config:
+    name: str
+    contender: str
+    producers: int
+    capacity: int
+    batch: int
+    neighbours: int
 
 
-def _median(values: dict[int, float]) -> float:
-    return statistics.median(values.values())
+def fanin_config(name: str) -> Config | None:
+    m = _FANIN.match(name)
+    if not m:
+        return None
+    return Config(name, m["contender"], int(m["p"]), int(m["cap"]), int(m["batch"]), int(m["nb"]))
+
+
+@dataclass(frozen=True)
+class Shape:
+    """A fan-in job: which configurations belong to it."""
+
+    id: str
+    what: str
+    producers: int
+    neighbours: int = 0
+    max_capacity: int | None = None
+    max_batch: int | None = None
+
+    def admits(self, c: Config) -> bool:
+        return (c.producers == self.producers and c.neighbours == self.neighbours
+                and (self.max_capacity is None or c.capacity <= self.max_capacity)
+                and (self.max_batch is None or c.batch <= self.max_batch))
+
+
+SHAPES = (
+    Shape("1->1", "1 producer -> 1 consumer", 1),
+    Shape("1->1 small", "1 -> 1, ring/queue of 1024, rounds/batches of at most 512", 1, max_capacity=1024, max_batch=512),
+    Shape("2->1", "2 producers -> 1 consumer", 2),
+    Shape("4->1", "4 producers -> 1 consumer", 4),
+    Shape("1->1 contended", "1 -> 1 with one busy neighbour thread", 1, neighbours=1),
+)
+SPILL = "spill"
+
+
+def best_configs(runs: dict[str, Series], shape: Shape) -> dict[str, tuple[Config, float]]:
+    """contender -> (its best configuration in `shape`, median items/s), from runs that passed their checks."""
+    best: dict[str, tuple[Config, float]] = {}
+    for name, s in runs.items():
+        c = fanin_config(name)
+        if c is None or not shape.admits(c) or s.errors or c.contender == "spill_sequenced":
+            continue
+        rate = s.median("items_per_second")
+        if rate is None:
+            continue
+        if c.contender not in best or rate > best[c.contender][1]:
+            best[c.contender] = (c, rate)
+    return best
+
+
+def select(tune_runs: dict[str, Series]) -> list[str]:
+    """Names of each contender's best configuration in every shape, plus the sequenced fan-in at spill's best 1->1."""
+    names: set[str] = set()
+    for shape in SHAPES:
+        for contender, (c, _) in best_configs(tune_runs, shape).items():
+            names.add(c.name)
+            if contender == SPILL and shape.id == "1->1":
+                seq = c.name.replace("fanin/spill/", "fanin/spill_sequenced/", 1)
+                if seq in tune_runs:
+                    names.add(seq)
+    return sorted(names)
+
+
+def filter_regex(names: list[str]) -> str:
+    """A --benchmark_filter (POSIX extended regex) matching the fixed benchmarks and exactly `names`."""
+    exact = [re.escape(n) + "(/|$)" for n in names]
+    return "^((" + "|".join(FIXED) + ")" + "".join("|" + e for e in exact) + ")"
+
+
+# ------------------------------------------------------------- the targets ----
+
+@dataclass
+class Result:
+    id: str
+    what: str
+    measured: float | None
+    op: str
+    bound: float
+    passed: bool
+    note: str = ""
+    low: float | None = None   # per-repetition ratios (paired by repetition index)
+    high: float | None = None
 
 
 def _compare(value: float, op: str, bound: float) -> bool:
@@ -290,62 +231,220 @@ def _compare(value: float, op: str, bound: float) -> bool:
 def _series(runs: dict[str, Series], name: str, metric: str) -> tuple[dict[int, float] | None, str]:
     s = runs.get(name)
     if s is None:
-        return None, f"{name} missing"
+        return None, f"{name} was not measured"
     if s.errors:
-        return None, f"{name} failed its check: {s.errors[0]}"
+        return None, f"{name} failed its self-check: {s.errors[0]}"
     if not s.values.get(metric):
         return None, f"{name} has no {metric}"
     return s.values[metric], ""
 
 
-def evaluate(target: Target, runs: dict[str, Series]) -> Result:
-    """Computes one target from parsed runs."""
-    if target.kind == "max":
-        found = [(max(s.values[target.metric].values()), name) for name, s in runs.items()
-                 if s.values.get(target.metric)]
-        if not found:
-            return Result(target, None, None, None, False, f"no benchmark reports {target.metric}")
-        worst, who = max(found)
-        note = f"{len(found)} benchmarks; worst {who}" if worst > 0 else f"{len(found)} benchmarks"
-        return Result(target, worst, min(v for v, _ in found), worst, _compare(worst, target.op, target.bound), note)
-
-    num, why = _series(runs, target.num[0], target.metric)
-    if num is None:
-        return Result(target, None, None, None, False, why)
-    if target.kind == "value":
-        return Result(target, _median(num), min(num.values()), max(num.values()),
-                      _compare(_median(num), target.op, target.bound), "")
-
-    dens, notes = [], []
-    for name in target.den:
-        d, why = _series(runs, name, target.metric)
-        if d is None:
-            notes.append(why)
-        else:
-            dens.append((name, d))
-    if not dens:
-        return Result(target, None, None, None, False, "; ".join(notes))
-    higher = HIGHER_IS_BETTER[target.metric]
-    best_name, den = (max if higher else min)(dens, key=lambda nd: _median(nd[1]))
-    ratio = _median(num) / _median(den)
-    pick = max if higher else min
-    best = pick(num.values()) / pick(den.values())
-    paired = [num[r] / den[r] for r in sorted(num.keys() & den.keys()) if den[r] != 0]
-    note = f"vs {best_name}" if len(target.den) > 1 else ""
-    if notes:
-        note = "; ".join(filter(None, [note, *notes]))
-    return Result(target, ratio, min(paired, default=None), max(paired, default=None),
-                  _compare(ratio, target.op, target.bound), note, best)
+def ratio_target(tid: str, what: str, runs: dict[str, Series], num: str, dens: tuple[str, ...], metric: str,
+                 op: str, bound: float, note: str = "") -> Result:
+    """median(num) / median(best of dens); best = highest rate or lowest time."""
+    n, why = _series(runs, num, metric)
+    if n is None:
+        return Result(tid, what, None, op, bound, False, why)
+    found, missing = [], []
+    for d in dens:
+        v, why = _series(runs, d, metric)
+        (found.append((d, v)) if v is not None else missing.append(why))
+    if not found:
+        return Result(tid, what, None, op, bound, False, "; ".join(missing))
+    higher = METRICS[metric]
+    den_name, den = (max if higher else min)(found, key=lambda nv: statistics.median(nv[1].values()))
+    r = statistics.median(n.values()) / statistics.median(den.values())
+    paired = [n[k] / den[k] for k in sorted(n.keys() & den.keys()) if den[k]]
+    parts = [note, f"vs {den_name}" if len(dens) > 1 else "", *missing]
+    return Result(tid, what, r, op, bound, _compare(r, op, bound), "; ".join(p for p in parts if p),
+                  min(paired, default=None), max(paired, default=None))
 
 
-def failed_checks(runs: dict[str, Series]) -> list[tuple[str, str]]:
-    """Benchmarks that reported an error (a failed self-check) in any repetition."""
-    return [(name, s.errors[0]) for name, s in sorted(runs.items()) if s.errors]
+def _short(c: Config) -> str:
+    return f"{c.contender} cap={c.capacity} batch={c.batch}"
 
 
-def evaluate_all(runs: dict[str, Series], targets: tuple[Target, ...] = TARGETS) -> list[Result]:
-    return [evaluate(t, runs) for t in targets]
+def fanin_target(tid: str, shape_id: str, bound: float, runs: dict[str, Series], tune: dict[str, Series] | None) -> Result:
+    """spill's best configuration in a shape / the best other contender's best configuration."""
+    shape = next(s for s in SHAPES if s.id == shape_id)
+    what = f"fan-in {shape.what}: spill at its best / the best queue at its best"
+    pick_from = tune if tune is not None else runs
+    best = best_configs(pick_from, shape)
+    if SPILL not in best:
+        return Result(tid, what, None, ">=", bound, False, f"no spill configuration of shape {shape_id} was measured")
+    peers = {k: v for k, v in best.items() if k != SPILL}
+    if not peers:
+        return Result(tid, what, None, ">=", bound, False, f"no queue contender of shape {shape_id} was measured")
+    spill_cfg = best[SPILL][0]
+    # The measured run repeats each selected configuration; the best peer is chosen on the measured medians.
+    peer_names = tuple(c.name for c, _ in peers.values())
+    r = ratio_target(tid, what, runs, spill_cfg.name, peer_names, "items_per_second", ">=", bound,
+                     note=f"spill cap={spill_cfg.capacity} batch={spill_cfg.batch}")
+    if r.note and "vs fanin/" in r.note:
+        den = re.search(r"vs (fanin/\S+)", r.note)
+        if den and (c := fanin_config(den.group(1))):
+            r.note = r.note.replace(den.group(0), f"vs {_short(c)}")
+    if not r.passed and r.measured is not None:
+        r.note += "; " + fanin_reason(runs, spill_cfg)
+    return r
 
+
+def fanin_reason(runs: dict[str, Series], spill_cfg: Config) -> str:
+    """Why a fan-in target may be missed: where spill's rate sits between its bounds."""
+    rate = runs[spill_cfg.name].median("items_per_second") if spill_cfg.name in runs else None
+    sink = _best_rate(runs, "ref_sink/")
+    move = runs.get(f"ref_round_handoff/batch={spill_cfg.batch}")
+    parts = []
+    if rate and sink:
+        parts.append(f"spill delivers {rate / 1e6:.0f} M/s, {rate / sink:.2f} of the sink alone")
+    if rate and move and move.median("items_per_second"):
+        parts.append(f"{rate / move.median('items_per_second'):.2f} of ref_round_handoff at the same round size")
+    return ", ".join(parts) if parts else "no reference measured"
+
+
+def _best_rate(runs: dict[str, Series], prefix: str) -> float | None:
+    rates = [s.median("items_per_second") for n, s in runs.items() if n.startswith(prefix) and not s.errors]
+    rates = [r for r in rates if r]
+    return max(rates) if rates else None
+
+
+def floor_target(runs: dict[str, Series], tune: dict[str, Series] | None) -> Result:
+    """T4f: spill's best 1->1 fan-in / the consumer floor (the sink alone, its fastest batch size)."""
+    what = "fan-in 1 -> 1: spill at its best / the consumer floor (the checking sink alone)"
+    best = best_configs(tune if tune is not None else runs, SHAPES[0])
+    if SPILL not in best:
+        return Result("T4f", what, None, ">=", 0.8, False, "no spill 1 -> 1 configuration was measured")
+    cfg = best[SPILL][0]
+    sinks = tuple(n for n in runs if n.startswith("ref_sink/"))
+    if not sinks:
+        return Result("T4f", what, None, ">=", 0.8, False, "ref_sink was not measured")
+    r = ratio_target("T4f", what, runs, cfg.name, sinks, "items_per_second", ">=", 0.8, note=f"spill cap={cfg.capacity} batch={cfg.batch}")
+    if not r.passed and r.measured is not None:
+        move = _best_rate(runs, "ref_round_handoff/")
+        sink = _best_rate(runs, "ref_sink/")
+        if move and sink:
+            r.note += (f"; the fastest way to move rounds of keys between two cores into the same sink "
+                       f"(ref_round_handoff) reaches {move / sink:.2f} of it")
+    return r
+
+
+def max_counter(runs: dict[str, Series], tid: str, what: str, metric: str, bound: float) -> Result:
+    found = [(max(s.values[metric].values()), n) for n, s in runs.items() if s.values.get(metric) and not s.errors]
+    if not found:
+        return Result(tid, what, None, "<=", bound, False, f"no benchmark reports {metric}")
+    worst, who = max(found)
+    note = f"{len(found)} benchmarks" + (f"; worst {who}" if worst > 0 else "")
+    return Result(tid, what, worst, "<=", bound, _compare(worst, "<=", bound), note)
+
+
+def round_trip_reason(runs: dict[str, Series]) -> str:
+    sw = runs.get("ref_switch_pingpong")
+    pps = [runs[p].median("real_time") for p in PINGPONGS if p in runs and runs[p].median("real_time")]
+    if sw and sw.median("real_time") and pps:
+        return (f"a round trip through a thread switch (ref_switch_pingpong, {sw.median('real_time'):.0f} ns) "
+                f"alone is {sw.median('real_time') / min(pps):.1f}x the ping-pong here")
+    return ""
+
+
+def evaluate(runs: dict[str, Series], tune: dict[str, Series] | None, sweep: dict | None) -> list[Result]:
+    out = [
+        ratio_target("T1", "ring push (evicting into a counting spout) / masked-store loop, 8 B, N=1024", runs,
+                     "push_count/N=1024/B=8", ("ref_masked_store/N=1024/B=8",), "items_per_second", ">=", 0.85),
+        ratio_target("T1b", "the same at N=65536", runs,
+                     "push_count/N=65536/B=8", ("ref_masked_store/N=65536/B=8",), "items_per_second", ">=", 0.85),
+        ratio_target("T2", "ring push evicting into a collecting spout / deque + manual eviction, N=1024", runs,
+                     "push_collect/N=1024/B=8", ("ref_deque_evict/N=1024/B=8",), "items_per_second", ">=", 2.0),
+        ratio_target("T3", "dispatch -> join round trip, 1 worker / ping-pong round trip", runs,
+                     "round_trip/workers=1", PINGPONGS, "real_time", "<=", 1.5),
+        fanin_target("T4", "1->1", 1.2, runs, tune),
+        floor_target(runs, tune),
+        fanin_target("T4s", "1->1 small", 1.2, runs, tune),
+        fanin_target("T4b2", "2->1", 1.5, runs, tune),
+        fanin_target("T4b4", "4->1", 1.5, runs, tune),
+        sequenced_target(runs, tune),
+        max_counter(runs, "T6", "heap allocations per round after warm-up, every pool benchmark", "allocs_per_round", 0.0),
+        value_target(runs, "T7", "idle pool, 1 s: CPU time / wall time (one core = 1)", "idle_pool/1s", "cpu_fraction", "<=", 0.01),
+        ratio_target("T8", "mpsm with blocking per-batch I/O: 2 mergers / 1 merger", runs,
+                     "mpsm_io/mergers=2", ("mpsm_io/mergers=1",), "items_per_second", ">=", 1.8),
+        ratio_target("T9", "oversubscribed round trip (2 workers + owner on 2 cores) / ping-pong", runs,
+                     "round_trip_oversubscribed/workers=2", PINGPONGS, "real_time", "<=", 4.0),
+        fanin_target("T11", "1->1 contended", 3.0, runs, tune),
+    ]
+    for r in out:
+        if r.id == "T9" and not r.passed and (why := round_trip_reason(runs)):
+            r.note = "; ".join(p for p in (r.note, why) if p)
+    out.append(headline_target(sweep))
+    return out
+
+
+def sequenced_target(runs: dict[str, Series], tune: dict[str, Series] | None) -> Result:
+    what = "sequenced fan-in / unordered fan-in, spill's best 1 -> 1 configuration"
+    best = best_configs(tune if tune is not None else runs, SHAPES[0])
+    if SPILL not in best:
+        return Result("T5", what, None, ">=", 0.9, False, "no spill 1 -> 1 configuration was measured")
+    cfg = best[SPILL][0]
+    seq = cfg.name.replace("fanin/spill/", "fanin/spill_sequenced/", 1)
+    return ratio_target("T5", what, runs, seq, (cfg.name,), "items_per_second", ">=", 0.9,
+                        note=f"cap={cfg.capacity} batch={cfg.batch}")
+
+
+def value_target(runs, tid, what, name, metric, op, bound) -> Result:
+    v, why = _series(runs, name, metric)
+    if v is None:
+        return Result(tid, what, None, op, bound, False, why)
+    med = statistics.median(v.values())
+    return Result(tid, what, med, op, bound, _compare(med, op, bound), "", min(v.values()), max(v.values()))
+
+
+def headline_contender(point: dict) -> str | None:
+    """Who a sweep point measures in the headline comparison: the pool's fan_in, or a queue (baseline_*)."""
+    scenario = str(point.get("scenario", ""))
+    if scenario == "fan_in":
+        return SPILL
+    if scenario.startswith("baseline_"):
+        return (point.get("facts") or {}).get("contender") or scenario[len("baseline_"):]
+    return None
+
+
+def headline_target(sweep: dict | None) -> Result:
+    """H: in the spill-bench sweep, the TPC design's fan-in first at every producer count."""
+    what = "spill-bench: the pool's fan_in ahead of every queue at every producer count (best configurations)"
+    if sweep is None:
+        return Result("H", what, None, ">=", 1.0, False, "no spill-bench sweep given (--sweep)")
+    points = sweep.get("points") if isinstance(sweep, dict) else None
+    if not isinstance(points, list):
+        raise InputError('the sweep is not a spill-bench result file (no "points" list)')
+    best: dict[tuple[int, str], float] = {}
+    for p in points:
+        contender = headline_contender(p)
+        if contender is None or (p.get("checks") or {}).get("passed") is False:
+            continue
+        med = ((p.get("summary") or {}).get("items_per_second") or {}).get("median")
+        producers = (p.get("params") or {}).get("producers")
+        if not isinstance(med, (int, float)) or isinstance(producers, bool) or not isinstance(producers, int):
+            continue
+        key = (producers, contender)
+        best[key] = max(best.get(key, 0.0), float(med))
+    counts = sorted({p for p, _ in best})
+    if not counts:
+        return Result("H", what, None, ">=", 1.0, False, "the sweep has no fan_in/baseline points that passed their checks")
+    ratios, notes = [], []
+    for pc in counts:
+        mine = best.get((pc, SPILL))
+        peers = {c: v for (p, c), v in best.items() if p == pc and c != SPILL}
+        if mine is None or not peers:
+            notes.append(f"P={pc}: {'no spill point' if mine is None else 'no queue point'}")
+            continue
+        top = max(peers, key=peers.get)
+        ratios.append(mine / peers[top])
+        notes.append(f"P={pc}: {mine / peers[top]:.2f}x {top}")
+    if not ratios or len(ratios) < len(counts):
+        return Result("H", what, min(ratios) if ratios else None, ">=", 1.0, False, "; ".join(notes))
+    worst = min(ratios)
+    return Result("H", what, worst, ">=", 1.0, worst > 1.0, "; ".join(notes))
+
+
+# ------------------------------------------------------------------ output ----
 
 def _fmt(x: float | None) -> str:
     if x is None:
@@ -356,172 +455,135 @@ def _fmt(x: float | None) -> str:
 
 
 def format_table(results: list[Result], markdown: bool = False) -> str:
-    header = ["target", "what", "measured", "spread (min..max)", "best/best", "bound", "result", "note"]
-    rows = []
-    for r in results:
-        spread = "-" if r.low is None else f"{_fmt(r.low)}..{_fmt(r.high)}"
-        rows.append([r.target.id, r.target.what, _fmt(r.measured), spread, _fmt(r.best),
-                     f"{r.target.op} {_fmt(r.target.bound)}", "pass" if r.passed else "MISS", r.note])
+    header = ["target", "what", "measured", "spread (min..max)", "bound", "result", "note"]
+    rows = [[r.id, r.what, _fmt(r.measured), "-" if r.low is None else f"{_fmt(r.low)}..{_fmt(r.high)}",
+             f"{r.op} {_fmt(r.bound)}", "pass" if r.passed else "MISS", r.note] for r in results]
     if markdown:
-        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        lines += ["| " + " | ".join(row) + " |" for row in rows]
-        return "\n".join(lines)
+        esc = lambda s: s.replace("|", "\\|")
+        return "\n".join(["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+                         + ["| " + " | ".join(esc(c) for c in row) + " |" for row in rows])
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     fmt = lambda row: "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip()
     return "\n".join([fmt(header), fmt(["-" * w for w in widths]), *map(fmt, rows)])
 
 
-# --------------------------------------------------------------------------
-# the perf sweep (scenarios/perf): the same jobs through spill-bench
+def context_of(doc: dict) -> dict:
+    ctx = doc.get("context") if isinstance(doc, dict) else None
+    ctx = ctx if isinstance(ctx, dict) else {}
+    return {k: ctx.get(k) for k in ("date", "host_name", "commit", "num_cpus", "mhz_per_cpu", "load_avg", "cpu_model")}
 
 
-@dataclass
-class CrossCheck:
-    id: str
-    what: str
-    measured: float | None
-    op: str
-    bound: float
-    note: str
-
-    @property
-    def passed(self) -> bool:
-        return self.measured is not None and _compare(self.measured, self.op, self.bound)
+def load_warning(ctx: dict) -> str:
+    la, cpus = ctx.get("load_avg"), ctx.get("num_cpus")
+    if isinstance(la, list) and la and isinstance(la[0], (int, float)) and isinstance(cpus, int) and cpus > 0 and la[0] > 0.5 * cpus:
+        return (f"warning: load average {la[0]:.2f} on {cpus} CPUs when the run started: other processes "
+                "competed for the cores, so the threaded ratios may be off")
+    return ""
 
 
-POOL_SCENARIOS = ("pool", "stream", "fan_in", "sequenced", "backpressure", "pipeline", "mpsm")
+def failed_checks(runs: dict[str, Series]) -> list[tuple[str, str]]:
+    return [(n, s.errors[0]) for n, s in sorted(runs.items()) if s.errors]
 
 
-def _sweep_medians(doc) -> dict[tuple[str, tuple], float]:
-    """(scenario, sorted params) -> median items/s, for points that passed their checks."""
-    if not isinstance(doc, dict) or not isinstance(doc.get("points"), list):
-        raise InputError("not a spill-bench result file (no \"points\" list)")
-    out = {}
-    for i, point in enumerate(doc["points"]):
-        try:
-            med = point["summary"]["items_per_second"]["median"]
-            params = point["params"]
-            scenario = point["scenario"]
-        except (KeyError, TypeError):
-            raise InputError(f"points[{i}]: missing scenario, params or summary.items_per_second.median") from None
-        if point.get("checks", {}).get("passed") is False:
-            continue
-        out[(scenario, tuple(sorted(params.items())))] = _number(med, f"points[{i}].summary.items_per_second.median")
-    return out
+def check_document(results: list[Result], ctx: dict, failed: list[tuple[str, str]]) -> dict:
+    return {"format": "spill-perf-targets", "version": 1, "context": ctx,
+            "targets": [asdict(r) for r in results],
+            "failed_self_checks": [{"benchmark": n, "message": m} for n, m in failed]}
 
 
-def _pick(medians: dict, scenario: str, **want) -> float | None:
-    found = [v for (sc, params), v in medians.items()
-             if sc == scenario and all(dict(params).get(k) == w for k, w in want.items())]
-    return found[0] if len(found) == 1 else None
+# ----------------------------------------------------------------- history ----
+
+def history(dirpath: str, last: int) -> tuple[list[str], dict[str, list[bool]], dict[str, str]]:
+    """(run names oldest first, target id -> passed per run, target id -> what) over the last `last` runs."""
+    try:
+        entries = sorted(d for d in os.listdir(dirpath) if os.path.isfile(os.path.join(dirpath, d, "targets.json")))
+    except OSError as e:
+        raise InputError(f"{dirpath}: cannot list: {e.strerror or e}") from None
+    if not entries:
+        raise InputError(f"{dirpath}: no run directory with a targets.json")
+    entries = entries[-last:]
+    passed: dict[str, list[bool]] = {}
+    what: dict[str, str] = {}
+    for i, d in enumerate(entries):
+        doc = read_json(os.path.join(dirpath, d, "targets.json"))
+        if not isinstance(doc, dict) or doc.get("format") != "spill-perf-targets":
+            raise InputError(f"{os.path.join(dirpath, d, 'targets.json')}: not a perf_targets.py --json file")
+        for t in doc["targets"]:
+            passed.setdefault(t["id"], [False] * i).append(bool(t["passed"]))
+            what[t["id"]] = t["what"]
+        for k in passed:
+            if len(passed[k]) < i + 1:
+                passed[k].append(False)
+    return entries, passed, what
 
 
-def _delivered_rate(doc, scenario: str, **want) -> float | None:
-    """checks.delivered / total seconds of the one passing point that matches."""
-    found = [p for p in doc["points"] if p.get("scenario") == scenario and p.get("checks", {}).get("passed") is not False
-             and all(p.get("params", {}).get(k) == w for k, w in want.items())]
-    if len(found) != 1:
-        return None
-    seconds = sum(r.get("seconds", 0.0) for r in found[0].get("repetitions", []))
-    delivered = found[0].get("checks", {}).get("delivered")
-    if not isinstance(delivered, (int, float)) or seconds <= 0:
-        return None
-    return float(delivered) / seconds
-
-
-def sweep_checks(doc) -> list[CrossCheck]:
-    """System-level counterparts of T4, T5, T6 and T8 from a run of scenarios/perf."""
-    med = _sweep_medians(doc)
-    checks = []
-    fan = _pick(med, "fan_in", producers=1)
-    bases = {sc: v for (sc, params), v in med.items() if sc.startswith("baseline_") and dict(params).get("producers") == 1}
-    if fan is not None and bases:
-        best = max(bases, key=bases.get)
-        checks.append(CrossCheck("S4", "fan_in 1->1 / best baseline queue, 16 B items (spill-bench)",
-                                 fan / bases[best], ">=", 3.0, f"vs {best}"))
-    else:
-        checks.append(CrossCheck("S4", "fan_in 1->1 / best baseline queue (spill-bench)", None, ">=", 3.0,
-                                 "fan_in or baseline_* points with producers=1 missing or failed"))
-    seq = _pick(med, "sequenced", producers=1)
-    checks.append(CrossCheck("S5", "sequenced / fan_in, 1 producer (spill-bench)",
-                             seq / fan if seq is not None and fan else None, ">=", 0.9,
-                             "" if seq is not None and fan else "sequenced or fan_in point missing or failed"))
-    allocs = [(p.get("cost", {}).get("allocations_per_round"), p["id"]) for p in doc["points"]
-              if p.get("scenario") in POOL_SCENARIOS]
-    known = [(a, i) for a, i in allocs if isinstance(a, (int, float)) and not isinstance(a, bool)]
-    worst = max(known, default=None)
-    checks.append(CrossCheck("S6", "heap allocations per round, every pool point (spill-bench)",
-                             worst[0] if worst else None, "<=", 0.0,
-                             f"{len(known)} points" + (f"; worst {worst[1]}" if worst and worst[0] > 0 else "")))
-    # Delivered items per second: with producers that never wait, what the
-    # mergers do not take in time overflows, so produced items/s says nothing
-    # about the mergers.
-    m1 = _delivered_rate(doc, "mpsm", mergers=1)
-    m2 = _delivered_rate(doc, "mpsm", mergers=2)
-    checks.append(CrossCheck("S8", "mpsm, blocking 50 us per batch: delivered/s, 2 mergers / 1 merger (spill-bench)",
-                             m2 / m1 if m1 and m2 is not None else None, ">=", 1.8,
-                             "" if m1 and m2 is not None else "mpsm points with mergers=1 and 2 missing or failed"))
-    return checks
-
-
-def format_checks(checks: list[CrossCheck], markdown: bool = False) -> str:
-    results = [Result(Target(c.id, c.what, "ratio", "items_per_second", c.op, c.bound), c.measured,
-                      None, None, c.passed, c.note) for c in checks]
-    return format_table(results, markdown=markdown)
-
+# -------------------------------------------------------------------- main ----
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description="Check the issue-7 performance targets on a spill-micro JSON run.")
-    ap.add_argument("results", help="Google Benchmark JSON from spill-micro (--benchmark_out=...)")
-    ap.add_argument("--markdown", action="store_true", help="print a Markdown table")
-    ap.add_argument("--sweep", metavar="PERF.json",
-                    help="spill-bench results of scenarios/perf: print the system-level cross-checks "
-                         "S4, S5, S6, S8 (not gating: the targets are defined on the micro-benchmarks)")
+    ap = argparse.ArgumentParser(description="Performance targets of spill, from spill-micro runs.")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("select", help="print a --benchmark_filter running each contender's best configuration")
+    s.add_argument("tune", help="spill-micro JSON of the tuning run")
+    c = sub.add_parser("check", help="evaluate the targets")
+    c.add_argument("micro", help="spill-micro JSON of the measured run")
+    c.add_argument("--tune", help="the tuning run that chose the configurations (default: choose on the measured run)")
+    c.add_argument("--sweep", help="spill-bench results of scenarios/perf (the headline comparison H)")
+    c.add_argument("--json", help="also write the results here (what `history` reads)")
+    c.add_argument("--markdown", action="store_true")
+    h = sub.add_parser("history", help="how often each target passed in the last runs")
+    h.add_argument("dir", help="a directory of runs (results/perf-runs)")
+    h.add_argument("--last", type=int, default=5)
+    h.add_argument("--need", type=int, default=4, help="passes needed in the last runs")
+    h.add_argument("--markdown", action="store_true")
     args = ap.parse_args(argv)
-    sweep_doc = None
-    if args.sweep:
-        try:
-            sweep_doc = read_json(args.sweep)
-            checks = sweep_checks(sweep_doc)
-        except InputError as e:
-            print(f"perf_targets: {args.sweep}: {e}", file=sys.stderr)
-            return 2
     try:
-        doc = read_json(args.results)
-        runs = parse(doc)
+        if args.cmd == "select":
+            _, tune = load(args.tune)
+            names = select(tune)
+            if not any(fanin_config(n) and fanin_config(n).contender == SPILL for n in names):
+                raise InputError(f"{args.tune}: no spill fan-in configuration passed its checks")
+            print(filter_regex(names))
+            return 0
+        if args.cmd == "check":
+            doc, runs = load(args.micro)
+            tune = load(args.tune)[1] if args.tune else None
+            sweep = read_json(args.sweep) if args.sweep else None
+            results = evaluate(runs, tune, sweep)
+            ctx = context_of(doc)
+            failed = failed_checks(runs) + (failed_checks(tune) if tune else [])
+            print(format_table(results, markdown=args.markdown))
+            missed = [r.id for r in results if not r.passed]
+            print(f"\n{len(results) - len(missed)}/{len(results)} targets met" + (f"; missed: {', '.join(missed)}" if missed else ""))
+            print(f"host {ctx.get('host_name')}, commit {ctx.get('commit')}, {ctx.get('date')}")
+            if w := load_warning(ctx):
+                print(w)
+            for name, msg in failed:
+                print(f"benchmark {name} failed its self-check: {msg}")
+            if args.json:
+                tmp = args.json + ".tmp"
+                with open(tmp, "w", encoding="utf-8") as f:
+                    json.dump(check_document(results, ctx, failed), f, indent=1)
+                os.replace(tmp, args.json)
+            return 1 if missed or failed else 0
+        if args.last < 1 or not 1 <= args.need <= args.last:
+            raise InputError(f"--need {args.need} must be between 1 and --last {args.last}")
+        runs, passed, what = history(args.dir, args.last)
+        header = ["target", "what", *[f"run {i + 1}" for i in range(len(runs))], "passed"]
+        rows = [[tid, what[tid], *("pass" if p else "MISS" for p in ps), f"{sum(ps)}/{len(ps)}"] for tid, ps in passed.items()]
+        if args.markdown:
+            print("\n".join(["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |" for r in rows]))
+        else:
+            widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+            for r in [header, *rows]:
+                print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+        print("runs: " + ", ".join(runs))
+        short = [tid for tid, ps in passed.items() if sum(ps) < args.need or len(runs) < args.last]
+        if len(runs) < args.last:
+            print(f"only {len(runs)} runs; {args.last} are needed")
+        return 1 if short else 0
     except InputError as e:
-        print(f"perf_targets: {args.results}: {e}", file=sys.stderr)
+        print(f"perf_targets: {e}", file=sys.stderr)
         return 2
-    if not runs:
-        print(f"perf_targets: {args.results}: no benchmark repetitions in the file", file=sys.stderr)
-        return 2
-    results = evaluate_all(runs)
-    replacements = {t.id: r for t, r in zip(PROPOSED, evaluate_all(runs, PROPOSED))}
-    gating: list[str] = []
-    missed = []
-    for r in results:
-        why = out_of_reach(r.target, runs) if not r.passed else ""
-        if why and r.target.replaced_by:
-            r.note = "; ".join(filter(None, [r.note, why, f"gated by {', '.join(r.target.replaced_by)}"]))
-            gating += r.target.replaced_by
-            missed += [rid for rid in r.target.replaced_by if not replacements[rid].passed]
-        elif not r.passed:
-            missed.append(r.target.id)
-    print(format_table(results, markdown=args.markdown))
-    met = sum(r.passed for r in results)
-    print(f"\n{met}/{len(results)} targets met" + (f"; gating in place of targets out of reach: {', '.join(gating)}" if gating else "")
-          + (f"; missed: {', '.join(missed)}" if missed else ""))
-    print("\nReplacements (gate only when a target above is out of reach in this run):\n")
-    print(format_table(list(replacements.values()), markdown=args.markdown))
-    if sweep_doc is not None:
-        print("\nThe same jobs through spill-bench (scenarios/perf; cross-checks, not gating):\n")
-        print(format_checks(checks, markdown=args.markdown))
-    if warning := load_warning(doc):
-        print(warning)
-    failed = failed_checks(runs)
-    for name, message in failed:
-        print(f"benchmark {name} failed its self-check: {message}")
-    return 1 if missed or failed else 0
 
 
 if __name__ == "__main__":

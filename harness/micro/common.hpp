@@ -14,9 +14,12 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <span>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include <spill/detail/config.hpp>
 
@@ -210,11 +213,25 @@ private:
 
 /// Single-thread loops are stable (CPU time); 0.1 s per repetition is plenty.
 inline constexpr double kRingMinTime = 0.1;
-/// Threaded benchmarks (real time) get more per repetition.
-inline constexpr double kThreadMinTime = 0.25;
 
-inline benchmark::internal::Benchmark* threaded(const std::string& name, void (*fn)(State&)) {
-    return benchmark::RegisterBenchmark(name.c_str(), fn)->UseRealTime()->MinTime(kThreadMinTime);
+/// Seconds per repetition of a threaded benchmark (real time): 0.25, or
+/// SPILL_MICRO_THREAD_MIN_TIME (the tuning pass of `./bench perf`, which
+/// runs every configuration once to find each contender's best, sets 0.05).
+inline double thread_min_time() {
+    if (const char* s = std::getenv("SPILL_MICRO_THREAD_MIN_TIME")) {
+        char* end = nullptr;
+        const double v = std::strtod(s, &end);
+        if (end != s && *end == '\0' && v > 0 && v < 3600) return v;
+        std::fprintf(stderr, "spill-micro: SPILL_MICRO_THREAD_MIN_TIME='%s' is not a number of seconds in (0, 3600)\n", s);
+        std::exit(2);
+    }
+    return 0.25;
+}
+
+template <class Fn>
+benchmark::internal::Benchmark* threaded(const std::string& name, Fn&& fn) {
+    static const double min_time = thread_min_time();
+    return benchmark::RegisterBenchmark(name.c_str(), std::forward<Fn>(fn))->UseRealTime()->MinTime(min_time);
 }
 
 // One per translation unit; main.cpp calls them all.

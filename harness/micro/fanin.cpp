@@ -60,13 +60,12 @@ void check_fanin(State& state, Pool& pool, const CheckSink& sink, std::uint64_t 
 // P producers -> 1 consumer through the pool: each iteration dispatches a
 // round of `batch` keys per producer (which first joins the round before) and
 // collects while the workers produce; the consumer reads the rings in place.
-// Args: producers, round size (<= N), busy neighbours. Better: higher items/s.
+// P producers, rounds of R <= N keys per producer, `nb` busy neighbours.
+// Better: higher items/s.
 template <std::size_t N, bool Sequenced>
-void BM_fanin_spill(State& state) {
-    const auto P = static_cast<std::size_t>(state.range(0));
-    const auto R = static_cast<std::uint64_t>(state.range(1));
+void BM_fanin_spill(State& state, std::size_t P, std::uint64_t R, int nb) {
     std::unique_ptr<BusyNeighbour> neighbour;
-    if (state.range(2) != 0) neighbour = std::make_unique<BusyNeighbour>();
+    if (nb != 0) neighbour = std::make_unique<BusyNeighbour>();
     auto pool = spill::pool<std::uint64_t, N>(P).overflow([](std::size_t) { return OverflowSum{}; }).template spawn<std::uint64_t>(PushKeys{R});
     auto run = [&](auto& fan, const CheckSink& sink) {
         std::uint64_t r = 0;
@@ -103,8 +102,7 @@ void BM_fanin_spill(State& state) {
 // Reference (the consumer floor): the sink alone, fed `batch` keys at a time
 // from a buffer in the consumer's own cache. No fan-in delivers faster than
 // its consumer can check. Better: higher items/s.
-void BM_ref_sink(State& state) {
-    const auto n = static_cast<std::size_t>(state.range(0));
+void BM_ref_sink(State& state, std::size_t n) {
     std::vector<std::uint64_t> keys(n);
     for (std::size_t k = 0; k < n; ++k) keys[k] = key_of(0, k);
     CheckSink sink;
@@ -125,8 +123,7 @@ void BM_ref_sink(State& state) {
 // `batch` keys and publishes it with one release store; the benchmark thread
 // checks it in place and hands it back with another. Only the keys and two
 // flags cross cores, with no bookkeeping at all. Better: higher items/s.
-void BM_ref_round_handoff(State& state) {
-    const auto n = static_cast<std::size_t>(state.range(0));
+void BM_ref_round_handoff(State& state, std::size_t n) {
     std::array<std::unique_ptr<std::uint64_t[]>, 3> buffers;
     for (auto& b : buffers) b = std::make_unique<std::uint64_t[]>(n);
     PaddedWord ready;     // rounds published: written by the producer
@@ -301,15 +298,15 @@ void BM_mpsm_io(State& state) {
 }
 
 template <std::size_t N>
-void register_spill_ring(std::initializer_list<std::int64_t> producers) {
-    for (std::int64_t p : producers) {
-        for (std::int64_t r : {static_cast<std::int64_t>(N / 4), static_cast<std::int64_t>(N / 2), static_cast<std::int64_t>(N)}) {
-            for (std::int64_t nb : {0, 1}) {
+void register_spill_ring(std::initializer_list<std::size_t> producers) {
+    for (std::size_t p : producers) {
+        for (std::uint64_t r : {N / 4, N / 2, N}) {
+            for (int nb : {0, 1}) {
                 if (nb == 1 && p != 1) continue;  // the contended shape is 1 -> 1
                 const std::string cfg = "/P=" + std::to_string(p) + "/cap=" + std::to_string(N) + "/batch=" + std::to_string(r) +
                                         "/nb=" + std::to_string(nb);
-                threaded("fanin/spill" + cfg, BM_fanin_spill<N, false>)->Args({p, r, nb});
-                if (p == 1 && nb == 0) threaded("fanin/spill_sequenced" + cfg, BM_fanin_spill<N, true>)->Args({p, r, nb});
+                threaded("fanin/spill" + cfg, [=](State& s) { BM_fanin_spill<N, false>(s, p, r, nb); });
+                if (p == 1 && nb == 0) threaded("fanin/spill_sequenced" + cfg, [=](State& s) { BM_fanin_spill<N, true>(s, p, r, nb); });
             }
         }
     }
@@ -321,9 +318,10 @@ void register_fanin() {
     register_spill_ring<1024>({1, 2, 4});
     register_spill_ring<16384>({1, 2, 4});
     register_spill_ring<65536>({1, 2, 4});
-    for (std::int64_t n : {256, 512, 4096, 16384, 65536}) {
-        benchmark::RegisterBenchmark(("ref_sink/batch=" + std::to_string(n)).c_str(), BM_ref_sink)->Arg(n)->MinTime(kRingMinTime);
-        threaded("ref_round_handoff/batch=" + std::to_string(n), BM_ref_round_handoff)->Arg(n);
+    for (std::size_t n : {256, 512, 4096, 16384, 65536}) {
+        benchmark::RegisterBenchmark(("ref_sink/batch=" + std::to_string(n)).c_str(), [n](State& s) { BM_ref_sink(s, n); })
+            ->MinTime(kRingMinTime);
+        threaded("ref_round_handoff/batch=" + std::to_string(n), [n](State& s) { BM_ref_round_handoff(s, n); });
     }
     threaded("handoff_publish_collect", BM_handoff_publish_collect);
     benchmark::RegisterBenchmark("seq_submit/in_order", BM_seq_submit<true>)->MinTime(kRingMinTime);

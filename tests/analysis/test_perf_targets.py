@@ -1,9 +1,9 @@
-"""analysis/perf_targets.py: the issue-7 targets as same-run ratios of medians.
+"""analysis/perf_targets.py: the performance targets as same-run ratios of medians.
 
-The fixture perf_targets_pass.json has the shape of a spill-micro Google
-Benchmark JSON run (three repetitions, plus aggregate entries that must be
-ignored); its values are invented so that every target is met. The miss cases
-edit one benchmark of it.
+The runs here are built in code with the shape of spill-micro's Google
+Benchmark JSON (repetitions plus aggregate entries that must be ignored), with
+invented values chosen so that every target is met; each miss case changes
+one benchmark.
 """
 
 from __future__ import annotations
@@ -22,268 +22,290 @@ if ANALYSIS not in sys.path:
 
 import perf_targets as pt  # noqa: E402
 
-PASS = os.path.join(HERE, "perf_targets_pass.json")
+REPS = 3
 
 
-def good_doc() -> dict:
-    with open(PASS, encoding="utf-8") as f:
-        return json.load(f)
+def entry(name: str, rep: int, **fields) -> dict:
+    e = {"name": name + "/real_time", "run_name": name + "/real_time", "run_type": "iteration",
+         "repetition_index": rep, "time_unit": "ns", "real_time": 1000.0, "cpu_time": 1000.0}
+    e.update(fields)
+    return e
 
 
-def set_metric(doc: dict, run_name: str, metric: str, values: list[float]) -> dict:
-    """Sets `metric` of the repetitions of `run_name`, in repetition order."""
-    reps = [e for e in doc["benchmarks"] if e["run_name"] == run_name and e["run_type"] == "iteration"]
-    assert len(reps) == len(values)
-    for e, v in zip(sorted(reps, key=lambda e: e["repetition_index"]), values):
+def add(doc: dict, name: str, values: list[float] | float, metric: str = "items_per_second", **extra) -> None:
+    values = values if isinstance(values, list) else [values] * REPS
+    for rep, v in enumerate(values):
+        doc["benchmarks"].append(entry(name, rep, **{metric: v}, **extra))
+    doc["benchmarks"].append({"name": name + "_median", "run_name": name, "run_type": "aggregate",
+                              "aggregate_name": "median", "time_unit": "ns", "real_time": 1.0, metric: -1.0})
+
+
+def fanin(contender: str, p: int, cap: int, batch: int, nb: int = 0) -> str:
+    return f"fanin/{contender}/P={p}/cap={cap}/batch={batch}/nb={nb}"
+
+
+def good_run() -> dict:
+    """Every target met."""
+    doc = {"context": {"host_name": "testhost", "date": "2026-01-01T00:00:00", "commit": "abc1234",
+                       "num_cpus": 2, "load_avg": [0.1]}, "benchmarks": []}
+    add(doc, "push_count/N=1024/B=8", [1.8e9, 1.9e9, 1.7e9])
+    add(doc, "push_count/N=65536/B=8", 1.8e9)
+    add(doc, "ref_masked_store/N=1024/B=8", [2.0e9, 2.0e9, 2.1e9])
+    add(doc, "ref_masked_store/N=65536/B=8", 2.0e9)
+    add(doc, "push_collect/N=1024/B=8", 1.0e9)
+    add(doc, "ref_deque_evict/N=1024/B=8", 0.4e9)
+    add(doc, "ref_pingpong", 200.0, metric="real_time")
+    add(doc, "ref_pingpong_pause", 150.0, metric="real_time")
+    add(doc, "ref_switch_pingpong", 500.0, metric="real_time")
+    add(doc, "round_trip/workers=1", 200.0, metric="real_time", allocs_per_round=0.0)
+    add(doc, "round_trip_oversubscribed/workers=2", 550.0, metric="real_time", allocs_per_round=0.0)
+    add(doc, "idle_pool/1s", 1e-4, metric="cpu_fraction")
+    add(doc, "mpsm_io/mergers=1", 1.0e6, allocs_per_round=0.0)
+    add(doc, "mpsm_io/mergers=2", 1.95e6, allocs_per_round=0.0)
+    add(doc, "ref_sink/batch=512", 2.0e9)
+    add(doc, "ref_sink/batch=65536", 2.2e9)
+    add(doc, "ref_round_handoff/batch=65536", 1.5e9)
+    for shape, spill, queue in (((1, 0), (65536, 16384, 2.0e9), (1.5e9,)), ((1, 1), (65536, 65536, 1.2e9), (0.3e9,)),
+                                ((2, 0), (65536, 65536, 1.8e9), (1.1e9,)), ((4, 0), (65536, 65536, 1.8e9), (1.0e9,))):
+        p, nb = shape
+        add(doc, fanin("spill", p, *spill[:2], nb), spill[2], allocs_per_round=0.0)
+        add(doc, fanin("spill", p, 1024, 512, nb), 0.9e9, allocs_per_round=0.0)
+        add(doc, fanin("boost_spsc", p, 65536, 4096, nb), queue[0])
+        add(doc, fanin("boost_spsc", p, 1024, 512, nb), 0.5e9 if nb == 0 else 0.2e9)
+        add(doc, fanin("mutex_deque", p, 16384, 4096, nb), queue[0] / 10)
+    add(doc, fanin("spill_sequenced", 1, 65536, 16384), 1.9e9, allocs_per_round=0.0)
+    return doc
+
+
+def set_values(doc: dict, name: str, metric: str, values: list[float]) -> dict:
+    reps = sorted((e for e in doc["benchmarks"] if e["run_type"] == "iteration" and pt.base_name(e["run_name"]) == name),
+                  key=lambda e: e["repetition_index"])
+    assert len(reps) == len(values), name
+    for e, v in zip(reps, values):
         e[metric] = v
     return doc
 
 
-def by_id(results) -> dict:
-    return {r.target.id: r for r in results}
+def results(doc: dict, sweep: dict | None = None) -> dict:
+    return {r.id: r for r in pt.evaluate(pt.parse(doc), None, sweep)}
 
 
-def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, os.path.join(ANALYSIS, "perf_targets.py"), *args],
-                          capture_output=True, text=True, timeout=60,
-                          env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1"))
+def good_sweep() -> dict:
+    pts = []
+    for producers, spill, best_queue in ((1, 9e8, 6e8), (2, 8e8, 5e8), (4, 7e8, 4e8)):
+        pts.append({"scenario": "fan_in", "params": {"producers": producers}, "checks": {"passed": True},
+                    "summary": {"items_per_second": {"median": spill}}})
+        pts.append({"scenario": "baseline_boost_spsc", "params": {"producers": producers}, "checks": {"passed": True},
+                    "summary": {"items_per_second": {"median": best_queue}}})
+        pts.append({"scenario": "baseline_mutex", "params": {"producers": producers}, "checks": {"passed": True},
+                    "summary": {"items_per_second": {"median": best_queue / 3}}})
+    return {"schema_version": 1, "points": pts}
 
 
-def run_main(capsys, *args: str):
-    """Runs the front end in-process (fast); returns (status, stdout, stderr)."""
+def main(capsys, *args: str):
     status = pt.main(list(args))
-    captured = capsys.readouterr()
-    return status, captured.out, captured.err
+    out = capsys.readouterr()
+    return status, out.out, out.err
 
 
 def write(tmp_path, doc, name="run.json") -> str:
     path = tmp_path / name
-    path.write_text(json.dumps(doc) if not isinstance(doc, str) else doc, encoding="utf-8")
+    path.write_text(doc if isinstance(doc, str) else json.dumps(doc), encoding="utf-8")
     return str(path)
 
 
+# ---- parsing --------------------------------------------------------------------
+
 def test_option_suffixes_are_stripped_from_run_names():
     assert pt.base_name("idle_pool/1s/iterations:1/real_time") == "idle_pool/1s"
-    assert pt.base_name("fanin/spill/real_time") == "fanin/spill"
-    assert pt.base_name("push_drop/N=1024/B=8") == "push_drop/N=1024/B=8"
+    assert pt.base_name("fanin/spill/P=1/cap=1024/batch=512/nb=0/min_time:0.250/real_time") == "fanin/spill/P=1/cap=1024/batch=512/nb=0"
 
 
-def test_every_target_is_met_on_the_pass_fixture():
-    results = pt.evaluate_all(pt.parse(good_doc()))
-    assert [r.target.id for r in results] == [f"T{i}" for i in range(1, 10)]
-    assert all(r.passed for r in results), pt.format_table(results)
-
-
-def test_a_ratio_is_the_ratio_of_the_medians_and_the_spread_pairs_repetitions():
-    r = by_id(pt.evaluate_all(pt.parse(good_doc())))["T1"]
-    # push_drop medians 2.0e9, masked store 2.2e9; per-repetition ratios 2.0/2.2, 2.1/2.2, 1.9/2.3
-    assert r.measured == pytest.approx(2.0 / 2.2)
-    assert r.low == pytest.approx(1.9 / 2.3)
-    assert r.high == pytest.approx(2.1 / 2.2)
+def test_a_fan_in_name_carries_its_configuration():
+    c = pt.fanin_config("fanin/moodycamel_cq/P=2/cap=16384/batch=4096/nb=1")
+    assert (c.contender, c.producers, c.capacity, c.batch, c.neighbours) == ("moodycamel_cq", 2, 16384, 4096, 1)
+    assert pt.fanin_config("ref_sink/batch=512") is None
 
 
 def test_aggregate_entries_are_ignored():
-    doc = good_doc()
+    runs = pt.parse(good_run())
+    assert runs["ref_sink/batch=512"].values["items_per_second"] == {0: 2.0e9, 1: 2.0e9, 2: 2.0e9}
+
+
+# ---- the targets ----------------------------------------------------------------
+
+def test_every_target_is_met_on_the_good_run():
+    rs = pt.evaluate(pt.parse(good_run()), None, good_sweep())
+    assert [r.id for r in rs] == ["T1", "T1b", "T2", "T3", "T4", "T4f", "T4s", "T4b2", "T4b4", "T5", "T6", "T7", "T8", "T9",
+                                  "T11", "H"]
+    assert all(r.passed for r in rs), pt.format_table(rs)
+
+
+def test_a_ratio_is_the_ratio_of_the_medians_and_the_spread_pairs_repetitions():
+    r = results(good_run())["T1"]
+    assert r.measured == pytest.approx(1.8e9 / 2.0e9)
+    assert (r.low, r.high) == (pytest.approx(1.7 / 2.1), pytest.approx(1.9 / 2.0))
+
+
+def test_a_round_trip_is_compared_with_the_faster_ping_pong():
+    r = results(good_run())["T3"]
+    assert r.measured == pytest.approx(200.0 / 150.0)
+    assert "ref_pingpong_pause" in r.note
+
+
+def test_each_contender_is_compared_at_its_best_configuration():
+    r = results(good_run())["T4"]
+    assert r.measured == pytest.approx(2.0e9 / 1.5e9)  # spill cap=65536 batch=16384 vs boost_spsc cap=65536 batch=4096
+    assert "spill cap=65536 batch=16384" in r.note and "boost_spsc cap=65536 batch=4096" in r.note
+
+
+def test_a_peer_whose_best_configuration_wins_makes_the_fan_in_miss_with_the_reason():
+    doc = set_values(good_run(), fanin("boost_spsc", 1, 65536, 4096), "items_per_second", [1.9e9] * REPS)
+    r = results(doc)["T4"]
+    assert not r.passed and r.measured == pytest.approx(2.0 / 1.9)
+    assert "of the sink alone" in r.note
+
+
+def test_the_small_shape_only_admits_capacity_1024_and_batches_up_to_512():
+    r = results(good_run())["T4s"]
+    assert r.measured == pytest.approx(0.9e9 / 0.5e9)
+    assert "cap=1024 batch=512" in r.note
+
+
+def test_the_floor_target_uses_the_fastest_sink_and_names_the_move_reference_when_missed():
+    r = results(good_run())["T4f"]
+    assert r.measured == pytest.approx(2.0e9 / 2.2e9)
+    doc = set_values(good_run(), "ref_sink/batch=512", "items_per_second", [4e9] * REPS)
+    r = results(doc)["T4f"]
+    assert not r.passed and "ref_round_handoff" in r.note
+
+
+def test_the_sequenced_fan_in_is_compared_at_spill_s_best_configuration():
+    r = results(good_run())["T5"]
+    assert r.measured == pytest.approx(1.9 / 2.0)
+
+
+def test_one_allocation_in_any_pool_benchmark_misses_t6():
+    doc = set_values(good_run(), fanin("spill", 2, 1024, 512), "allocs_per_round", [0.0, 0.5, 0.0])
+    r = results(doc)["T6"]
+    assert not r.passed and "P=2" in r.note
+
+
+def test_a_missed_oversubscribed_round_trip_says_what_a_thread_switch_costs():
+    doc = set_values(good_run(), "round_trip_oversubscribed/workers=2", "real_time", [5000.0] * REPS)
+    r = results(doc)["T9"]
+    assert not r.passed and "ref_switch_pingpong" in r.note
+
+
+def test_the_headline_needs_spill_first_at_every_producer_count():
+    sweep = good_sweep()
+    for p in sweep["points"]:
+        if p["scenario"] == "baseline_boost_spsc" and p["params"]["producers"] == 2:
+            p["summary"]["items_per_second"]["median"] = 9e8
+    r = results(good_run(), sweep)["H"]
+    assert not r.passed and "P=2: 0.89x boost_spsc" in r.note
+
+
+def test_a_headline_without_a_sweep_is_a_miss():
+    assert not results(good_run())["H"].passed
+
+
+def test_a_missing_benchmark_is_a_miss_that_names_it():
+    doc = good_run()
+    doc["benchmarks"] = [e for e in doc["benchmarks"] if not e["name"].startswith("mpsm_io/mergers=2")]
+    r = results(doc)["T8"]
+    assert not r.passed and "mpsm_io/mergers=2 was not measured" in r.note
+
+
+# ---- select: the tuning pass ----------------------------------------------------------
+
+def test_select_picks_every_contender_s_best_configuration_per_shape_and_the_fixed_benchmarks():
+    names = pt.select(pt.parse(good_run()))
+    assert fanin("spill", 1, 65536, 16384) in names
+    assert fanin("spill_sequenced", 1, 65536, 16384) in names
+    assert fanin("boost_spsc", 1, 65536, 4096) in names
+    assert fanin("boost_spsc", 1, 1024, 512) in names  # the best of the small shape
+    regex = pt.filter_regex(names)
+    import re
+    assert re.search(regex, "push_count/N=1024/B=8/min_time:0.100")
+    assert re.search(regex, fanin("spill", 1, 65536, 16384) + "/min_time:0.250/real_time")
+    assert not re.search(regex, fanin("spill", 1, 65536, 65536))
+
+
+def test_a_configuration_that_failed_its_check_is_never_selected():
+    doc = good_run()
     for e in doc["benchmarks"]:
-        if e["run_type"] == "aggregate" and "items_per_second" in e:
-            e["items_per_second"] = 1.0  # would wreck every rate target if used
-    assert all(r.passed for r in pt.evaluate_all(pt.parse(doc)))
+        if e["run_name"].startswith(fanin("spill", 1, 65536, 16384)) and e["run_type"] == "iteration":
+            e["error_occurred"] = True
+            e["error_message"] = "fanin: produced != delivered + overflowed"
+    names = pt.select(pt.parse(doc))
+    assert fanin("spill", 1, 65536, 16384) not in names
+    assert fanin("spill", 1, 1024, 512) in names
 
 
-def test_a_round_trip_is_better_when_smaller():
-    doc = set_metric(good_doc(), "round_trip/workers=1/real_time", "real_time", [400.0, 410.0, 390.0])
-    r = by_id(pt.evaluate_all(pt.parse(doc)))["T3"]
-    assert r.measured == pytest.approx(400.0 / 200.0)
-    assert not r.passed
+# ---- the command line -----------------------------------------------------------------
+
+def test_check_exits_zero_when_every_target_is_met_and_writes_json(tmp_path, capsys):
+    micro = write(tmp_path, good_run())
+    sweep = write(tmp_path, good_sweep(), "sweep.json")
+    out_json = str(tmp_path / "targets.json")
+    status, out, _ = main(capsys, "check", micro, "--sweep", sweep, "--json", out_json)
+    assert status == 0, out
+    assert "16/16 targets met" in out and "host testhost, commit abc1234" in out
+    doc = json.loads(open(out_json, encoding="utf-8").read())
+    assert doc["format"] == "spill-perf-targets" and doc["context"]["commit"] == "abc1234"
+    assert {t["id"] for t in doc["targets"]} >= {"T1", "T4", "H"}
 
 
-def test_the_round_trip_floor_is_the_faster_ping_pong():
-    doc = set_metric(good_doc(), "ref_pingpong_pause/real_time", "real_time", [100.0, 100.0, 100.0])
-    r = by_id(pt.evaluate_all(pt.parse(doc)))["T3"]
-    assert r.measured == pytest.approx(260.0 / 100.0)
-    assert not r.passed
-
-
-def test_replacements_are_printed_but_do_not_gate_while_their_target_is_reachable(tmp_path, capsys):
-    doc = set_metric(good_doc(), "ref_switch_pingpong/real_time", "real_time", [1.0, 1.0, 1.0])
-    status, out, _ = run_main(capsys, write(tmp_path, doc))
-    assert status == 0
-    proposed = out.split("Replacements")[1]
-    assert [line.split()[-1] for line in proposed.splitlines() if line.startswith("T9'")] == ["MISS"]
-
-
-def pingpong_fixture(switch_ns: float, oversubscribed_ns: float) -> dict:
-    """The pass fixture with the ping-pong floors at 100 ns and the given switch floor and T9 round trip."""
-    doc = good_doc()
-    for name in pt.PINGPONGS:
-        doc = set_metric(doc, f"{name}/real_time", "real_time", [100.0, 100.0, 100.0])
-    doc = set_metric(doc, "round_trip/workers=1/real_time", "real_time", [120.0, 120.0, 120.0])  # T3 stays met
-    doc = set_metric(doc, "ref_switch_pingpong/real_time", "real_time", [switch_ns] * 3)
-    return set_metric(doc, "round_trip_oversubscribed/workers=2/real_time", "real_time", [oversubscribed_ns] * 3)
-
-
-def test_a_target_the_run_proves_out_of_reach_is_gated_by_its_replacement(tmp_path, capsys):
-    # A thread switch alone costs 30x the ping-pong: T9 (<= 4x) cannot be met; T9' (<= 4x the switch) gates.
-    doc = pingpong_fixture(switch_ns=3000.0, oversubscribed_ns=6000.0)
-    runs = pt.parse(doc)
-    t9 = next(t for t in pt.TARGETS if t.id == "T9")
-    assert "out of reach here: at least 30" in pt.out_of_reach(t9, runs)
-    status, out, _ = run_main(capsys, write(tmp_path, doc))
-    assert status == 0 and "gated by T9'" in out and "missed" not in out
-
-
-def test_a_replacement_that_misses_fails_the_run(tmp_path, capsys):
-    doc = pingpong_fixture(switch_ns=3000.0, oversubscribed_ns=20000.0)  # 6.7x the switch floor
-    status, out, _ = run_main(capsys, write(tmp_path, doc))
-    assert status == 1 and "missed: T9'" in out
-
-
-def test_a_reachable_target_that_misses_is_not_excused(tmp_path, capsys):
-    # The switch floor is 2x the ping-pong, so T9 is reachable; 6x misses it and no replacement steps in.
-    doc = pingpong_fixture(switch_ns=200.0, oversubscribed_ns=600.0)
-    runs = pt.parse(doc)
-    assert pt.out_of_reach(next(t for t in pt.TARGETS if t.id == "T9"), runs) == ""
-    status, out, _ = run_main(capsys, write(tmp_path, doc))
-    assert status == 1 and "missed: T9" in out and "gated by" not in out
-
-
-def add_copy(doc: dict, source: str, name: str) -> dict:
-    """Adds benchmark `name` as a copy of the repetitions of `source`."""
-    import copy
-    doc["benchmarks"] += [dict(copy.deepcopy(e), name=name, run_name=name)
-                          for e in doc["benchmarks"] if e["run_name"] == source and e["run_type"] == "iteration"]
-    return doc
-
-
-def test_the_fan_in_ceiling_is_the_slower_floor_over_the_best_baseline():
-    doc = add_copy(good_doc(), "push_drop/N=1024/B=8", "ref_checksum_sink")
-    doc = set_metric(doc, "ref_checksum_sink", "items_per_second", [5.0e8, 6.0e8, 5.5e8])
-    doc = add_copy(doc, "push_drop/N=1024/B=8", "ref_round_handoff")
-    doc = set_metric(doc, "ref_round_handoff", "items_per_second", [9.0e8, 9.0e8, 9.0e8])
-    doc = set_metric(doc, "fanin/boost_spsc_bulk/real_time", "items_per_second", [4.0e8, 4.0e8, 4.0e8])
-    ceiling, how = pt.t4_ceiling(pt.parse(doc))
-    assert ceiling == pytest.approx(6.0e8 / 4.0e8) and "ref_checksum_sink" in how
-    t4 = next(t for t in pt.TARGETS if t.id == "T4")
-    assert "out of reach here: at most 1.5" in pt.out_of_reach(t4, pt.parse(doc))
-
-
-def test_fan_in_is_compared_with_the_best_baseline():
-    doc = set_metric(good_doc(), "fanin/tbb_bounded/real_time", "items_per_second", [2.0e8, 2.0e8, 2.0e8])
-    r = by_id(pt.evaluate_all(pt.parse(doc)))["T4"]
-    assert "tbb_bounded" in r.note
-    assert r.measured == pytest.approx(3.0e8 / 2.0e8)
-    assert not r.passed
-
-
-def test_one_allocation_in_any_pool_scenario_misses_t6():
-    doc = set_metric(good_doc(), "mpsm_io/mergers=2/real_time", "allocs_per_round", [0.0, 0.001, 0.0])
-    r = by_id(pt.evaluate_all(pt.parse(doc)))["T6"]
-    assert not r.passed and "mpsm_io/mergers=2" in r.note
-
-
-def test_the_pass_fixture_exits_zero_and_prints_the_table():
-    out = cli(PASS)
-    assert out.returncode == 0, out.stdout + out.stderr
-    assert "9/9 targets met" in out.stdout
-    for i in range(1, 10):
-        assert f"T{i} " in out.stdout
-
-
-def test_a_missed_target_exits_one_and_names_it(tmp_path, capsys):
-    doc = set_metric(good_doc(), "idle_pool/1s/iterations:1/real_time", "cpu_fraction", [0.05, 0.04, 0.06])
-    status, out, _ = run_main(capsys, write(tmp_path, doc))
-    assert status == 1
-    assert "missed: T7" in out
-    assert [line.split()[-1] for line in out.splitlines() if line.startswith("T7")] == ["MISS"]
-
-
-def test_a_missing_benchmark_is_a_miss_that_names_it(tmp_path, capsys):
-    doc = good_doc()
-    doc["benchmarks"] = [e for e in doc["benchmarks"] if not e["run_name"].startswith("mpsm_io/mergers=1")]
-    status, out, _ = run_main(capsys, write(tmp_path, doc))
-    assert status == 1
-    assert "mpsm_io/mergers=1 missing" in out
+def test_check_exits_one_and_names_a_miss(tmp_path, capsys):
+    doc = set_values(good_run(), "push_count/N=1024/B=8", "items_per_second", [1e9] * REPS)
+    status, out, _ = main(capsys, "check", write(tmp_path, doc), "--sweep", write(tmp_path, good_sweep(), "s.json"))
+    assert status == 1 and "missed: T1" in out and "MISS" in out
 
 
 def test_a_failed_self_check_fails_the_run(tmp_path, capsys):
-    doc = good_doc()
-    for e in doc["benchmarks"]:
-        if e["run_name"] == "fanin/spill_sequenced/real_time" and e["run_type"] == "iteration":
-            e["error_occurred"] = True
-            e["error_message"] = "fanin: produced != delivered + overflowed"
-    status, out, _ = run_main(capsys, write(tmp_path, doc))
-    assert status == 1
-    assert "T5" in out and "failed its check" in out
-    assert "benchmark fanin/spill_sequenced failed its self-check" in out
+    doc = good_run()
+    doc["benchmarks"].append(entry("seq_submit/in_order", 0, error_occurred=True, error_message="out of order"))
+    status, out, _ = main(capsys, "check", write(tmp_path, doc), "--sweep", write(tmp_path, good_sweep(), "s.json"))
+    assert status == 1 and "seq_submit/in_order failed its self-check: out of order" in out
 
 
 @pytest.mark.parametrize("content, words", [
-    ("{not json", "not valid JSON"),
-    (json.dumps({"context": {}}), "no \"benchmarks\" list"),
-    (json.dumps({"benchmarks": [{"run_type": "iteration"}]}), "benchmarks[0]"),
-    (json.dumps({"benchmarks": [{"name": "x", "run_name": "x", "real_time": "fast"}]}), "'fast'"),
-    (json.dumps({"benchmarks": [{"name": "x", "run_name": "x", "real_time": 1, "time_unit": "fortnight"}]}), "'fortnight'"),
-    (json.dumps({"benchmarks": []}), "no benchmark repetitions"),
+    ("not json", "not valid JSON"),
+    ("[]", "no \"benchmarks\" list"),
+    ('{"benchmarks": []}', "no benchmark repetitions"),
+    ('{"benchmarks": [{"name": "x", "run_name": "x", "run_type": "iteration", "repetition_index": 0, '
+     '"time_unit": "ns", "real_time": "fast"}]}', "expected a finite number"),
 ])
-def test_bad_input_exits_two_with_one_line(tmp_path, capsys, content, words):
-    status, out, err = run_main(capsys, write(tmp_path, content))
-    assert status == 2
-    assert out == ""
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and words in lines[0] and lines[0].startswith("perf_targets: ")
+def test_bad_input_exits_two_with_one_line_naming_the_file(tmp_path, capsys, content, words):
+    path = write(tmp_path, content)
+    status, _, err = main(capsys, "check", path)
+    assert status == 2 and words in err and path in err and err.count("\n") == 1
 
 
-def test_an_unreadable_file_exits_two(tmp_path, capsys):
-    status, _, err = run_main(capsys, str(tmp_path / "absent.json"))
-    assert status == 2 and "cannot read" in err
+def test_select_refuses_a_tuning_run_without_a_passing_spill_configuration(tmp_path, capsys):
+    doc = {"benchmarks": [entry(fanin("boost_spsc", 1, 1024, 64), 0, items_per_second=1e8)]}
+    status, _, err = main(capsys, "select", write(tmp_path, doc))
+    assert status == 2 and "no spill fan-in configuration" in err
 
 
-def test_a_busy_machine_is_flagged(tmp_path, capsys):
-    doc = good_doc()
-    doc["context"]["load_avg"] = [3.5, 2.0, 1.0]
-    status, out, _ = run_main(capsys, write(tmp_path, doc))
-    assert status == 0 and "load average 3.50 on 2 CPUs" in out
+def test_history_counts_passes_over_the_last_runs(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    for i, passed in enumerate([True, False, True, True, True]):
+        d = runs / f"2026010{i}T000000Z-host-abc"
+        d.mkdir(parents=True)
+        (d / "targets.json").write_text(json.dumps({"format": "spill-perf-targets", "version": 1, "context": {},
+                                                   "targets": [{"id": "T1", "what": "push", "passed": passed},
+                                                               {"id": "T9", "what": "rt", "passed": i == 4}]}))
+    status, out, _ = main(capsys, "history", str(runs), "--last", "5", "--need", "4")
+    assert status == 1  # T9 passed once
+    assert "4/5" in out and "1/5" in out
+    status, _, _ = main(capsys, "history", str(runs), "--last", "3", "--need", "1")
+    assert status == 0
 
 
-# --------------------------------------------------------------------------
-# --sweep: the system-level cross-checks from a run of scenarios/perf
-
-
-def perf_sweep_doc(fan=4e7, best_base=1e7, seq=3.8e7, m1=2e7, m2=4e7, allocs=0.0) -> dict:
-    import synth
-    def point(scenario, ips, **params):
-        p = synth.make_point(scenario, dict(synth.BASE_PARAMS, **params),
-                             [synth.repetition(1000, ips * f) for f in (0.98, 1.0, 1.02)])
-        if scenario in pt.POOL_SCENARIOS:
-            p["cost"] = {"allocations_per_round": allocs}
-        return p
-    return synth.make_doc([point("fan_in", fan), point("baseline_mutex", best_base / 2),
-                           point("baseline_boost_spsc", best_base), point("sequenced", seq),
-                           point("mpsm", m1, producers=2, mergers=1), point("mpsm", m2, producers=2, mergers=2)])
-
-
-def test_sweep_cross_checks_compute_each_ratio_from_the_points():
-    checks = {c.id: c for c in pt.sweep_checks(perf_sweep_doc())}
-    assert checks["S4"].measured == pytest.approx(4.0) and "baseline_boost_spsc" in checks["S4"].note
-    assert checks["S5"].measured == pytest.approx(0.95) and checks["S5"].passed
-    assert checks["S6"].measured == 0 and checks["S6"].passed
-    assert checks["S8"].measured == pytest.approx(2.0) and checks["S8"].passed
-
-
-def test_sweep_cross_checks_report_misses_and_missing_points():
-    doc = perf_sweep_doc(allocs=3.0)
-    doc["points"] = [p for p in doc["points"] if p["scenario"] != "sequenced"]
-    checks = {c.id: c for c in pt.sweep_checks(doc)}
-    assert not checks["S6"].passed and "worst" in checks["S6"].note
-    assert checks["S5"].measured is None and "missing" in checks["S5"].note
-
-
-def test_sweep_cross_checks_are_printed_but_do_not_change_the_exit_status(tmp_path, capsys):
-    sweep = write(tmp_path, perf_sweep_doc(allocs=5.0), name="perf.json")
-    status, out, _ = run_main(capsys, write(tmp_path, good_doc()), "--sweep", sweep)
-    assert status == 0 and "cross-checks, not gating" in out and "S6" in out
-
-
-def test_a_sweep_file_that_is_not_a_result_file_is_one_line_and_exit_2(tmp_path, capsys):
-    status, _, err = run_main(capsys, write(tmp_path, good_doc()), "--sweep", write(tmp_path, {"x": 1}, name="bad.json"))
-    assert status == 2 and len(err.strip().splitlines()) == 1 and "bad.json" in err
+def test_the_front_end_runs_as_a_script(tmp_path):
+    path = write(tmp_path, good_run())
+    p = subprocess.run([sys.executable, os.path.join(ANALYSIS, "perf_targets.py"), "select", path],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0 and p.stdout.startswith("^((push_")
