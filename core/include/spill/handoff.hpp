@@ -50,6 +50,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <memory>
 #include <span>
 
@@ -150,10 +151,13 @@ private:
 };
 
 /// A ring plus where its rounds end. This is what travels through a slot.
+/// The segment log's header comes first, so that it shares a cache line with
+/// the ring's positions: whoever owns the batch touches both, and a handoff
+/// moves one line of bookkeeping, not two.
 template <class T, std::size_t N, class S>
-struct Batch {
+struct alignas(cache_line) Batch {
     using ring_type = SpillRing<T, N, GatedSpout<S>>;
-    explicit Batch(OverflowGate<S>& gate) : ring(GatedSpout<S>(gate)), segments(N) {}
+    explicit Batch(OverflowGate<S>& gate) : segments(N), ring(GatedSpout<S>(gate)) {}
 
     /// Records the items pushed since the last mark as belonging to `round`.
     void mark_round(std::uint64_t round) noexcept {
@@ -161,14 +165,17 @@ struct Batch {
         if (!ring.empty()) segments.append(round, ring.tail_position());
     }
     /// Makes an empty batch ready to be filled again from the start of its
-    /// storage (the worker calls it when a recycled ring becomes its active one).
+    /// storage. Whoever empties a batch calls it before handing it on (the
+    /// collector before recycling its drained front; the worker after a merge
+    /// back or a spill), so a recycled ring arrives ready and the worker
+    /// writes nothing of it but items.
     void reset() noexcept {
         segments.clear();
         ring.rewind();
     }
 
-    ring_type ring;
     SegmentLog segments;
+    ring_type ring;
 };
 
 }  // namespace detail
@@ -221,8 +228,12 @@ struct WorkerSignal {
     alignas(cache_line) detail::WaitWord go;
     bool stop = false;
     Args args{};
-    // Worker-written (read by the owner).
+    // Worker-written (read by the owner after it sees `done` reach the round).
+    // The failure rides in the line the owner reads anyway: checking it costs
+    // the owner no extra transfer per round.
     alignas(cache_line) detail::WaitWord done;
+    std::uint64_t error_round = 0;
+    std::exception_ptr error;  ///< the task's exception in round `error_round`, until the owner takes it
 };
 
 static_assert(sizeof(WorkerSignal<const void*>) == 2 * cache_line && alignof(WorkerSignal<const void*>) == cache_line);

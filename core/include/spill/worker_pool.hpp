@@ -376,6 +376,7 @@ public:
             // (C3) acq_rel: acquire takes the worker's writes into the fresh
             // ring (paired with P3's release); release hands over our drained
             // front, which the worker will fill next (paired with P1/P2's acquire).
+            f->reset();  // empty: hand it back ready to fill from its start
             if (!k.slot.word.compare_exchange_strong(cur, slot_type::recycled(f), std::memory_order_acq_rel,
                                                      std::memory_order_relaxed))  // lost to a merge back: retry next collect
                 continue;
@@ -455,8 +456,6 @@ private:
         batch_type* emptied = nullptr;  // the uncollected batch the first eviction spilled (word is 0)
         detail::SpinBudget budget;      // the worker's waits for `go`
         WorkerStats stats;
-        std::exception_ptr error;
-        std::uint64_t error_round = 0;
         // Collector-owned: touched only by this slot's collector.
         alignas(cache_line) batch_type* front = nullptr;
         std::uint64_t complete = 0;    // every item of rounds <= complete is in front or delivered
@@ -568,13 +567,13 @@ private:
         for (std::size_t i = 0; i < workers_.size(); ++i) {
             Worker& w = *workers_[i];
             detail::await_value(w.signal.done, r32, owner_.budget, &owner_.wait);  // (D) sees the worker's error and stats
-            if (w.error) {
+            if (w.signal.error) {
                 try {
-                    failures_.push_back(WorkerFailure{i, w.error_round, std::move(w.error)});
+                    failures_.push_back(WorkerFailure{i, w.signal.error_round, std::move(w.signal.error)});
                 } catch (...) {
                     // Out of memory while recording a failure: keep the first ones.
                 }
-                w.error = nullptr;
+                w.signal.error = nullptr;
             }
         }
         owner_.in_flight = false;
@@ -616,8 +615,8 @@ private:
             try {
                 std::as_const(task_)(w.active->ring, id, round_args(w));  // shared by all workers: called as const
             } catch (...) {
-                w.error = std::current_exception();
-                w.error_round = round;
+                w.signal.error = std::current_exception();
+                w.signal.error_round = round;
                 ++w.stats.failures;
             }
             w.gate.armed = false;
@@ -683,8 +682,7 @@ private:
                 count_publish(w, a->ring.size(), true);
                 // (P3) release: publishes every item of this round.
                 w.slot.word.store(slot_type::fresh(a), std::memory_order_release);
-                w.active = slot_type::ring_of(cur);
-                w.active->reset();  // empty (the collector drained it): fill it from its start again
+                w.active = slot_type::ring_of(cur);  // empty and reset by the collector before it recycled it
             }
         }
         // (P4) release: after the word, so a collector that reads this round
@@ -718,11 +716,16 @@ private:
 
     // Drains the collector's front into `out`; false when `out` took only a
     // prefix (F2), so the caller stops and keeps the order.
+    // An emptied front keeps stale segments until reset() (they all end at
+    // or before its head, so an ordered collect would prune them); a front
+    // left non-empty is pruned now, even if `out` throws.
     template <class Out>
     static bool drain_front(batch_type& f, Out& out, std::size_t& moved) {
-        struct Prune {  // keeps the segment log consistent even if `out` throws
+        struct Prune {
             batch_type& f;
-            ~Prune() { f.segments.prune(f.ring.head_position()); }
+            ~Prune() {
+                if (!f.ring.empty()) f.segments.prune(f.ring.head_position());
+            }
         } prune{f};
         moved += f.ring.drain(out);
         return f.ring.empty();
@@ -765,6 +768,7 @@ private:
         std::uintptr_t cur = k.slot.word.load(std::memory_order_acquire);                 // (C2)
         if (slot_type::is_fresh(cur)) {
             waiting = waiting || !f.ring.empty();
+            if (f.ring.empty()) f.reset();  // hand it back ready to fill from its start (if the take below wins)
             if (f.ring.empty() &&
                 k.slot.word.compare_exchange_strong(cur, slot_type::recycled(&f), std::memory_order_acq_rel,
                                                     std::memory_order_relaxed)) {  // (C3)
