@@ -1,4 +1,4 @@
-"""Statistics for issue 9's noise control: pure functions, numpy only.
+"""Statistics for noise control: pure functions (numpy; the bootstrap is scipy's, through stats.py).
 
 * ``bootstrap_median_ci``: percentile bootstrap confidence interval of the
   median of one point's repetitions, with a seeded ``numpy.random.Generator``
@@ -43,6 +43,8 @@ from typing import Sequence
 
 import numpy as np
 
+import stats
+
 DEFAULT_SEED = 20261124
 DEFAULT_RESAMPLES = 4000
 BIMODALITY_THRESHOLD = 5.0 / 9.0
@@ -59,42 +61,35 @@ def _array(values: Sequence[float]) -> np.ndarray:
 
 @dataclass(frozen=True)
 class MedianCI:
-    median: float
-    low: float
-    high: float
+    median: float | None
+    low: float | None
+    high: float | None
     n: int
     confidence: float
     resamples: int
     seed: int
+    reason: str | None = None   # why low/high (or the median) are None
 
 
 def bootstrap_median_ci(values: Sequence[float], confidence: float = 0.95,
                         resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED) -> MedianCI:
-    """Percentile bootstrap CI of the median (nan bounds when empty).
+    """Percentile bootstrap CI of the median (stats.bootstrap_median_interval,
+    i.e. scipy.stats.bootstrap).
 
     With n values the median of a resample can take only a few distinct
     values, so for small n the interval is coarse (and may be wider than the
-    nominal confidence); it is never narrower than the data justify.
+    nominal confidence); it is never narrower than the data justify.  With
+    fewer than 2 values, or no spread, the bounds are None and `reason` says
+    why; with no values the median is None too.
     """
-    if not 0.0 < confidence < 1.0:
-        raise ValueError("confidence must be in (0, 1)")
-    if resamples < 1:
-        raise ValueError("resamples must be positive")
+    interval = stats.bootstrap_median_interval(values, confidence, resamples=resamples, seed=seed)
     data = _array(values)
-    n = int(data.size)
-    if n == 0:
-        return MedianCI(math.nan, math.nan, math.nan, 0, confidence, resamples, seed)
-    med = float(np.median(data))
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, n, size=(resamples, n))
-    medians = np.median(data[idx], axis=1)
-    alpha = 1.0 - confidence
-    low, high = np.quantile(medians, [alpha / 2.0, 1.0 - alpha / 2.0])
-    return MedianCI(med, float(low), float(high), n, confidence, resamples, seed)
+    return MedianCI(stats.median(data), interval.low, interval.high, int(data.size), confidence, resamples, seed,
+                    interval.reason)
 
 
-def bimodality_coefficient(values: Sequence[float], corrected: bool = False) -> float:
-    """Sarle's coefficient (g1^2 + 1) / (g2 + 3); nan if n < 4 or no spread.
+def bimodality_coefficient(values: Sequence[float], corrected: bool = False) -> float | None:
+    """Sarle's coefficient (g1^2 + 1) / (g2 + 3); None if n < 4 or no spread.
 
     ``corrected=True`` uses the finite-sample skewness and excess kurtosis
     (b = (G1^2 + 1) / (G2 + 3 (n-1)^2 / ((n-2)(n-3)))); see the module
@@ -103,11 +98,11 @@ def bimodality_coefficient(values: Sequence[float], corrected: bool = False) -> 
     data = _array(values)
     n = data.size
     if n < 4:
-        return math.nan
+        return None
     dev = data - data.mean()
     m2 = float(np.mean(dev ** 2))
     if m2 <= 0.0 or m2 < (1e-12 * float(np.mean(np.abs(data)))) ** 2:
-        return math.nan
+        return None
     m3 = float(np.mean(dev ** 3))
     m4 = float(np.mean(dev ** 4))
     g1 = m3 / m2 ** 1.5
@@ -137,26 +132,27 @@ def split_at_largest_gap(values: Sequence[float]) -> tuple[np.ndarray, np.ndarra
     return data[:left], data[left:]
 
 
-def gap_in_pooled_sd(values: Sequence[float]) -> float:
+def gap_in_pooled_sd(values: Sequence[float]) -> float | None:
     """Largest gap divided by the pooled within-group sd of its two sides
-    (inf when both sides are constant, nan with fewer than 3 values)."""
+    (inf when both sides are constant and apart, None with fewer than 3
+    values or no gap at all)."""
     data = np.sort(_array(values))
     if data.size < 3:
-        return math.nan
+        return None
     left, _right, gap = largest_gap_split(data)
     lo, hi = data[:left], data[left:]
     ss = float(np.sum((lo - lo.mean()) ** 2) + np.sum((hi - hi.mean()) ** 2))
     sd = math.sqrt(ss / (data.size - 2))
     if sd == 0.0:
-        return math.inf if gap > 0.0 else math.nan
+        return math.inf if gap > 0.0 else None
     return gap / sd
 
 
 @dataclass(frozen=True)
 class Bimodality:
     flag: bool
-    coefficient: float  # Sarle's, moment form
-    gap_sd: float       # largest gap in pooled within-group sds
+    coefficient: float | None  # Sarle's, moment form; None when undefined (see reason)
+    gap_sd: float | None       # largest gap in pooled within-group sds
     n: int
     minority: int       # values on the smaller side of the largest gap
     reason: str
@@ -169,10 +165,10 @@ def bimodality(values: Sequence[float], threshold: float = BIMODALITY_THRESHOLD,
     data = _array(values)
     n = int(data.size)
     if n < min_n:
-        return Bimodality(False, math.nan, math.nan, n, 0, f"too few repetitions ({n} < {min_n})")
+        return Bimodality(False, None, None, n, 0, f"too few repetitions ({n} < {min_n})")
     b = bimodality_coefficient(data)
-    if math.isnan(b):
-        return Bimodality(False, b, math.nan, n, 0, "no spread")
+    if b is None:
+        return Bimodality(False, None, None, n, 0, "no spread")
     left, right, _gap = largest_gap_split(data)
     minority = min(left, right)
     gap_sd = gap_in_pooled_sd(data)
@@ -182,7 +178,7 @@ def bimodality(values: Sequence[float], threshold: float = BIMODALITY_THRESHOLD,
     if minority < need:
         return Bimodality(False, b, gap_sd, n, minority,
                           f"coefficient {b:.3f} but only {minority} value(s) beyond the largest gap: outlier, not a mode")
-    if not gap_sd >= min_gap_sd:
+    if gap_sd is None or not gap_sd >= min_gap_sd:
         return Bimodality(False, b, gap_sd, n, minority,
                           f"coefficient {b:.3f} but the largest gap is only {gap_sd:.2f} within-group sd")
     return Bimodality(True, b, gap_sd, n, minority,
@@ -190,25 +186,26 @@ def bimodality(values: Sequence[float], threshold: float = BIMODALITY_THRESHOLD,
                       f"{minority} of {n} values beyond it")
 
 
-def relative_effect(base: float, candidate: float) -> float:
-    """candidate / base - 1 (nan when base is 0 or either is nan)."""
-    if base == 0.0 or math.isnan(base) or math.isnan(candidate):
-        return math.nan
+def relative_effect(base: float | None, candidate: float | None) -> float | None:
+    """candidate / base - 1; None when base is 0 or either is missing."""
+    if base is None or candidate is None or base == 0.0 or math.isnan(base) or math.isnan(candidate):
+        return None
     return candidate / base - 1.0
 
 
-def significant_and_large(p_value: float, effect: float, alpha: float = 0.05,
+def significant_and_large(p_value: float | None, effect: float | None, alpha: float = 0.05,
                           min_effect: float = 0.03) -> bool:
     """The gate's rule: p < alpha AND |effect| >= min_effect.
 
     ``effect`` is a relative change (e.g. ``relative_effect``); its sign is
     the caller's business (the gate passes the change in the "worse"
-    direction).  A nan p-value or effect is never significant.
+    direction).  A missing (None) or nan p-value or effect is never
+    significant.
     """
     if not 0.0 < alpha < 1.0:
         raise ValueError("alpha must be in (0, 1)")
     if min_effect < 0.0:
         raise ValueError("min_effect must be non-negative")
-    if math.isnan(p_value) or math.isnan(effect):
+    if p_value is None or effect is None or math.isnan(p_value) or math.isnan(effect):
         return False
     return p_value < alpha and abs(effect) >= min_effect

@@ -39,7 +39,7 @@ def repetition(items: int, items_per_second: float, counters: dict | None = None
 
 def _summary_block(values: list[float]) -> dict:
     data = np.asarray(values, dtype=float)
-    cv = float(np.std(data, ddof=1) / np.mean(data)) if data.size > 1 else 0.0
+    cv = float(np.std(data, ddof=1) / np.mean(data)) if data.size > 1 else None  # undefined, not 0
     return {"median": float(np.median(data)), "min": float(data.min()),
             "max": float(data.max()), "cv": cv}
 

@@ -13,7 +13,7 @@ import pytest
 
 import gate
 import synth
-from conftest import BASE, CANDIDATE, SLOWED_ID
+from conftest import BASE, CANDIDATE, FAILED_ID, SLOWED_ID
 
 NOISE_CV = 0.05
 THRESHOLD_PCT = 5.0
@@ -106,21 +106,58 @@ def test_gate_treats_seconds_as_lower_is_better():
 
 # --------------------------------------------------------------------------
 # the command line on the golden fixtures
+#
+# The candidate fixture lost one baseline point (MISSING_ID), gained one
+# (EXTRA_ID), and the baseline fixture has a point that failed its checks
+# (FAILED_ID): the gate refuses all three unless told to skip them.
+
+MISSING_ID = "mpsm|consumer_delay_ns=0|delay_mode=busy_item|items=100000|mergers=4|producers=4|ring_size=1024|rounds=100"
+EXTRA_ID = "fan_in|consumer_delay_ns=0|delay_mode=busy_item|items=100000|mergers=1|producers=3|ring_size=1024|rounds=100"
+SKIP_ALL_THREE = ("--skip", MISSING_ID, "--skip", EXTRA_ID, "--skip", FAILED_ID)
+
+
+def test_gate_fails_a_candidate_that_lost_gained_or_cannot_compare_points_and_names_them(cli):
+    result = cli("gate.py", "--baseline", BASE, "--candidate", CANDIDATE, "--max-regression", "15")
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert f"gate: MISSING {MISSING_ID}: in {BASE}, not in {CANDIDATE}" in lines
+    assert f"gate: EXTRA {EXTRA_ID}: in {CANDIDATE}, not in {BASE}" in lines
+    assert any(line.startswith(f"gate: NOT COMPARABLE {FAILED_ID}: the baseline failed its correctness checks")
+               for line in lines)
+    assert lines[-1] == ("gate: FAIL (1 point missing from the candidate; 1 point only in the candidate; "
+                         "1 point not comparable)")
 
 
 def test_gate_flags_a_ten_percent_slowdown(cli):
-    result = cli("gate.py", "--baseline", BASE, "--candidate", CANDIDATE, "--max-regression", "5")
+    result = cli("gate.py", "--baseline", BASE, "--candidate", CANDIDATE, "--max-regression", "5", *SKIP_ALL_THREE)
     assert result.returncode == 1, result.stderr
     regressions = [line for line in result.stdout.splitlines() if line.startswith("gate: REGRESSION")]
     assert len(regressions) == 1 and SLOWED_ID in regressions[0]
-    assert result.stdout.splitlines()[-1] == "gate: FAIL (1 of 21 points regressed by more than 5%)"
-    assert "only in baseline, not gated" in result.stdout
+    assert result.stdout.splitlines()[-1] == "gate: FAIL (1 of 20 points regressed by more than 5%, 3 skipped by --skip)"
+    assert f"gate: skipped {MISSING_ID}: --skip {MISSING_ID} (would be MISSING" in result.stdout
 
 
-def test_gate_passes_a_slowdown_within_the_allowance(cli):
-    result = cli("gate.py", "--baseline", BASE, "--candidate", CANDIDATE, "--max-regression", "15")
+def test_gate_passes_a_slowdown_within_the_allowance_when_told_what_to_skip(cli):
+    result = cli("gate.py", "--baseline", BASE, "--candidate", CANDIDATE, "--max-regression", "15", *SKIP_ALL_THREE)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.splitlines()[-1] == "gate: pass (21 points)"
+    assert result.stdout.splitlines()[-1] == "gate: pass (20 points, 3 skipped by --skip)"
+
+
+def test_gate_skip_takes_shell_patterns(cli):
+    result = cli("gate.py", "--baseline", BASE, "--candidate", CANDIDATE, "--max-regression", "15",
+                 "--skip", "mpsm|*mergers=4*", "--skip", "*producers=3*", "--skip", "*ring_size=256*")
+    assert result.returncode == 0, result.stdout + result.stderr
+    # The pattern *ring_size=256* also skips the comparable ring_size=256 points: every skip is listed.
+    skipped = [line for line in result.stdout.splitlines() if line.startswith("gate: skipped")]
+    assert len(skipped) >= 3
+
+
+def test_a_skip_pattern_that_matches_nothing_is_bad_input(cli):
+    result = cli("gate.py", "--baseline", BASE, "--candidate", CANDIDATE, "--max-regression", "15",
+                 *SKIP_ALL_THREE, "--skip", "no_such_scenario|*")
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == ("gate.py: error: --skip no_such_scenario|*: matches no point of "
+                             f"{BASE} or {CANDIDATE}\n")
 
 
 def test_gate_passes_identical_files(cli):
@@ -131,10 +168,12 @@ def test_gate_passes_identical_files(cli):
 
 def test_gate_fails_a_candidate_whose_correctness_checks_failed(cli):
     # The base fixture has a point with checks.passed false; as a candidate it fails the gate.
-    result = cli("gate.py", "--baseline", CANDIDATE, "--candidate", BASE, "--max-regression", "50")
+    result = cli("gate.py", "--baseline", CANDIDATE, "--candidate", BASE, "--max-regression", "50",
+                 "--skip", MISSING_ID, "--skip", EXTRA_ID)
     assert result.returncode == 1
     assert "gate: FAILED CHECKS" in result.stdout and "fifo violated" in result.stdout
-    ignored = cli("gate.py", "--baseline", CANDIDATE, "--candidate", BASE, "--max-regression", "50", "--ignore-checks")
+    ignored = cli("gate.py", "--baseline", CANDIDATE, "--candidate", BASE, "--max-regression", "50", "--ignore-checks",
+                  "--skip", MISSING_ID, "--skip", EXTRA_ID)
     assert ignored.returncode == 0, ignored.stdout
 
 
@@ -142,6 +181,99 @@ def test_gate_cli_writes_nothing_to_stderr_on_success_or_failure(cli):
     for candidate in (CANDIDATE, BASE):
         result = cli("gate.py", "--baseline", CANDIDATE, "--candidate", candidate, "--max-regression", "5")
         assert result.returncode in (0, 1) and result.stderr == ""
+
+
+# --------------------------------------------------------------------------
+# what the gate refuses, one case each (synthetic documents)
+
+
+def _docs(base_points: dict, cand_points: dict) -> tuple[dict, dict]:
+    """Documents whose points are named by their label (the synthetic ids are long)."""
+    docs = synth.simple_doc(base_points), synth.simple_doc(cand_points)
+    for doc in docs:
+        for point in doc["points"]:
+            point["id"] = point["params"]["label"]
+    return docs
+
+
+GOOD = [10e6, 10.1e6, 9.9e6, 10.2e6, 9.8e6]
+
+
+def test_a_point_missing_from_the_candidate_fails_the_gate():
+    result = gate.gate(*_docs({"a": GOOD, "b": GOOD}, {"a": GOOD}), 5.0)
+    assert not result["passed"]
+    assert [(r["id"], r["status"]) for r in result["rows"] if r["status"] != "pass"] == [("b", "missing")]
+    assert "gate: MISSING b:" in gate.format_result(result)
+
+
+def test_an_extra_candidate_point_fails_the_gate():
+    result = gate.gate(*_docs({"a": GOOD}, {"a": GOOD, "c": GOOD}), 5.0)
+    assert not result["passed"] and [r["status"] for r in result["rows"]] == ["extra", "pass"]
+
+
+def test_a_point_whose_metric_is_null_fails_the_gate_and_is_never_read_as_zero():
+    base, cand = counter_docs([100.0, 100.0], [100.0, None])
+    result = gate.gate(base, cand, 5.0, mode="deterministic")
+    assert not result["passed"] and result["rows"][0]["status"] == "pass"
+    assert not result["passed"]
+    row = result["rows"][1]
+    assert row["status"] == "null" and row["ratio"] is None
+    assert "instructions_per_item missing or null in 3 of 3 repetitions of the candidate" in row["note"]
+
+
+def test_a_point_null_in_some_repetitions_only_is_not_judged_on_the_rest():
+    base, cand = counter_docs([100.0], [100.0])
+    cand["points"][0]["repetitions"][1]["counters"]["instructions_per_item"] = None
+    result = gate.gate(base, cand, 5.0, mode="deterministic")
+    assert result["rows"][0]["status"] == "null"
+    assert "1 of 3 repetitions of the candidate" in result["rows"][0]["note"]
+
+
+def test_six_null_points_of_seven_do_not_pass_on_the_seventh():
+    base, cand = counter_docs([100.0] * 7, [None] * 6 + [100.0])
+    result = gate.gate(base, cand, 5.0, mode="deterministic")
+    assert not result["passed"]
+    assert len(result["by_status"]["null"]) == 6 and result["compared"] == 1
+    assert gate.format_result(result).splitlines()[-1] == \
+        "gate: FAIL (6 points without the metric in every repetition)"
+
+
+def test_points_whose_configuration_differs_are_not_comparable():
+    base, cand = _docs({"a": GOOD}, {"a": GOOD})
+    base["points"][0]["config"] = {"capacity_items": 1024, "batch_items": 512}
+    cand["points"][0]["config"] = {"capacity_items": 2048, "batch_items": 512}
+    result = gate.gate(base, cand, 5.0)
+    row = result["rows"][0]
+    assert row["status"] == "not_comparable"
+    assert row["note"] == "config.capacity_items 1024 in the baseline, 2048 in the candidate"
+
+
+def test_a_zero_base_median_is_not_comparable_not_a_pass():
+    base, cand = _docs({"a": GOOD}, {"a": GOOD})
+    for rep in base["points"][0]["repetitions"]:
+        rep["items_per_second"] = 0.0
+    result = gate.gate(base, cand, 5.0)
+    assert result["rows"][0]["status"] == "not_comparable"
+    assert "base median is zero" in result["rows"][0]["note"]
+    base, cand = counter_docs([0.0], [5.0])
+    result = gate.gate(base, cand, 5.0, mode="deterministic")
+    assert result["rows"][0]["status"] == "not_comparable" and "base median is zero" in result["rows"][0]["note"]
+
+
+def test_a_baseline_that_failed_its_checks_is_not_comparable():
+    base, cand = _docs({"a": GOOD}, {"a": GOOD})
+    base["points"][0]["checks"].update(passed=False, message="fifo violated")
+    result = gate.gate(base, cand, 5.0)
+    assert result["rows"][0]["status"] == "not_comparable" and "fifo violated" in result["rows"][0]["note"]
+    assert gate.gate(base, cand, 5.0, ignore_checks=True)["passed"]
+
+
+def test_skipping_a_refused_point_passes_and_says_what_it_would_have_been():
+    result = gate.gate(*_docs({"a": GOOD, "b": GOOD}, {"a": GOOD}), 5.0, skip=["b"])
+    assert result["passed"] and result["rows"][0]["status"] == "skipped"
+    assert "gate: skipped b: --skip b (would be MISSING" in gate.format_result(result)
+    with pytest.raises(gate.GateInputError, match="--skip z: matches no point"):
+        gate.gate(*_docs({"a": GOOD}, {"a": GOOD}), 5.0, skip=["z"])
 
 
 # --------------------------------------------------------------------------
@@ -177,16 +309,20 @@ def test_deterministic_mode_allows_exactly_the_threshold_and_flags_just_above_it
     assert statuses == ["pass", "regression"]
 
 
-def test_deterministic_mode_ignores_null_counters_with_a_note_not_as_zero():
+def test_deterministic_mode_refuses_null_counters_rather_than_reading_them_as_zero():
     # Baseline null would be a huge regression if read as zero; candidate null a huge win.
     base, cand = counter_docs([None, 100.0, 100.0], [150.0, None, 100.0])
     result = gate.gate(base, cand, 5.0, mode="deterministic")
-    assert [row["status"] for row in result["rows"]] == ["unavailable", "unavailable", "pass"]
-    assert result["passed"] and result["compared"] == 1
+    assert [row["status"] for row in result["rows"]] == ["null", "null", "pass"]
+    assert not result["passed"] and result["compared"] == 1
     text = gate.format_result(result)
-    assert "instructions_per_item unavailable in baseline, ignored" in text
-    assert "instructions_per_item unavailable in candidate, ignored" in text
-    assert text.splitlines()[-1] == "gate: pass (1 point)"
+    assert "label=k0|mergers=1|producers=1|ring_size=1024|rounds=100: instructions_per_item missing or null " \
+           "in 3 of 3 repetitions of the baseline" in text
+    assert "label=k1|mergers=1|producers=2|ring_size=1024|rounds=100: instructions_per_item missing or null " \
+           "in 3 of 3 repetitions of the candidate" in text
+    assert "gate: NULL fan_in|" in text
+    skipped = gate.gate(base, cand, 5.0, mode="deterministic", skip=["*label=k0*", "*label=k1*"])
+    assert skipped["passed"] and gate.format_result(skipped).splitlines()[-1] == "gate: pass (1 point, 2 skipped by --skip)"
 
 
 def test_deterministic_mode_reads_a_callgrind_style_counter_named_by_metric(cli, tmp_path):
@@ -212,6 +348,6 @@ def test_deterministic_mode_default_metric_works_from_papi_total_instructions():
 
 def test_deterministic_mode_on_fixtures_uses_instructions_per_item(cli):
     result = cli("gate.py", "--baseline", BASE, "--candidate", CANDIDATE, "--max-regression", "1",
-                 "--mode", "deterministic")
+                 "--mode", "deterministic", *SKIP_ALL_THREE)
     # The fixtures have identical instruction counts: the wall-clock slowdown is irrelevant here.
     assert result.returncode == 0, result.stdout + result.stderr

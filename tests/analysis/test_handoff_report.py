@@ -149,12 +149,15 @@ def test_the_gate_ignores_unavailable_counters_instead_of_reading_zero(doc):
     cand = copy.deepcopy(doc)
     with pytest.raises(gate.GateInputError, match="unavailable in every matching point"):
         gate.gate(doc, cand, 2.0, metric="instructions_per_item", mode="deterministic")
-    # One point becomes readable in both files: only it is compared, the rest are ignored with a note.
+    # One point becomes readable in both files: only it can be compared; the rest are refused as
+    # null (never read as zero), and pass only when the gate is told to skip them.
     base = copy.deepcopy(doc)
     for d, value in ((base, 100.0), (cand, 101.0)):
         for rep in d["points"][0]["repetitions"]:
             rep["counters"]["PAPI_TOT_INS"] = value * rep["items"]
     result = gate.gate(base, cand, 2.0, metric="instructions_per_item", mode="deterministic")
     statuses = [row["status"] for row in result["rows"]]
-    assert statuses.count("pass") == 1 and statuses.count("unavailable") == len(doc["points"]) - 1
-    assert result["passed"]
+    assert statuses.count("pass") == 1 and statuses.count("null") == len(doc["points"]) - 1
+    assert not result["passed"]
+    others = [p["id"] for p in doc["points"][1:]]
+    assert gate.gate(base, cand, 2.0, metric="instructions_per_item", mode="deterministic", skip=others)["passed"]

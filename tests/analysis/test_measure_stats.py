@@ -43,11 +43,14 @@ def test_bootstrap_interval_covers_the_true_median_at_about_the_nominal_rate():
     assert 0.88 <= covered / trials <= 0.995
 
 
-def test_bootstrap_of_constant_and_empty_samples():
-    ci = ms.bootstrap_median_ci([3.0] * 8)
-    assert (ci.low, ci.median, ci.high) == (3.0, 3.0, 3.0)
+def test_bootstrap_of_constant_one_value_and_empty_samples_is_undefined_with_a_reason():
+    constant = ms.bootstrap_median_ci([3.0] * 8)
+    assert constant.median == 3.0 and constant.low is None and constant.high is None
+    assert "same value" in constant.reason
+    one = ms.bootstrap_median_ci([5.0])
+    assert one.median == 5.0 and one.low is None and "1 repetition" in one.reason
     empty = ms.bootstrap_median_ci([])
-    assert empty.n == 0 and math.isnan(empty.median) and math.isnan(empty.low)
+    assert empty.n == 0 and empty.median is None and empty.low is None and "0 repetitions" in empty.reason
 
 
 def test_bootstrap_rejects_bad_arguments():
@@ -69,8 +72,8 @@ def test_coefficient_known_values():
     rng = np.random.default_rng(13)
     assert ms.bimodality_coefficient(rng.normal(0, 1, 200000)) == pytest.approx(1 / 3, abs=0.01)
     assert ms.bimodality_coefficient(rng.uniform(0, 1, 200000)) == pytest.approx(5 / 9, abs=0.01)
-    assert math.isnan(ms.bimodality_coefficient([1, 2, 3]))
-    assert math.isnan(ms.bimodality_coefficient([4, 4, 4, 4, 4]))
+    assert ms.bimodality_coefficient([1, 2, 3]) is None
+    assert ms.bimodality_coefficient([4, 4, 4, 4, 4]) is None
 
 
 def test_two_separated_groups_of_repetitions_are_flagged():
@@ -137,6 +140,8 @@ def test_groups_without_a_clear_gap_fail_the_gap_test():
     (0.049, 0.03, True),    # effect at the minimum counts
     (math.nan, 0.5, False),
     (0.001, math.nan, False),
+    (None, 0.5, False),     # an undefined p-value is never significant
+    (0.001, None, False),
 ])
 def test_gate_needs_significance_and_a_minimum_effect(p, effect, expected):
     assert ms.significant_and_large(p, effect, alpha=0.05, min_effect=0.03) is expected
@@ -152,4 +157,5 @@ def test_gate_rejects_bad_thresholds():
 def test_relative_effect():
     assert ms.relative_effect(100.0, 110.0) == pytest.approx(0.10)
     assert ms.relative_effect(100.0, 90.0) == pytest.approx(-0.10)
-    assert math.isnan(ms.relative_effect(0.0, 1.0))
+    assert ms.relative_effect(0.0, 1.0) is None
+    assert ms.relative_effect(None, 1.0) is None

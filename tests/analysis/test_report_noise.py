@@ -111,7 +111,7 @@ def test_a_point_without_repetitions_has_no_interval():
     doc["points"].append(synth.make_point("fan_in", dict(synth.BASE_PARAMS, producers=9, label="empty"), []))
     section = report.noise_section(doc["points"])
     empty = _rows_by_label(section)["empty"]
-    assert empty["n"] == 0 and empty["status"] == "too few" and math.isnan(empty["ci_low"])
+    assert empty["n"] == 0 and empty["status"] == "too few" and empty["ci_low"] is None
     assert report.noise_section([]) == {"skip": "the input has no points"}
 
 
