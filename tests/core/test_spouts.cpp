@@ -385,14 +385,16 @@ TEST_CASE("frame_decoder: a stream that ends inside a frame is an error", "[spou
     }
     SECTION("read_frames reports it too") {
         Pipe p;
+        std::size_t written = 0;
         std::thread w([&] {
             spill::FdWriter fw{p.fd[1]};
-            fw.write(std::span<const std::byte>(wire.data(), wire.size() - 1));
+            written = fw.write(std::span<const std::byte>(wire.data(), wire.size() - 1));  // a blocking pipe takes all
             p.close_write();
         });
         std::uint64_t frames = 0;
         CHECK_THROWS_AS(spill::read_frames(p.fd[0], [&](auto) { ++frames; }), spill::FrameError);
         w.join();
+        CHECK(written == wire.size() - 1);
         CHECK(frames == 1);
     }
 }

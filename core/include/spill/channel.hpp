@@ -5,14 +5,23 @@
 // "output" end in backpressure tests and examples: when the receiver is slow
 // the channel fills and `send` blocks, which is the pressure a real socket
 // would apply. It is not on any hot path of the core.
+//
+// Failure rule (spout.hpp, F1-F4): the only failure is a closed channel.
+// `send` takes the item or throws ChannelClosed leaving it intact (F1);
+// `send_all` takes a prefix, as many items per lock as there is room for,
+// and returns its length: all of them, or the items taken before the channel
+// closed; it throws ChannelClosed only when it took none (F2).
 #pragma once
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstddef>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <stdexcept>
+#include <type_traits>
 #include <utility>
 
 namespace spill {
@@ -48,6 +57,40 @@ public:
         ++size_;
         lock.unlock();
         not_empty_.notify_one();
+    }
+
+    /// Moves a prefix of `items` in, in order, blocking while the channel is
+    /// full: each time there is room, it takes as many as fit under one lock
+    /// (the receivers see them together). Returns how many it took (moved
+    /// from): all, or fewer if the channel closed meanwhile; throws
+    /// ChannelClosed (nothing taken) if it was closed before any was taken.
+    ///
+    ///     std::vector<int> v{1, 2, 3};
+    ///     std::size_t n = ch.send_all(std::span(v));   // n < 3 only if ch was closed meanwhile
+    std::size_t send_all(std::span<T> items) {
+        static_assert(std::is_nothrow_move_constructible_v<T>, "Channel::send_all takes a prefix exactly: T needs a nothrow move");
+        std::size_t taken = 0;
+        while (taken < items.size()) {
+            std::unique_lock lock(mu_);
+            not_full_.wait(lock, [&] { return closed_ || size_ < capacity_; });
+            if (closed_) {
+                if (taken == 0) throw ChannelClosed();
+                break;  // F2: the items taken before the close are the receivers'
+            }
+            const std::size_t k = std::min(capacity_ - size_, items.size() - taken);
+            for (std::size_t i = 0; i < k; ++i) {
+                slots_[(head_ + size_) % capacity_].emplace(std::move(items[taken + i]));
+                ++size_;
+            }
+            taken += k;
+            lock.unlock();
+            if (k == 1) {
+                not_empty_.notify_one();
+            } else {
+                not_empty_.notify_all();
+            }
+        }
+        return taken;
     }
 
     /// Non-blocking: false (item intact) if full or closed.
@@ -115,8 +158,9 @@ private:
     bool closed_ = false;
 };
 
-/// A spout into a Channel it does not own: `send` blocks while the channel is
-/// full, which is how a slow receiver pushes back on the sender.
+/// A spout into a Channel it does not own: `send` and `send_all` block while
+/// the channel is full, which is how a slow receiver pushes back on the
+/// sender. A closed channel is its failure (see the header comment).
 ///
 ///     spill::Channel<int> ch{64};
 ///     spill::ChannelSpout<int> out{ch};
@@ -129,6 +173,7 @@ public:
         T copy(item);
         channel_->send(std::move(copy));
     }
+    std::size_t send_all(std::span<T> items) { return channel_->send_all(items); }
     void flush() noexcept {}
     [[nodiscard]] Channel<T>& channel() const noexcept { return *channel_; }
 
