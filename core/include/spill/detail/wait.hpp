@@ -14,14 +14,21 @@
 // process by wait_calibration()). A waiter that spins at least twice that
 // long before parking never pays more than about twice the best choice
 // (the classic competitive argument for spin-then-block), and a waiter that
-// expects its waits to be short (they were, recently) spins up to twice their
-// typical length, so a busy pipeline never parks between rounds; waits that
-// are long compared with a wake-up (an idle pool) spin only the floor, so an
-// idle pool costs almost no CPU.
+// expects its waits to be short (they were, recently) keeps polling up to
+// twice their typical length, so a busy pipeline never parks between rounds;
+// waits that are long compared with the ceiling (an idle pool) poll only the
+// floor, so an idle pool costs almost no CPU.
 //
-// Threads that outnumber the CPUs they may run on (a pool with more threads
-// than cores) poll with sched_yield instead of a pause hint: the thread they
-// wait for may be queued behind them on their own core.
+// Two ways to poll. For the first `floor` nanoseconds, with a pause hint: the
+// awaited thread is running and about to answer. Beyond that, with
+// sched_yield: a wait that long usually means the awaited thread is not
+// running (other processes share the machine), and a parked waiter would
+// need the scheduler to wake it, which on a busy machine costs far more than
+// a wake-up on an idle one; a yielding waiter stays runnable, gives its CPU
+// to whoever needs it, and sees the answer at its next turn. Threads that
+// outnumber the CPUs they may run on (a pool with more threads than cores)
+// yield from the first poll: the thread they wait for may be queued behind
+// them on their own core.
 //
 // Protocol (labels used by the callers' comments):
 //   (N1) publisher: value.store(v, seq_cst)        the release half publishes
@@ -84,8 +91,8 @@ struct WaitStats {
 ///     std::printf("park %llu ns, spin %llu..%llu ns\n", ...);
 struct WaitCalibration {
     std::uint64_t park_ns = 0;     ///< median cost of one futex wake-up (half a futex ping-pong round trip)
-    std::uint64_t floor_ns = 0;    ///< every wait spins at least this long before parking (2 x park_ns, clamped)
-    std::uint64_t ceiling_ns = 0;  ///< no wait spins longer (32 x park_ns, clamped)
+    std::uint64_t floor_ns = 0;    ///< every wait polls at least this long before parking, with a pause hint (2 x park_ns, clamped)
+    std::uint64_t ceiling_ns = 0;  ///< no wait polls longer (64 x park_ns, clamped); beyond the floor it polls with sched_yield
     std::uint32_t samples = 0;     ///< round trips measured
 };
 
@@ -151,18 +158,27 @@ struct SpinBudget {
     std::uint64_t typical_ns = 0;       ///< adaptive: moving average of recent wait lengths
     bool yield = false;                 ///< poll with sched_yield (threads outnumber CPUs)
 
+    /// How long the next wait polls before it parks.
     [[nodiscard]] std::uint64_t limit_ns() const noexcept {
         if (fixed_ns != adaptive) return fixed_ns;
-        // Waits that recently ended within the ceiling: spin past twice
+        // Waits that recently ended within the ceiling: poll past twice
         // their typical length. Longer waits: parking costs little beside
-        // them, so spin only the floor.
+        // them, so poll only the floor.
         if (typical_ns <= ceiling_ns) return std::clamp(2 * typical_ns, floor_ns, ceiling_ns);
         return floor_ns;
     }
+    /// How long the next wait polls with a pause hint before it polls with
+    /// sched_yield (a fixed budget pauses throughout).
+    [[nodiscard]] std::uint64_t pause_ns() const noexcept {
+        if (yield) return 0;
+        return fixed_ns != adaptive ? fixed_ns : floor_ns;
+    }
     void record(std::uint64_t waited_ns) noexcept {
-        // Exponential moving average, weight 1/8: a few long waits (a pause
-        // between bursts) move it, one does not.
-        typical_ns = typical_ns - typical_ns / 8 + waited_ns / 8;
+        // Exponential moving average, weight 1/8, of waits clipped at twice
+        // the ceiling: a run of long waits (an idle pool) takes it past the
+        // ceiling, one stall of a busy pipeline does not.
+        const std::uint64_t w = std::min(waited_ns, 2 * ceiling_ns);
+        typical_ns = typical_ns - typical_ns / 8 + w / 8;
     }
 };
 
@@ -201,7 +217,7 @@ inline WaitCalibration measure_wait_calibration() {
     c.samples = rounds;
     c.park_ns = rt[rt.size() / 2] / 2;
     c.floor_ns = std::clamp<std::uint64_t>(2 * c.park_ns, 2'000, 200'000);
-    c.ceiling_ns = std::clamp<std::uint64_t>(32 * c.park_ns, 50'000, 2'000'000);
+    c.ceiling_ns = std::clamp<std::uint64_t>(64 * c.park_ns, 200'000, 2'000'000);
     return c;
 }
 
@@ -243,6 +259,7 @@ inline std::uint32_t await_change(WaitWord& w, std::uint32_t old, SpinBudget& bu
         if (v != old) return v;
     }
     const std::uint64_t limit = budget.limit_ns();
+    const std::uint64_t pause = budget.pause_ns();
     const std::uint64_t t0 = wait_clock_ns();
     std::uint64_t now = t0;
     if (st != nullptr) ++st->waits;
@@ -255,12 +272,13 @@ inline std::uint32_t await_change(WaitWord& w, std::uint32_t old, SpinBudget& bu
         }
         return v;
     };
-    // Spin: check the clock every 8 polls (a clock read costs about as much
+    // Poll: check the clock every 8 polls (a clock read costs about as much
     // as a poll; the budget is far longer than 8 polls).
     while (now - t0 < limit) {
+        const bool yield = now - t0 >= pause;
         for (int i = 0; i < 8; ++i) {
             ++polls;
-            if (budget.yield) {
+            if (yield) {
                 std::this_thread::yield();
             } else {
                 cpu_relax();
