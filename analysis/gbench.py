@@ -37,7 +37,7 @@ benchmark that reported an error keeps no repetition for it (there is no
 measurement) and fails its checks with that message.
 
 Writing: one `run_type: iteration` entry per point and repetition, named
-after the point id (`|` becomes `/`), with `iterations` = items, so
+by the point id (read back, the id is the same), with `iterations` = items, so
 `real_time` and `cpu_time` are the time per item in ns (`time_unit: ns`),
 and `items_per_second`, `ns_per_item` and the repetition's non-null
 counters as fields; then `mean`, `median`, `stddev` and `cv` aggregate
@@ -88,16 +88,17 @@ def _number(text: str):
 def parse_name(name: str) -> dict:
     """{"id", "scenario", "contender", "params", "options"} of a benchmark name."""
     parts = [p for p in name.split("/") if p]
-    path, params, options = [], {}, []
-    for part in parts:
-        if OPTION_PART.match(part):
-            options.append(part)
-        elif "=" in part:
+    options = [p for p in parts if OPTION_PART.match(p)]
+    kept = [p for p in parts if not OPTION_PART.match(p)]
+    path, params = [], {}
+    # A converted spill-bench point is named by its id, whose parts are `|`-separated.
+    for part in (piece for p in kept for piece in p.split("|") if piece):
+        if "=" in part:
             key, _, value = part.partition("=")
             params[KEY_NAMES.get(key, key)] = _number(value)
         else:
             path.append(part)
-    ident = "/".join(p for p in parts if not OPTION_PART.match(p))
+    ident = "/".join(kept)
     return {"id": ident, "scenario": path[0] if path else ident,
             "contender": path[1] if len(path) > 1 else None, "params": params, "options": options}
 
@@ -259,7 +260,7 @@ def _threads(point: dict) -> int:
 
 
 def _name(point: dict) -> str:
-    return point["id"].replace("|", "/")
+    return point["id"]
 
 
 def to_gbench(doc: dict, source: str = "results") -> dict:

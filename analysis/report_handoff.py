@@ -2,9 +2,9 @@
 placement (harness/SCHEMA.md "Handoff statistics, per-role counters,
 placement"), used by report.py.
 
-Three steps, like report.py: `handoff_section` computes plain values,
-`render_figures` turns them into PNGs, `document_blocks` into the report's
-blocks (h2 / p / table / img).  Every part is optional: files without these
+A report section (sections/__init__.py): `compute` (`handoff_section`)
+computes plain values, `render_figures` turns them into PNGs,
+`document_blocks` into the report's blocks (h2 / p / table / img).  Every part is optional: files without these
 fields (older runs, baselines only) give a one-line "no ..." note instead.
 """
 
@@ -16,6 +16,9 @@ from typing import Any
 import plotting  # noqa: E402
 import spill_results as sr
 import stats
+
+KEY = "handoff"
+TITLE = "Handoff statistics, per-role counters, placement"
 
 # At most this many points per distribution / time-series plot (the ones
 # with the most merge backs first: they are where the statistics move).
@@ -83,7 +86,7 @@ def _placement_part(inputs: list[tuple[str, dict]], points: list[dict]) -> dict:
         scenario_of[key] = point["scenario"]
     used = sorted({c for g in groups.values() for c in g}, key=lambda c: classes_present.index(c) if c in classes_present else 99)
     if not groups:
-        return {"skip": "no point records its placement class (files from before issue 9)"}
+        return {"skip": "no point records its placement class (older result files)"}
     if single is None:
         single = len(classes_present) <= 1
     note = ""
@@ -154,15 +157,20 @@ def handoff_section(inputs: list[tuple[str, dict]], points: list[dict]) -> dict:
                 cell["spin"].append(w["spin_fraction"])
             if w["blocked_fraction"] is not None:
                 cell["blocked"].append(w["blocked_fraction"])
-    wait_medians = {sc: {role: {"spin": stats.median(v["spin"]) if v["spin"] else 0.0,
-                                "blocked": stats.median(v["blocked"]) if v["blocked"] else 0.0}
+    # A role whose fractions were never measured has None (undefined), not 0.
+    wait_medians = {sc: {role: {"spin": stats.median(v["spin"]),
+                                "blocked": stats.median(v["blocked"])}
                          for role, v in roles.items()}
                     for sc, roles in sorted(wait.items())}
     out: dict = {"rows": rows, "plotted": plotted, "wait": wait_medians,
                  "placement": _placement_part(inputs, points), "role_counters": _role_counter_rows(points)}
     if not rows:
-        out["skip"] = "no point has handoff statistics (ring-handing spill scenarios of a run from issue 9 on)"
+        out["skip"] = "no point has handoff statistics (only ring-handing spill scenarios of recent runs have them)"
     return out
+
+
+def compute(ctx: dict) -> dict:
+    return handoff_section(ctx["inputs"], ctx["points"])
 
 
 # --------------------------------------------------------------------------
@@ -220,12 +228,13 @@ def plot_wait(section: dict) -> bytes:
     scenarios = list(section["wait"])
     roles = [r for r in sr.HANDOFF_ROLES if any(r in section["wait"][s] for s in scenarios)]
     width = 0.8 / max(len(roles), 1)
-    fig, ax = plt.subplots(figsize=(max(7, 1.2 * len(scenarios) + 2), 4.4))
+    fig, ax = plt.subplots(figsize=(min(9.6, max(7, 1.2 * len(scenarios) + 2)), 4.4))
     hatches = {"producer": "", "merger": "//", "consumer": ".."}
     for i, role in enumerate(roles):
         xs, spin, blocked = [], [], []
         for g, s in enumerate(scenarios):
-            if role in section["wait"][s]:
+            cell = section["wait"][s].get(role)
+            if cell is not None and cell["spin"] is not None and cell["blocked"] is not None:
                 xs.append(g + (i - (len(roles) - 1) / 2) * width)
                 spin.append(section["wait"][s][role]["spin"])
                 blocked.append(section["wait"][s][role]["blocked"])
@@ -251,7 +260,7 @@ def plot_placement(section: dict) -> bytes:
     classes = part["classes"]
     groups = part["groups"]
     width = 0.8 / max(len(classes), 1)
-    fig, ax = plt.subplots(figsize=(max(7, 1.0 * len(groups) + 3), 4.4))
+    fig, ax = plt.subplots(figsize=(min(9.6, max(7, 1.0 * len(groups) + 3)), 4.4))
     for i, cls in enumerate(classes):
         xs = [g + (i - (len(classes) - 1) / 2) * width for g, grp in enumerate(groups) if cls in grp["by_class"]]
         ys = [grp["by_class"][cls] / 1e6 for grp in groups if cls in grp["by_class"]]
@@ -289,7 +298,7 @@ def render_figures(section: dict) -> dict[str, dict]:
 
 
 def document_blocks(section: dict, figures: dict[str, dict]) -> list[tuple]:
-    blocks: list[tuple] = [("h2", "Handoff statistics, per-role counters, placement")]
+    blocks: list[tuple] = [("h2", TITLE)]
     if section.get("skip"):
         blocks.append(("p", f"No handoff statistics: {section['skip']}."))
     else:

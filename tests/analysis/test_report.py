@@ -68,7 +68,7 @@ def test_html_is_self_contained_with_every_plot_embedded_as_png(full_report):
     page = full_report["html"]
     sources = re.findall(r'src="([^"]*)"', page)
     plot_files = sorted(os.listdir(full_report["dir"] / "plots"))
-    assert len(sources) == len(plot_files) == 11
+    assert len(sources) == len(plot_files) == 9
     for src in sources:
         assert src.startswith("data:image/png;base64,")
         assert base64.b64decode(src.split(",", 1)[1]).startswith(PNG_MAGIC)
@@ -77,15 +77,16 @@ def test_html_is_self_contained_with_every_plot_embedded_as_png(full_report):
 
 def test_markdown_references_the_written_plot_files(full_report):
     referenced = re.findall(r"!\[[^\]]*\]\((plots/[^)]+\.png)\)", full_report["md"])
-    assert len(referenced) == 11
+    assert len(referenced) == 9
     for rel in referenced:
         assert (full_report["dir"] / rel).read_bytes().startswith(PNG_MAGIC)
 
 
 def test_report_has_every_required_plot(full_report):
     names = set(os.listdir(full_report["dir"] / "plots"))
-    for expected in ("throughput_fan_in.png", "speedup_fan_in.png", "backpressure.png", "mergers.png",
-                     "baselines.png", "counters_per_item.png"):
+    # The headline; scaling holds the common-job contenders on one plot and every line's speedup on another.
+    for expected in ("headline.png", "scaling_job.png", "scaling_part.png", "speedup.png", "backpressure.png", "mergers.png",
+                     "baselines.png", "ring_ring_size.png", "counters_per_item.png"):
         assert expected in names
 
 
@@ -98,9 +99,10 @@ def test_metadata_block_shows_machine_topology_commit_flags_kernel_and_date(full
 
 
 def test_unavailable_counters_are_listed_with_their_reason(full_report):
-    section = full_report["md"].split("## Unavailable counters", 1)[1].split("\n## ", 1)[0]
+    section = full_report["md"].split("### Unavailable counters", 1)[1].split("\n## ", 1)[0]
     assert "PAPI_TOT_CYC" in section and "perf_event exposes no hardware counters" in section
-    assert "PAPI_TOT_CYC" not in full_report["md"].split("## Counters per item", 1)[1].split("\n## ", 1)[0]
+    counters = full_report["md"].split("### Counters per item", 1)[1].split("\n### ", 1)[0]
+    assert "PAPI_TOT_CYC" not in counters
 
 
 def test_plots_say_which_way_is_better():
@@ -156,7 +158,9 @@ def test_counters_per_item_divides_totals_by_items_and_skips_null_counters():
 
 def test_absent_data_skips_plots_with_a_sentence_saying_why(minimal_report):
     md = minimal_report["md"]
-    assert "No throughput-vs-producers plot for `fan_in`: only producers=1 was measured." in md
+    assert "No throughput-vs-producers line for `fan_in`: only producers=1 was measured." in md
+    assert "No ring-size plot: no scenario was measured at two or more ring sizes or batch sizes." in md
+    assert "- 1 -> 1: only spill ran this job" in md
     assert "No backpressure plot: no points of scenario `backpressure` in the input." in md
     assert "No mergers plot: no points of scenario `mpsm` in the input." in md
     assert "No baseline comparison: no `baseline_*` scenarios in the input." in md
@@ -225,14 +229,14 @@ def test_floors_and_cost_section_shows_floors_multiples_and_cost_per_role():
     figures = report.render_figures(data)
     assert figures["cost_per_role"]["png"].startswith(PNG_MAGIC)
     md = report.render_markdown(report.document_blocks(data, figures))
-    section = md.split("## Floors and cost", 1)[1].split("\n## ", 1)[0]
+    section = md.split("## Cost: floors, CPU per role, counters", 1)[1].split("\n## ", 1)[0]
     assert "one-way line transfer" in section and "| 200 |" in section and "1250" in section
     assert "Lower is better" in section
 
 
 def test_floors_and_cost_section_is_skipped_for_files_without_them(minimal_report):
     assert minimal_report["data"]["floors_cost"]["skip"]
-    section = minimal_report["md"].split("## Floors and cost", 1)[1].split("\n## ", 1)[0]
+    section = minimal_report["md"].split("## Cost: floors, CPU per role, counters", 1)[1].split("\n## ", 1)[0]
     assert section.strip().startswith("No floors or cost:")
 
 
@@ -241,5 +245,5 @@ def test_floors_skipped_by_no_calibrate_still_show_cost():
     doc["metadata"]["floors"] = {"skipped": "--no-calibrate"}
     data = report.build_report([("x.json", doc)])
     md = report.render_markdown(report.document_blocks(data, report.render_figures(data)))
-    section = md.split("## Floors and cost", 1)[1].split("\n## ", 1)[0]
+    section = md.split("## Cost: floors, CPU per role, counters", 1)[1].split("\n## ", 1)[0]
     assert "No floors table" in section and "cost_per_role" in section

@@ -122,7 +122,7 @@ def test_the_flagged_point_is_warned_about_at_the_top_after_the_failed_points():
     failed_id = data["failed"][0]["id"]
 
     sections = [line for line in md.splitlines() if line.startswith("## ")]
-    assert sections[:3] == ["## FAILED CHECKS", "## WARNING: BIMODAL POINTS", "## Run metadata"]
+    assert sections[:3] == ["## FAILED CHECKS", "## WARNING: BIMODAL POINTS", "## Headline: every contender on each job"]
     warning = _md_section(md, "WARNING: BIMODAL POINTS")
     assert WARNING_TEXT in warning and flagged_id in warning and failed_id not in warning
     assert "groups at" in warning
