@@ -507,3 +507,59 @@ TEST_CASE("fault: a ring chain (ring -> ring -> failing spout) keeps push order 
         });
     }
 }
+
+// ---- pending: found by this suite, to be fixed in sequenced.hpp and spout.hpp ------------------
+
+namespace {
+/// Refuses every offer (returns 0, F2) while `refuse` is set.
+struct Refusing {
+    bool refuse = false;
+    spill::CollectSpout<int> out;
+    std::size_t send_all(std::span<int> items) { return refuse ? 0 : spill::send_all(out, items); }
+    void send(int&& x) {
+        if (refuse) throw SpoutFailure();
+        out.send(std::move(x));
+    }
+    void flush() noexcept {}
+};
+}  // namespace
+
+TEST_CASE("pending: sequenced_spout: an empty last part completes its batch even while the inner spout refuses the buffered parts",
+          "[fault][spout][sequenced][.pending]") {
+    spill::SequencedSpout<int, Refusing> seq{Refusing{}, 4};
+    std::vector<int> early{10, 11}, first{0}, later{20}, none;
+    REQUIRE(seq.submit(1, std::span<int>(early), false) == 2);  // early and not complete: buffered
+    REQUIRE(seq.submit(0, std::span<int>(first), true) == 1);   // batch 0 out; batch 1 is the front
+    seq.inner().refuse = true;
+    // F2: returning 0 for an empty part means "took all of it", its last
+    // mark included, so the caller is done with batch 1.
+    REQUIRE(seq.submit(1, std::span<int>(none), true) == 0);
+    seq.inner().refuse = false;
+    REQUIRE(seq.submit(2, std::span<int>(later), true) == 1);
+    seq.flush();
+    // Today: {0}. The refusal of batch 1's buffered items made submit return
+    // 0 before it recorded the last mark, so batch 1 never completes and
+    // batch 2 waits behind it for good.
+    CHECK(seq.inner().out.items() == std::vector<int>{0, 10, 11, 20});
+    CHECK(seq.pending() == 0);
+}
+
+// BatchSpout<T>::send_all shrinks its batch with std::vector::resize, which
+// needs T to be default-constructible, so the bulk send of an item type
+// without a default constructor (Tracked) does not compile; the sweeps above
+// use Counted for that reason. Hidden behind a macro because it does not
+// build today: compile with -DSPILL_PENDING_BATCH_SPOUT_NO_DEFAULT to see it.
+#ifdef SPILL_PENDING_BATCH_SPOUT_NO_DEFAULT
+TEST_CASE("pending: batch_spout: a bulk send of items without a default constructor compiles and works",
+          "[fault][spout][batch][.pending]") {
+    Tracked::reset();
+    {
+        spill::BatchSpout<Tracked, spill::CollectSpout<std::vector<Tracked>>> out{2};
+        auto items = make_items(3);
+        CHECK(spill::send_all(out, items) == 3);
+        out.flush();
+        CHECK(out.inner().size() == 2);
+    }
+    CHECK(Tracked::live() == 0);
+}
+#endif
