@@ -1,6 +1,7 @@
 // Specification of every spout in spout.hpp, framed.hpp and channel.hpp.
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -11,12 +12,15 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <list>
 #include <numeric>
 #include <optional>
 #include <ranges>
 #include <span>
 #include <sstream>
+#include <stdexcept>
+#include <streambuf>
 #include <string>
 #include <thread>
 #include <vector>
@@ -44,6 +48,9 @@ static_assert(spill::BulkSpout<spill::DropSpout, int>);
 static_assert(spill::BulkSpout<spill::CountingSpout<>, int>);
 static_assert(spill::BulkSpout<spill::BatchSpout<int, spill::CollectSpout<std::vector<int>>>, int>);
 static_assert(spill::BulkSpout<spill::SpillRing<int, 4>, int>);
+static_assert(spill::BulkSpout<spill::ChannelSpout<int>, int>);
+static_assert(spill::BulkSpout<spill::FramedSpout<spill::FdWriter>, std::string>);
+static_assert(spill::FrameWriter<spill::FdWriter> && spill::FrameWriter<spill::OstreamWriter>);
 static_assert(!spill::BulkSpout<spill::FnSpout<void (*)(int)>, int>);
 static_assert(!spill::Spout<spill::CollectSpout<int>, std::string>);
 
@@ -284,6 +291,256 @@ TEST_CASE("framed_spout: writes a 4-byte little-endian length then the payload",
     CHECK(decoded == std::vector<std::string>{"hi!", "", big});
 }
 
+namespace {
+/// A writer that plays a script, one entry per write call: a byte count to
+/// take (at most what it is offered), or -1 to throw having written nothing.
+/// Past the script it takes everything.
+struct ScriptedWriter {
+    std::vector<long> script;
+    std::vector<std::byte>* out;
+    std::size_t calls = 0;
+    std::size_t write(std::span<const std::byte> bytes) {
+        const long step = calls < script.size() ? script[calls] : -2;
+        ++calls;
+        if (step == -1) throw SpoutFailure();
+        const std::size_t n = step == -2 ? bytes.size() : std::min(bytes.size(), static_cast<std::size_t>(step));
+        out->insert(out->end(), bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(n));
+        return n;
+    }
+    void flush() noexcept {}
+};
+std::vector<std::string> decode_all(const std::vector<std::byte>& wire) {
+    std::vector<std::string> got;
+    spill::FrameDecoder dec;
+    dec.feed(wire, [&](std::span<const std::byte> f) { got.push_back(string_of(f)); });
+    dec.finish();
+    return got;
+}
+}  // namespace
+
+TEST_CASE("framed_spout: a send whose write fails is not taken, and its retry writes the frame once", "[spout][framed][failure]") {
+    // The defect this guards against: the frame was buffered and counted
+    // before the write, kept after the throw, and the retry added it again.
+    std::vector<std::byte> wire;
+    spill::FramedSpout<ScriptedWriter> out{ScriptedWriter{{-1}, &wire}, 1};  // write every frame at once; the first write fails
+    std::string a = "alpha", b = "beta";
+    out.send(a);            // taken: its write failed, the bytes stay buffered (F1: no throw for a taken item)
+    CHECK(out.frames() == 1);
+    CHECK(out.pending_bytes() == 4 + a.size());
+    out.send(b);            // writes alpha first, then beta
+    out.flush();
+    CHECK(out.frames() == 2);
+    CHECK(decode_all(wire) == std::vector<std::string>{"alpha", "beta"});
+
+    std::vector<std::byte> wire2;
+    spill::FramedSpout<ScriptedWriter> full{ScriptedWriter{{-1, -1}, &wire2}, 1};
+    full.send(a);                                                  // taken; write fails (deferred)
+    CHECK_THROWS_AS(full.send(std::string(b)), SpoutFailure);      // buffer full and the writer still fails: not taken
+    CHECK(full.frames() == 1);
+    full.send(b);                                                  // the caller's retry: taken once
+    full.flush();
+    CHECK(decode_all(wire2) == std::vector<std::string>{"alpha", "beta"});
+}
+
+TEST_CASE("framed_spout: a bulk send encodes every frame of the span, then writes once", "[spout][framed][bulk]") {
+    std::vector<std::byte> wire;
+    spill::FramedSpout<ScriptedWriter> out{ScriptedWriter{{}, &wire}, 16};
+    std::vector<std::string> items;
+    for (std::size_t i = 0; i < 50; ++i) items.push_back(payload(i));
+    CHECK(out.send_all(std::span<std::string>(items)) == items.size());
+    CHECK(out.writer().calls == 1);  // far more than 16 bytes: one write for the whole span
+    out.flush();
+    CHECK(out.writer().calls == 1);  // nothing was left
+    CHECK(decode_all(wire) == items);
+    CHECK(items[3] == payload(3));   // only read (F3): the caller's items are as they were
+}
+
+TEST_CASE("framed_spout: a short write keeps the rest of the bytes, written before anything newer", "[spout][framed][failure]") {
+    std::vector<std::byte> wire;
+    spill::FramedSpout<ScriptedWriter> out{ScriptedWriter{{3, 0, 5, 0}, &wire}, 8};
+    std::vector<std::string> want;
+    for (std::size_t i = 0; i < 12; ++i) {
+        want.push_back(payload(i + 1));
+        std::string item = want.back();
+        while (true) {  // a WouldBlock means not taken: offer it again
+            try {
+                out.send(item);
+                break;
+            } catch (const spill::WouldBlock&) {
+            }
+        }
+    }
+    for (;;) {
+        try {
+            out.flush();
+            break;
+        } catch (const spill::WouldBlock&) {
+        }
+    }
+    CHECK(out.pending_bytes() == 0);
+    CHECK(decode_all(wire) == want);
+}
+
+TEST_CASE("framed_spout: over a writer that takes no bytes, send throws WouldBlock, send_all refuses, flush keeps the bytes",
+          "[spout][framed][failure]") {
+    std::vector<std::byte> wire;
+    spill::FramedSpout<ScriptedWriter> out{ScriptedWriter{{0, 0, 0, 0, 0}, &wire}, 8};
+    out.send(std::string("0123456789"));  // taken; the writer took nothing (call 1)
+    CHECK(out.pending_bytes() == 14);
+    std::vector<std::string> more{"x", "y"};
+    CHECK_THROWS_AS(out.send(more[0]), spill::WouldBlock);   // the buffer is full (call 2): not taken
+    CHECK(out.send_all(std::span<std::string>(more)) == 0);  // a refusal, no throw (call 3)
+    CHECK_THROWS_WITH(out.flush(), Catch::Contains("14 bytes stay buffered"));  // call 4
+    CHECK(out.frames() == 1);
+    CHECK(wire.empty());
+    CHECK(out.send_all(std::span<std::string>(more)) == 0);  // call 5: still full
+    CHECK(out.send_all(std::span<std::string>(more)) == 2);  // the writer takes bytes again
+    out.flush();
+    CHECK(decode_all(wire) == std::vector<std::string>{"0123456789", "x", "y"});
+}
+
+TEST_CASE("framed_spout: a write error after the frames were taken is reported by the next call, which takes nothing",
+          "[spout][framed][failure]") {
+    std::vector<std::byte> wire;
+    spill::FramedSpout<ScriptedWriter> out{ScriptedWriter{{-1, -1, -1}, &wire}, 4};
+    std::vector<std::string> items{"first", "second"};
+    CHECK(out.send_all(std::span<std::string>(items)) == 2);  // taken; the write after it failed (call 1)
+    CHECK_THROWS_AS(out.send_all(std::span<std::string>(items)), SpoutFailure);  // reported: nothing taken (call 2)
+    CHECK_THROWS_AS(out.flush(), SpoutFailure);                                   // F4: kept (call 3)
+    CHECK(out.frames() == 2);
+    out.flush();
+    CHECK(decode_all(wire) == std::vector<std::string>{"first", "second"});
+}
+
+namespace {
+/// A byte buffer that claims a size it does not have (only its size is read).
+struct ClaimedSize {
+    const char* p;
+    std::size_t n;
+    [[nodiscard]] const char* data() const noexcept { return p; }
+    [[nodiscard]] const char* begin() const noexcept { return p; }
+    [[nodiscard]] const char* end() const noexcept { return p + 1; }
+    [[nodiscard]] std::size_t size() const noexcept { return n; }
+};
+static_assert(spill::ByteBuffer<ClaimedSize>);
+}  // namespace
+
+TEST_CASE("framed_spout: a batch of buffers with a payload over 4 GiB is refused whole", "[spout][framed][errors]") {
+    std::vector<std::byte> wire;
+    spill::FramedSpout<ScriptedWriter> out{ScriptedWriter{{}, &wire}};
+    static const char byte = 'x';
+    std::vector<ClaimedSize> batch{ClaimedSize{&byte, 1}, ClaimedSize{&byte, std::size_t{UINT32_MAX} + 1}};
+    CHECK_THROWS_AS(out.send(batch), std::length_error);
+    CHECK(out.frames() == 0);
+    CHECK(out.pending_bytes() == 0);
+}
+
+namespace {
+void set_nonblocking(int fd) { REQUIRE(::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK) == 0); }
+}  // namespace
+
+TEST_CASE("fd_writer: on a full non-blocking descriptor, write returns a short count and then 0 instead of blocking",
+          "[spout][framed][nonblocking]") {
+    int sv[2];
+    REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    set_nonblocking(sv[0]);
+    spill::FdWriter w{sv[0]};
+    const std::vector<std::byte> big(8 << 20, std::byte{7});  // more than any socket buffer
+    const std::size_t n = w.write(big);
+    CHECK(n > 0);
+    CHECK(n < big.size());
+    CHECK(w.write(big) == 0);  // full: nothing now, and no exception
+    ::close(sv[0]);
+    ::close(sv[1]);
+}
+
+TEST_CASE("framed_spout: over a non-blocking socket and a slow reader, retried sends and flushes deliver every frame once",
+          "[spout][framed][nonblocking]") {
+    int sv[2];
+    REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    set_nonblocking(sv[0]);
+    constexpr std::size_t frames = 4000;
+    std::vector<std::string> got;
+    std::exception_ptr reader_error;
+    std::thread reader([&] {
+        try {
+            spill::read_frames(sv[1], [&](std::span<const std::byte> f) {
+                got.push_back(string_of(f));
+                if (got.size() % 256 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            });
+        } catch (...) {
+            reader_error = std::current_exception();
+        }
+    });
+    std::size_t refusals = 0;
+    {
+        spill::FramedSpout<spill::FdWriter> out{spill::FdWriter{sv[0]}, 4096};
+        std::vector<std::string> items;
+        for (std::size_t i = 0; i < frames; ++i) items.push_back(payload(i));
+        std::size_t at = 0;
+        while (at < frames) {  // F2: offer the rest again after a short count
+            const std::size_t n = out.send_all(std::span<std::string>(items).subspan(at, std::min<std::size_t>(64, frames - at)));
+            if (n == 0) {
+                ++refusals;
+                std::this_thread::sleep_for(std::chrono::microseconds(200));
+            }
+            at += n;
+        }
+        for (;;) {
+            try {
+                out.flush();
+                break;
+            } catch (const spill::WouldBlock&) {
+                std::this_thread::sleep_for(std::chrono::microseconds(200));
+            }
+        }
+        CHECK(out.frames() == frames);
+    }
+    ::shutdown(sv[0], SHUT_WR);
+    reader.join();
+    ::close(sv[0]);
+    ::close(sv[1]);
+    REQUIRE_FALSE(reader_error);
+    REQUIRE(got.size() == frames);
+    for (std::size_t i = 0; i < frames; ++i) REQUIRE(got[i] == payload(i));
+    INFO("send_all refused " << refusals << " times");  // > 0 on most runs: the reader is slower than the writer
+}
+
+namespace {
+/// A stream buffer that holds at most `room` characters.
+class SmallBuf : public std::streambuf {
+public:
+    explicit SmallBuf(std::size_t room) : room_(room) {}
+    std::string text;
+
+protected:
+    std::streamsize xsputn(const char* s, std::streamsize n) override {
+        const auto k = std::min<std::streamsize>(n, static_cast<std::streamsize>(room_ - text.size()));
+        text.append(s, static_cast<std::size_t>(k));
+        return k;
+    }
+    int_type overflow(int_type c) override {
+        if (text.size() == room_ || traits_type::eq_int_type(c, traits_type::eof())) return traits_type::eof();
+        text.push_back(traits_type::to_char_type(c));
+        return c;
+    }
+
+private:
+    std::size_t room_;
+};
+}  // namespace
+
+TEST_CASE("ostream_writer: a stream buffer that takes part of the bytes gives the short count, then the error", "[spout][framed][errors]") {
+    SmallBuf buf(5);
+    std::ostream os(&buf);
+    spill::OstreamWriter w{os};
+    const auto bytes = bytes_of("0123456789");
+    CHECK(w.write(bytes) == 5);
+    CHECK(buf.text == "01234");
+    CHECK_FALSE(os.good());
+    CHECK_THROWS_AS(w.write(std::span<const std::byte>(bytes).subspan(5)), std::runtime_error);
+}
+
 TEST_CASE("frame_decoder: reassembles frames fed one byte at a time", "[spout][framed]") {
     std::ostringstream os;
     spill::FramedSpout<spill::OstreamWriter> out{spill::OstreamWriter{os}, 16};
@@ -361,6 +618,22 @@ TEST_CASE("frame_decoder: rejects a length over its limit before buffering the p
     spill::FrameDecoder huge;  // default limit 16 MiB; 0xffffffff is far above it
     const std::array<std::byte, 4> max{std::byte{0xff}, std::byte{0xff}, std::byte{0xff}, std::byte{0xff}};
     CHECK_THROWS_WITH(huge.feed(max, [](auto) {}), Catch::Contains("exceeds the limit"));
+}
+
+TEST_CASE("frame_decoder: after an error it takes no input until reset(), then decodes a new stream", "[spout][framed][errors]") {
+    spill::FrameDecoder dec(8);
+    const std::array<std::byte, 4> too_long{std::byte{9}, std::byte{0}, std::byte{0}, std::byte{0}};
+    CHECK_THROWS_AS(dec.feed(too_long, [](auto) {}), spill::FrameError);
+    CHECK(dec.failed());
+    const auto ok = bytes_of(std::string("\x02\x00\x00\x00hi", 6));
+    int frames = 0;
+    CHECK_THROWS_WITH(dec.feed(ok, [&](auto) { ++frames; }), Catch::Contains("until reset()"));
+    CHECK(dec.buffer_capacity() == 0);
+    CHECK_THROWS_AS(dec.finish(), spill::FrameError);
+    dec.reset();
+    dec.feed(ok, [&](auto) { ++frames; });
+    dec.finish();
+    CHECK(frames == 1);
 }
 
 TEST_CASE("frame_decoder: a stream that ends inside a frame is an error", "[spout][framed][errors]") {
@@ -490,6 +763,48 @@ TEST_CASE("channel: close wakes a blocked receiver and a blocked sender", "[spou
         CHECK_THROWS_AS(out.send(std::string("late")), spill::ChannelClosed);
         CHECK_FALSE(ch.try_send(std::string("late")));
     }
+}
+
+TEST_CASE("channel_spout: send_all moves in as many items as fit per lock and blocks for the rest", "[spout][channel][bulk]") {
+    spill::Channel<std::string> ch{3};
+    spill::ChannelSpout<std::string> out{ch};
+    std::vector<std::string> got;
+    std::thread receiver([&] {
+        while (auto x = ch.receive()) got.push_back(*x);
+    });
+    std::vector<std::string> items;
+    for (int i = 0; i < 20; ++i) items.push_back("item" + std::to_string(i));
+    CHECK(out.send_all(std::span<std::string>(items)) == 20);  // blocks while full, until every item is in
+    ch.close();
+    receiver.join();
+    REQUIRE(got.size() == 20);
+    for (int i = 0; i < 20; ++i) CHECK(got[static_cast<std::size_t>(i)] == "item" + std::to_string(i));
+}
+
+TEST_CASE("channel: send_all on a closed channel takes nothing and throws ChannelClosed", "[spout][channel][bulk]") {
+    spill::Channel<std::string> ch{4};
+    ch.close();
+    std::vector<std::string> items{"a", "b"};
+    CHECK_THROWS_AS(ch.send_all(std::span<std::string>(items)), spill::ChannelClosed);
+    CHECK(items == std::vector<std::string>{"a", "b"});
+    CHECK(ch.send_all(std::span<std::string>()) == 0);  // nothing offered: nothing to refuse
+}
+
+TEST_CASE("channel: send_all that the channel's close interrupts returns how many it took; the rest stay with the caller",
+          "[spout][channel][bulk]") {
+    spill::Channel<std::string> ch{2};
+    std::vector<std::string> items{"a", "b", "c", "d", "e"};
+    std::size_t took = 99;
+    std::thread sender([&] { took = ch.send_all(std::span<std::string>(items)); });  // takes a, b, then blocks
+    while (ch.size_guess() < 2) std::this_thread::sleep_for(std::chrono::microseconds(100));
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    ch.close();
+    sender.join();
+    CHECK(took == 2);
+    CHECK(std::vector<std::string>(items.begin() + 2, items.end()) == std::vector<std::string>{"c", "d", "e"});
+    CHECK(ch.receive() == std::optional<std::string>("a"));
+    CHECK(ch.receive() == std::optional<std::string>("b"));
+    CHECK_FALSE(ch.receive().has_value());
 }
 
 TEST_CASE("channel: many senders and receivers, every item received once, per-sender FIFO", "[spout][channel]") {
