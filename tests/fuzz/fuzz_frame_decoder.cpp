@@ -6,7 +6,9 @@
 // either decode frames or throw FrameError (never anything else); the frames
 // it decoded, re-encoded by FramedSpout, must be exactly the prefix of the
 // stream they came from; and a stream that decodes without error and
-// finishes cleanly must round-trip byte for byte.
+// finishes cleanly must round-trip byte for byte. The decoder's buffer never
+// exceeds the limit, and once it threw, it refuses every further byte
+// (FrameError, no frame, no buffering) until reset().
 #include <spill/framed.hpp>
 
 #include <cstddef>
@@ -39,24 +41,43 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
     spill::FrameDecoder dec(limit);
     std::vector<std::string> frames;
-    bool error = false;
+    const auto on_frame = [&](std::span<const std::byte> f) {
+        expect(f.size() <= limit, "a frame over the limit was delivered");
+        frames.emplace_back(reinterpret_cast<const char*>(f.data()), f.size());
+    };
+    bool error = false, feed_error = true;  // feed_error: the error came from feed(), not finish()
     std::size_t fed = 0;
     try {
         while (fed < len) {
             const std::size_t n = len - fed < chunk ? len - fed : chunk;
             std::vector<std::byte> buf(n);  // exactly n bytes: an over-read is caught
             std::memcpy(buf.data(), stream + fed, n);
-            dec.feed(std::span<const std::byte>(buf), [&](std::span<const std::byte> f) {
-                expect(f.size() <= limit, "a frame over the limit was delivered");
-                frames.emplace_back(reinterpret_cast<const char*>(f.data()), f.size());
-            });
             fed += n;
+            dec.feed(std::span<const std::byte>(buf), on_frame);
+            expect(dec.buffer_capacity() <= limit, "the decoder buffered past its limit");
         }
+        feed_error = false;
         dec.finish();
     } catch (const spill::FrameError&) {
         error = true;
     }
     expect(dec.frames() == frames.size(), "frames() count");
+    expect(dec.buffer_capacity() <= limit, "the decoder buffered past its limit");
+    expect(dec.failed() == (error && feed_error), "failed() disagrees with the error from feed()");
+    if (error && feed_error) {
+        // Failed: the rest of the stream (or any bytes) is refused, untouched.
+        const std::size_t capacity = dec.buffer_capacity();
+        const std::size_t before = frames.size();
+        std::vector<std::byte> rest(len - fed + 1, std::byte{0});
+        if (len != fed) std::memcpy(rest.data(), stream + fed, len - fed);
+        bool refused = false;
+        try {
+            dec.feed(std::span<const std::byte>(rest), on_frame);
+        } catch (const spill::FrameError&) {
+            refused = true;
+        }
+        expect(refused && frames.size() == before && dec.buffer_capacity() == capacity, "a failed decoder took more input");
+    }
 
     // Re-encode what was decoded: it must be a prefix of the stream.
     std::ostringstream os;

@@ -5,7 +5,8 @@
 #   run_fuzzers.sh fuzz [SECONDS]   each target fuzzes for SECONDS (default 20),
 #                                   starting from a scratch copy of its corpus
 #
-# Exits 77 (a skip for meson) when clang++ cannot build a fuzzer here.
+# When clang++ cannot build a fuzzer here it says why and exits 77 (a skip
+# for meson), or 1 under CI=true: in CI a check that cannot run fails.
 # Environment: CLANGXX (default clang++), FUZZ_TARGETS (default: all three),
 # CI=true adds -Werror.
 set -euo pipefail
@@ -23,14 +24,20 @@ flags=(-std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recov
        -Wall -Wextra -Wshadow -Wconversion -Wno-sign-conversion -I"$root/core/include")
 [[ ${CI:-} == true ]] && flags+=(-Werror)
 
-if ! command -v "$cxx" >/dev/null 2>&1; then
-    echo "SKIP: $cxx not found (install clang and libclang-rt-dev for libFuzzer)"
+cannot_run() {
+    if [[ ${CI:-} == true ]]; then
+        echo "FAIL: $*"
+        exit 1
+    fi
+    echo "SKIP: $*"
     exit 77
+}
+if ! command -v "$cxx" >/dev/null 2>&1; then
+    cannot_run "$cxx not found (install clang and libclang-rt-dev for libFuzzer)"
 fi
 echo 'extern "C" int LLVMFuzzerTestOneInput(const unsigned char*, unsigned long) { return 0; }' >"$work/probe.cpp"
 if ! "$cxx" -fsanitize=fuzzer "$work/probe.cpp" -o "$work/probe" 2>"$work/probe.log"; then
-    echo "SKIP: $cxx cannot link -fsanitize=fuzzer here: $(head -n 2 "$work/probe.log")"
-    exit 77
+    cannot_run "$cxx cannot link -fsanitize=fuzzer here: $(head -n 2 "$work/probe.log")"
 fi
 
 export ASAN_OPTIONS=halt_on_error=1:abort_on_error=1:detect_leaks=1
