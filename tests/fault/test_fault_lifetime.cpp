@@ -259,10 +259,32 @@ TEST_CASE("fault: pool destruction during a round with 1, 2 or N items in the ac
 
 namespace {
 
+/// Round r: worker w pushes r*100 + w*10 + i, i < 3. A collector that falls
+/// behind by more than 21 rounds makes the ring overflow: into a record.
 auto int_pool() {
-    return spill::pool<int, 64>(2).spin_limit(spin).spawn<int>([](auto& ring, std::size_t w, const int& r) {
-        for (int i = 0; i < 3; ++i) ring.push(r * 100 + static_cast<int>(w) * 10 + i);
-    });
+    return spill::pool<int, 64>(2)
+        .spin_limit(spin)
+        .overflow([](std::size_t) { return spill::CollectSpout<int>{}; })
+        .spawn<int>([](auto& ring, std::size_t w, const int& r) {
+            for (int i = 0; i < 3; ++i) ring.push(r * 100 + static_cast<int>(w) * 10 + i);
+        });
+}
+std::vector<int> int_items(int rounds) {
+    std::vector<int> want;
+    for (int r = 1; r <= rounds; ++r)
+        for (int w = 0; w < 2; ++w)
+            for (int i = 0; i < 3; ++i) want.push_back(r * 100 + w * 10 + i);
+    return want;
+}
+/// Empty if each worker's items in `v` keep push order.
+std::string int_fifo(const std::vector<int>& v) {
+    int last[2] = {-1, -1};
+    for (int x : v) {
+        const int w = (x / 10) % 10;
+        if (x <= last[w]) return std::to_string(x) + " after " + std::to_string(last[w]);
+        last[w] = x;
+    }
+    return {};
 }
 using IntPool = decltype(int_pool());
 using IntSeq = spill::SequencedSpout<int, spill::CollectSpout<int>>;
@@ -421,12 +443,13 @@ TEST_CASE("fault: one collector per slot, raced: a merger thread collects in a l
     spill::CollectSpout<int> rest;
     pool.collect(rest);  // the slots are free again
     CHECK(rest.size() == 0);
-    std::vector<int> want;
-    for (int r = 1; r <= rounds; ++r)
-        for (int w = 0; w < 2; ++w)
-            for (int i = 0; i < 3; ++i) want.push_back(r * 100 + w * 10 + i);
+    CHECK(int_fifo(merged) == "");
+    for (std::size_t w = 0; w < 2; ++w) {
+        CHECK(int_fifo(pool.overflow(w).items()) == "");
+        merged.insert(merged.end(), pool.overflow(w).items().begin(), pool.overflow(w).items().end());
+    }
     std::sort(merged.begin(), merged.end());
-    CHECK(merged == want);
+    CHECK(merged == int_items(rounds));
 }
 
 TEST_CASE("fault: one collector per slot, raced: two threads calling pool.collect get each item once, or a refusal naming the other",
@@ -464,23 +487,12 @@ TEST_CASE("fault: one collector per slot, raced: two threads calling pool.collec
     CHECK(other_errors == std::vector<int>{0, 0});
     std::vector<int> all = rest.take();
     for (const auto& g : got) {
-        // Per worker, each thread's share keeps push order.
-        for (int w = 0; w < 2; ++w) {
-            int last = -1;
-            for (int x : g)
-                if ((x / 10) % 10 == w) {
-                    CHECK(x > last);
-                    last = x;
-                }
-        }
+        CHECK(int_fifo(g) == "");  // per worker, each thread's share keeps push order
         all.insert(all.end(), g.begin(), g.end());
     }
+    for (std::size_t w = 0; w < 2; ++w) all.insert(all.end(), pool.overflow(w).items().begin(), pool.overflow(w).items().end());
     std::sort(all.begin(), all.end());
-    std::vector<int> want;
-    for (int r = 1; r <= rounds; ++r)
-        for (int w = 0; w < 2; ++w)
-            for (int i = 0; i < 3; ++i) want.push_back(r * 100 + w * 10 + i);
-    CHECK(all == want);
+    CHECK(all == int_items(rounds));
 }
 
 // ---- round arguments that cannot be assigned --------------------------------------------------
