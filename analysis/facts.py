@@ -8,7 +8,9 @@ queue's name --, `hands_rings`, `roles`, `job` such as `1->1`, `P->1`,
 sweeps) get the same facts derived from the scenario and its parameters:
 
 * contender: `baseline_<queue>` -> `<queue>`, a spill scenario -> `spill`;
-* job: only for the scenarios that run the contenders' common job
+* job: `facts.job` as spill-bench records it (`1->1`, `P->1`, `P->M`; jobs
+  without an arrow, such as `1 thread` or `pipeline`, are not compared);
+  without it, only for the scenarios that run the contenders' common job
   (`fan_in` and the baselines: `1->1` with one producer, else `P->1`;
   `backpressure`: the same with its consumer delay; `mpsm`: `P->M`); other
   scenarios measure a part of spill (a ring, a pool round) and have no job;
@@ -93,8 +95,8 @@ def point_facts(point: dict) -> dict:
 def job_label(facts: dict) -> str | None:
     """`1 -> 1`, `P -> 1 (slow consumer)`, ...; None without a job."""
     job = facts["job"]
-    if job is None:
-        return None
+    if job is None or "->" not in job:
+        return None   # "1 thread", "pipeline": no other contender runs these jobs
     label = job.replace("->", " -> ")
     extras = []
     if facts["slow_consumer"]:

@@ -65,6 +65,8 @@ import stats  # noqa: E402
 PROG = "gate.py"
 DEFAULT_METRIC = {"wallclock": "items_per_second", "deterministic": "instructions_per_item"}
 DETERMINISTIC_TOLERANCE = 1e-6
+# The facts that say what a point measures; the rest (descriptions, notes) may change between versions.
+IDENTITY_FACTS = ("contender", "job", "hands_rings", "ordered")
 # Statuses that fail the gate, in the order the verdict lists them.
 FAILING = ("missing", "extra", "null", "not_comparable", "failed_checks", "regression")
 STATUS_TEXT = {"missing": "MISSING", "extra": "EXTRA", "null": "NULL", "not_comparable": "NOT COMPARABLE",
@@ -211,10 +213,10 @@ def _identity_difference(base_point: dict, cand_point: dict) -> str | None:
     """Why two points with one id measure different things, or None."""
     if base_point["scenario"] != cand_point["scenario"]:
         return f"scenario {base_point['scenario']!r} in the baseline, {cand_point['scenario']!r} in the candidate"
-    for block in ("facts", "config"):
+    for block, keys in (("facts", IDENTITY_FACTS), ("config", None)):
         b, c = base_point.get(block), cand_point.get(block)
         if isinstance(b, dict) and isinstance(c, dict):
-            changed = [k for k in sorted(set(b) | set(c)) if b.get(k) != c.get(k)]
+            changed = [k for k in sorted(set(b) | set(c)) if (keys is None or k in keys) and b.get(k) != c.get(k)]
             if changed:
                 return "; ".join(f"{block}.{k} {b.get(k)!r} in the baseline, {c.get(k)!r} in the candidate"
                                  for k in changed)

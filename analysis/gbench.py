@@ -213,16 +213,23 @@ def read_gbench(doc: dict, source: str) -> dict:
     for key in ("commit", "dirty", "compiler", "cpu_model", "kernel", "topology"):
         if key in context:
             meta[key] = context[key]
+    # Where the file comes from, as far as Google Benchmark's context says.
+    meta["provenance"] = {"tool": GBENCH_TOOL, "commit": str(context.get("commit") or "unknown"),
+                          "dirty": context["dirty"] if isinstance(context.get("dirty"), bool) else None,
+                          "date_utc": str(context.get("date") or "unknown"),
+                          "host": str(context.get("host_name") or "unknown"),
+                          "command_line": str(context.get("executable") or "unknown"), "converted_from": source}
     return {"schema_version": sr.SUPPORTED_SCHEMA_VERSION, "metadata": meta, "points": [points[i] for i in order]}
 
 
 def load_results(path: str, expect_schema_version: int | None = None, base_label: str = "base") -> dict:
-    """Read a spill-bench result file or a Google Benchmark JSON file; the
-    latter is converted (read_gbench).  Either way the document is validated
-    (spill_results.validate) and bad input raises sr.ResultError."""
+    """Read a spill-bench result file (spill_results.load) or a Google
+    Benchmark JSON file, converted (read_gbench) and validated
+    (spill_results.validate).  Bad input raises sr.ResultError."""
     doc = _load_json(path)
-    if is_gbench(doc):
-        doc = read_gbench(doc, path)
+    if not is_gbench(doc):
+        return sr.load(path, expect_schema_version=expect_schema_version, base_label=base_label)
+    doc = read_gbench(doc, path)
     sr.validate(doc, path, expect_schema_version=expect_schema_version, base_label=base_label)
     return doc
 

@@ -16,6 +16,9 @@ BACKPRESSURE_SCENARIO = "backpressure"
 
 
 BACKPRESSURE_FIELDS = ("delivered", "overflowed", "merged_back")
+# Where each share is read from: the item count of merge backs is `merged_items`
+# in current files and `merged_back` in older ones.
+CHECK_KEYS = {"merged_back": ("merged_items", "merged_back")}
 
 
 def backpressure_section(points: list[dict]) -> dict:
@@ -31,7 +34,7 @@ def backpressure_section(points: list[dict]) -> dict:
         produced = checks.get("produced")
         out = {}
         for field in BACKPRESSURE_FIELDS:
-            value = checks.get(field)
+            value = next((checks[k] for k in CHECK_KEYS.get(field, (field,)) if k in checks), None)
             ok = isinstance(value, (int, float)) and isinstance(produced, (int, float)) and produced > 0
             out[field] = 100.0 * value / produced if ok else math.nan
         return out

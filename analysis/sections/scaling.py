@@ -66,7 +66,7 @@ def mergers_section(points: list[dict]) -> dict:
 
 
 def plot_mergers(section: dict) -> bytes:
-    return common.median_lines_png(section["lines"], f"{MERGERS_SCENARIO}: common.throughput vs mergers (median, bars = min/max)",
+    return common.median_lines_png(section["lines"], f"{MERGERS_SCENARIO}: throughput vs mergers (median, bars = min/max)",
                              "mergers (threads)")
 
 

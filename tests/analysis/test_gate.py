@@ -351,3 +351,13 @@ def test_deterministic_mode_on_fixtures_uses_instructions_per_item(cli):
                  "--mode", "deterministic", *SKIP_ALL_THREE)
     # The fixtures have identical instruction counts: the wall-clock slowdown is irrelevant here.
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_only_the_facts_that_say_what_a_point_measures_must_agree():
+    base, cand = _docs({"a": GOOD}, {"a": GOOD})
+    base["points"][0]["facts"] = {"contender": "spill", "job": "P->1", "floor_note": "old wording"}
+    cand["points"][0]["facts"] = {"contender": "spill", "job": "P->1", "floor_note": "new wording"}
+    assert gate.gate(base, cand, 5.0)["passed"]
+    cand["points"][0]["facts"]["contender"] = "mutex_deque"
+    row = gate.gate(base, cand, 5.0)["rows"][0]
+    assert row["status"] == "not_comparable" and "facts.contender 'spill'" in row["note"]

@@ -11,7 +11,6 @@ analysis/to_gbench.py), on real files:
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 
@@ -159,7 +158,7 @@ def test_to_gbench_cli_writes_a_file_google_benchmark_tools_read(cli, tmp_path):
 
 
 def test_to_gbench_refuses_a_repetition_without_cpu_time_and_writes_nothing(cli, tmp_path):
-    doc = copy.deepcopy(sr.load(BENCH))
+    doc = raw(BENCH)
     del doc["points"][0]["repetitions"][1]["counters"]["cpu_seconds"]
     src = tmp_path / "no_cpu.json"
     src.write_text(json.dumps(doc))
@@ -168,3 +167,21 @@ def test_to_gbench_refuses_a_repetition_without_cpu_time_and_writes_nothing(cli,
     assert result.returncode == 2 and not out.exists()
     assert result.stderr.startswith("to_gbench.py: error: ") and "repetitions[1]: no cpu_seconds counter" in result.stderr
     assert result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("script,args", [("report.py", ["-o", "OUT"]), ("compare.py", ["MICRO"]),
+                                         ("gate.py", None)])
+def test_a_bad_google_benchmark_entry_is_one_error_line_naming_it(cli, tmp_path, script, args):
+    data = raw(MICRO)
+    data["benchmarks"][0]["time_unit"] = "fortnights"
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(data))
+    out = tmp_path / "out"
+    if script == "gate.py":
+        argv = ["--baseline", MICRO, "--candidate", str(bad), "--max-regression", "5"]
+    else:
+        argv = [str(bad)] + [str(out) if a == "OUT" else (MICRO if a == "MICRO" else a) for a in args]
+    result = cli(script, *argv)
+    assert result.returncode == 2 and result.stdout == "" and not out.exists()
+    assert result.stderr.count("\n") == 1
+    assert "benchmarks[0]" in result.stderr and "time_unit 'fortnights'" in result.stderr

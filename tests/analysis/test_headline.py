@@ -98,3 +98,10 @@ def test_the_report_opens_with_the_headline_on_a_real_sweep():
     for job in data["headline"]["jobs"]:
         assert f"- {job['sentence']}" in md
     assert "headline" in figures
+
+
+def test_jobs_without_an_arrow_are_not_ranked_against_anything():
+    ring = point("ring", 1, FAST)
+    ring["facts"] = {"contender": "spill", "job": "1 thread"}
+    assert facts.job_label(facts.point_facts(ring)) is None
+    assert headline.compute({"inputs": [], "points": [ring]})["skip"]

@@ -247,3 +247,13 @@ def test_floors_skipped_by_no_calibrate_still_show_cost():
     md = report.render_markdown(report.document_blocks(data, report.render_figures(data)))
     section = md.split("## Cost: floors, CPU per role, counters", 1)[1].split("\n## ", 1)[0]
     assert "No floors table" in section and "cost_per_role" in section
+
+
+def test_scaling_puts_every_contender_of_the_n_to_1_job_on_one_plot():
+    groups = report.build_report(report.load_inputs([BASE]))["throughput"]["groups"]
+    job = next(g for g in groups if g["kind"] == "job")
+    assert {line["label"] for line in job["lines"]} == {"fan_in", "baseline_moodycamel", "baseline_tbb"}
+    part = next(g for g in groups if g["kind"] == "part")
+    assert "mpsm" in {line["label"] for line in part["lines"]}
+    for line in job["lines"]:        # at each producer count, the best configuration of that scenario
+        assert line["x"] == sorted(line["x"]) and len(line["ids"]) == len(line["x"])
