@@ -176,8 +176,8 @@ def render_figures(data: dict) -> dict[str, dict]:
         ax.set_title(job["label"], fontsize=10, loc="left")
         ax.grid(True, axis="x", alpha=0.3)
         ax.set_xlim(left=0)
-    axes[-1, 0].set_xlabel("throughput at the best configuration (million items/s, median; bars: 95% CI "
-                           "of the median)  higher is better")
+    axes[-1, 0].set_xlabel("throughput at the best configuration (million items/s, median)\n"
+                           "bars: 95% CI of the median; higher is better")
     fig.tight_layout()
     return {"headline": {"title": "Every contender at its best configuration, per job", "png": common.png(fig)}}
 
