@@ -1,183 +1,150 @@
-// harness/micro/baselines.cpp: the same fan-in job through established
-// queues, each delivering into the same CheckSink as the pool's fan-in.
+// harness/micro/baselines.cpp: the fan-in job of fanin.cpp through every
+// baseline queue this build has (harness/baselines), each at its best.
+//
+// The job, the same as fanin/spill: P producer threads each stream the
+// increasing keys key_of(p, 0), key_of(p, 1), ...; the benchmark thread is
+// the one consumer and delivers every key into the shared CheckSink (spans
+// through send_all). items_per_second counts items delivered in the timed
+// loop; every run checks afterwards that each producer's keys all arrived,
+// once each and in order (CheckSink::complete), and calls SkipWithError
+// otherwise.
+//
+// Names (perf_targets.py and the report parse them):
+//   fanin/<contender>/P=<producers>/cap=<capacity>/batch=<batch>/nb=<0|1>
+// with the contender names of harness/baselines (boost_spsc, boost_queue,
+// moodycamel_cq, moodycamel_cq_blocking, moodycamel_rwq,
+// moodycamel_rwq_blocking, atomic_queue, atomic_queue_spsc, tbb_bounded,
+// tbb_bounded_blocking, xenium_vyukov, mutex_deque). cap is the capacity
+// per producer (harness/baselines/baseline.hpp), batch the items per bulk
+// call (1: the queue's API is per item), nb=1 runs beside one BusyNeighbour.
+//
+// The sweep, so that every queue is compared at its best configuration:
+// capacity {1024, 16384, 65536}; batch 1 for per-item queues, otherwise
+// {64, 512, 4096, 16384} up to the capacity and no smaller than 1/256 of
+// it (64 at 65536 is left out: a batch that small leaves such a queue
+// nearly empty, and the same batch runs at the smaller capacities); P in
+// {1, 2, 4}, and P=1 once more beside a busy neighbour. Configurations a
+// queue refuses (Q::refusal) are not registered.
 #include <algorithm>
-#include <array>
-#include <deque>
+#include <atomic>
+#include <exception>
 #include <memory>
-#include <mutex>
+#include <string>
 #include <thread>
+#include <vector>
 
-#if SPILL_MICRO_HAVE_BOOST_LOCKFREE
-#include <boost/lockfree/spsc_queue.hpp>
-#endif
-#if SPILL_MICRO_HAVE_MOODYCAMEL
-// The baseline's own header trips -Wnull-dereference after inlining; it is not our code.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wnull-dereference"
-#include <concurrentqueue/concurrentqueue.h>
-#pragma GCC diagnostic pop
-#endif
-#if SPILL_MICRO_HAVE_TBB
-#include <tbb/concurrent_queue.h>
-#endif
-
+#include "baselines/contenders.hpp"
 #include "common.hpp"
 
 namespace spill::micro {
 namespace {
 
-constexpr std::uint64_t kFanRound = 512;  // items per benchmark iteration
+namespace bl = spill::baselines;
 
-/// Runs a producer thread that hands `total` increasing keys to `push`, while
-/// the benchmark loop pulls kFanRound keys per iteration through `pop_some`
-/// (which returns how many it delivered to the sink). Checks sum and order.
-/// Backoff of the baseline loops on a full or empty queue: spin, then yield
-/// the core (what a careful user of these queues does on a shared machine).
-struct Backoff {
-    std::uint32_t failures = 0;
-    void operator()(bool progress) noexcept {
-        if (progress) {
-            failures = 0;
-        } else if (++failures < 256) {
-            spill::detail::cpu_relax();
-        } else {
-            std::this_thread::yield();
-        }
+/// Items the consumer delivers per benchmark iteration.
+constexpr std::uint64_t kPerIteration = 4096;
+
+constexpr std::size_t kCapacities[] = {1024, 16384, 65536};
+constexpr std::size_t kBatches[] = {64, 512, 4096, 16384};
+/// The smallest batch swept at a capacity is capacity / kMinBatchFraction.
+constexpr std::size_t kMinBatchFraction = 256;
+
+// P producers -> 1 consumer through the queue Q configured by `cfg`, beside
+// `nb` busy neighbours. Better: higher items/s.
+template <class Q>
+void BM_fanin_baseline(State& state, bl::Config cfg, int nb) {
+    std::unique_ptr<BusyNeighbour> neighbour;
+    if (nb != 0) neighbour = std::make_unique<BusyNeighbour>();
+    Q q(cfg);
+
+    // Warm-up (not timed): the first producers x capacity items, so that
+    // every slot of the queue has been written once and the threads run.
+    const std::uint64_t P = cfg.producers;
+    const std::uint64_t warm = P * cfg.capacity;
+    const std::uint64_t per_producer = (warm + static_cast<std::uint64_t>(state.max_iterations) * kPerIteration + P - 1) / P;
+    const std::uint64_t total = per_producer * P;
+
+    std::atomic<bool> producer_failed{false};
+    std::vector<std::thread> producers;
+    for (std::uint64_t p = 0; p < P; ++p) {
+        producers.emplace_back([&q, &producer_failed, p, per_producer] {
+            try {
+                auto prod = q.producer(p);
+                for (std::uint64_t i = 0; i < per_producer;) {
+                    auto gen = [p, i](std::size_t k) noexcept { return key_of(p, i + k); };
+                    const std::size_t n = prod.enqueue(per_producer - i, gen);
+                    if (n == 0) return;  // shut down
+                    i += n;
+                }
+            } catch (...) {
+                // relaxed: read after join, which orders it
+                producer_failed.store(true, std::memory_order_relaxed);
+                q.shutdown();
+            }
+        });
     }
-};
 
-template <class Push, class PopSome>
-void run_baseline(State& state, Push push, PopSome pop_some) {
-    const std::uint64_t total = static_cast<std::uint64_t>(state.max_iterations) * kFanRound;
-    std::thread producer([&] {
-        Backoff backoff;
-        for (std::uint64_t i = 0; i < total;) {
-            const std::uint64_t n = push(i, total);
-            i += n;
-            backoff(n != 0);
-        }
-    });
     CheckSink sink;
-    std::uint64_t want = 0;
-    Backoff backoff;
-    for (auto _ : state) {
-        want += kFanRound;
+    auto consumer = q.consumer();
+    // Delivers until `want` keys arrived; false if the queue was shut down.
+    auto deliver_until = [&](std::uint64_t want) {
         while (sink.count() < want) {
-            const std::uint64_t before = sink.count();
-            pop_some(sink, want - sink.count());
-            backoff(sink.count() != before);
+            if (consumer.deliver(total - sink.count(), sink) == 0) return false;
+        }
+        return true;
+    };
+
+    bool ok = deliver_until(warm);
+    const std::uint64_t d0 = sink.count();
+    std::uint64_t want = warm;
+    for (auto _ : state) {
+        if (!ok) break;
+        want += kPerIteration;
+        ok = deliver_until(want);
+    }
+    const std::uint64_t delivered = sink.count() - d0;
+    ok = ok && deliver_until(total);
+    if (!ok) q.shutdown();
+    for (auto& t : producers) t.join();
+
+    state.SetItemsProcessed(static_cast<std::int64_t>(delivered));
+    if (producer_failed.load(std::memory_order_relaxed) || !ok) {
+        state.SkipWithError("baseline: a producer failed and the queue was shut down");
+    } else if (!sink.complete(P, per_producer)) {
+        state.SkipWithError("baseline: lost, duplicated or reordered items");
+    }
+}
+
+template <class Q>
+void register_contender() {
+    const std::string name(Q::traits.name);
+    for (std::size_t cap : kCapacities) {
+        std::vector<std::size_t> batches;
+        if (Q::traits.batching == bl::Batching::per_item) {
+            batches = {1};
+        } else {
+            for (std::size_t b : kBatches)
+                if (b <= cap && b >= cap / kMinBatchFraction) batches.push_back(b);
+        }
+        for (std::size_t batch : batches) {
+            for (auto [p, nb] : {std::pair<std::size_t, int>{1, 0}, {1, 1}, {2, 0}, {4, 0}}) {
+                const bl::Config cfg{p, cap, batch};
+                if (!Q::refusal(cfg).empty()) continue;
+                threaded("fanin/" + name + "/P=" + std::to_string(p) + "/cap=" + std::to_string(cap) + "/batch=" + std::to_string(batch) +
+                             "/nb=" + std::to_string(nb),
+                         [cfg, nb](State& s) { BM_fanin_baseline<Q>(s, cfg, nb); });
+            }
         }
     }
-    producer.join();
-    if (!sink.complete(1, total)) state.SkipWithError("baseline: lost, duplicated or reordered items");
-    set_items(state, kFanRound);
-}
-
-constexpr std::size_t kQueueCap = 1024;
-constexpr std::size_t kBulk = 64;
-
-#if SPILL_MICRO_HAVE_BOOST_LOCKFREE
-void BM_fanin_boost_spsc(State& state) {
-    auto q = std::make_unique<boost::lockfree::spsc_queue<std::uint64_t, boost::lockfree::capacity<kQueueCap>>>();
-    run_baseline(
-        state,
-        [&](std::uint64_t i, std::uint64_t) -> std::uint64_t { return q->push(i) ? 1 : 0; },
-        [&](CheckSink& sink, std::uint64_t) {
-            std::uint64_t v = 0;
-            if (q->pop(v)) sink.send(std::move(v));
-        });
-}
-
-void BM_fanin_boost_spsc_bulk(State& state) {
-    auto q = std::make_unique<boost::lockfree::spsc_queue<std::uint64_t, boost::lockfree::capacity<kQueueCap>>>();
-    run_baseline(
-        state,
-        [&](std::uint64_t i, std::uint64_t total) -> std::uint64_t {
-            std::array<std::uint64_t, kBulk> buf;
-            const std::uint64_t n = std::min<std::uint64_t>(kBulk, total - i);
-            for (std::uint64_t k = 0; k < n; ++k) buf[k] = i + k;
-            return q->push(buf.data(), n);
-        },
-        [&](CheckSink& sink, std::uint64_t left) {
-            std::array<std::uint64_t, kBulk> buf;
-            const std::size_t got = q->pop(buf.data(), std::min<std::uint64_t>(kBulk, left));
-            for (std::size_t k = 0; k < got; ++k) sink.send(std::move(buf[k]));
-        });
-}
-
-#endif
-
-#if SPILL_MICRO_HAVE_MOODYCAMEL
-void BM_fanin_moodycamel_bulk(State& state) {
-    moodycamel::ConcurrentQueue<std::uint64_t> q(kQueueCap);
-    moodycamel::ProducerToken ptok(q);
-    moodycamel::ConsumerToken ctok(q);
-    run_baseline(
-        state,
-        [&](std::uint64_t i, std::uint64_t total) -> std::uint64_t {
-            std::array<std::uint64_t, kBulk> buf;
-            const std::uint64_t n = std::min<std::uint64_t>(kBulk, total - i);
-            for (std::uint64_t k = 0; k < n; ++k) buf[k] = i + k;
-            // try_ (never allocates): a full queue is backpressure, retried by the caller
-            return q.try_enqueue_bulk(ptok, buf.data(), n) ? n : 0;
-        },
-        [&](CheckSink& sink, std::uint64_t left) {
-            std::array<std::uint64_t, kBulk> buf;
-            const std::size_t got = q.try_dequeue_bulk(ctok, buf.data(), std::min<std::uint64_t>(kBulk, left));
-            for (std::size_t k = 0; k < got; ++k) sink.send(std::move(buf[k]));
-        });
-}
-#endif
-
-#if SPILL_MICRO_HAVE_TBB
-void BM_fanin_tbb_bounded(State& state) {
-    tbb::concurrent_bounded_queue<std::uint64_t> q;
-    q.set_capacity(static_cast<std::ptrdiff_t>(kQueueCap));
-    run_baseline(
-        state,
-        [&](std::uint64_t i, std::uint64_t) -> std::uint64_t { return q.try_push(i) ? 1 : 0; },
-        [&](CheckSink& sink, std::uint64_t) {
-            std::uint64_t v = 0;
-            if (q.try_pop(v)) sink.send(std::move(v));
-        });
-}
-#endif
-
-void BM_fanin_mutex_deque(State& state) {
-    std::mutex mu;
-    std::deque<std::uint64_t> q;
-    run_baseline(
-        state,
-        [&](std::uint64_t i, std::uint64_t) -> std::uint64_t {
-            std::lock_guard lock(mu);
-            if (q.size() >= kQueueCap) return 0;
-            q.push_back(i);
-            return 1;
-        },
-        [&](CheckSink& sink, std::uint64_t) {
-            std::lock_guard lock(mu);
-            if (q.empty()) return;
-            std::uint64_t v = q.front();
-            q.pop_front();
-            sink.send(std::move(v));
-        });
 }
 
 }  // namespace
 
 void register_baselines() {
-    const std::string cfg = "/P=1/cap=" + std::to_string(kQueueCap);
-#if SPILL_MICRO_HAVE_MOODYCAMEL
-    threaded("fanin/moodycamel_bulk" + cfg + "/batch=" + std::to_string(kBulk) + "/nb=0", BM_fanin_moodycamel_bulk);
-#endif
-#if SPILL_MICRO_HAVE_BOOST_LOCKFREE
-    threaded("fanin/boost_spsc" + cfg + "/batch=1/nb=0", BM_fanin_boost_spsc);
-    threaded("fanin/boost_spsc_bulk" + cfg + "/batch=" + std::to_string(kBulk) + "/nb=0", BM_fanin_boost_spsc_bulk);
-#endif
-#if SPILL_MICRO_HAVE_TBB
-    threaded("fanin/tbb_bounded" + cfg + "/batch=1/nb=0", BM_fanin_tbb_bounded);
-#endif
-    threaded("fanin/mutex_deque" + cfg + "/batch=1/nb=0", BM_fanin_mutex_deque);
+    bl::for_each_contender<std::uint64_t, kCapacities[0], kCapacities[1], kCapacities[2]>([]<class Q>() { register_contender<Q>(); });
+    std::string missing;
+    for (std::string_view n : bl::left_out()) missing += (missing.empty() ? "" : ",") + std::string(n);
+    benchmark::AddCustomContext("baselines_left_out", missing.empty() ? "none" : missing);
 }
 
 }  // namespace spill::micro
