@@ -1,6 +1,7 @@
 // harness/baselines/atomic_queue.hpp: max0x7ba's atomic_queue, one queue
-// for all producers (contender "atomic_queue") or, with the library's SPSC
-// mode, one per producer (contender "atomic_queue_spsc").
+// for a single producer (contender "atomic_queue"; why not for several:
+// below) or, with the library's SPSC mode, one per producer (contender
+// "atomic_queue_spsc").
 //
 // The API and why: the library's README presents ring buffers with the
 // fewest atomic operations per item: AtomicQueue for items that fit in a
@@ -19,6 +20,17 @@
 // which the producer must never offer (try_enqueue refuses it: it throws
 // std::invalid_argument when that item is first in the run, and otherwise
 // stops short of it, per the failure rule). Other types use AtomicQueueB2.
+//
+// One shared queue runs one producer only. Its slots carry no lap number:
+// a consumer that has claimed position k and waits for slot k mod size can
+// be handed the item of position k + size, when the producer of k was
+// preempted between claiming its position and filling the slot and another
+// producer claimed k + size meanwhile (the queue was not full: the
+// consumer had already claimed k). spill-micro's fan-in saw keys of one
+// producer arrive a queue's length out of order with two producers, while
+// the smoke test (smaller, less preempted) passed. The job needs each
+// producer's order kept, so refusal() turns down producers > 1 for the
+// shared queue; atomic_queue_spsc (one queue per producer) runs them.
 //
 // Waiting: try_push/try_pop with spin then yield. The library's own waiting
 // calls (push/pop, and the "Optimist" queues built on them) spin with a
@@ -62,7 +74,13 @@ public:
     static constexpr Traits traits{Spsc ? "atomic_queue_spsc" : "atomic_queue", Spsc ? Shape::per_producer : Shape::shared,
                                    Batching::per_item, Waiting::spin_then_yield};
 
-    [[nodiscard]] static std::string refusal(const Config& c) { return common_refusal(traits, c); }
+    [[nodiscard]] static std::string refusal(const Config& c) {
+        if (!Spsc && c.producers > 1)
+            return std::string(traits.name) + ": producers=" + std::to_string(c.producers) +
+                   " on one shared queue (its slots carry no lap number, so one producer's items can overtake each other; "
+                   "atomic_queue_spsc runs one queue per producer)";
+        return common_refusal(traits, c);
+    }
 
     explicit AtomicQueueBase(const Config& c) {
         require_runs(refusal(c));
