@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import os
 import random
 import subprocess
@@ -58,15 +57,19 @@ import spill_results as sr  # noqa: E402
 
 PROG = "ab_run.py"
 SIDES = ("baseline", "candidate")
-CHECK_SUMS = ("produced", "delivered", "overflowed", "merged_back", "dropped")
+CHECK_SUMS = sr.CHECK_COUNTS
 
 
 class RunError(Exception):
     """A spill-bench process failed; message is one line."""
 
 
-def merge_side(docs: list[dict], side: str, meta: dict) -> dict:
+def merge_side(docs: list[dict], side: str, meta: dict, prov: dict | None = None) -> dict:
     """One result document from the per-session documents of one side.
+
+    Its provenance is `prov` (this ab_run.py process) when given, and then
+    the spill-bench processes' own provenance is kept, one per session, in
+    metadata.interleaved.session_provenance.
 
     Repetition j of a point in session s becomes pair (reps of that point in
     sessions before s) + j: the lockstep made it run right next to the
@@ -77,6 +80,9 @@ def merge_side(docs: list[dict], side: str, meta: dict) -> dict:
         raise ValueError("no documents to merge")
     out = copy.deepcopy(docs[0])
     out["metadata"]["interleaved"] = dict(meta, side=side)
+    if prov is not None:  # the merged file is this process's; each session's process keeps its own
+        out["metadata"]["interleaved"]["session_provenance"] = [doc["metadata"].get("provenance") for doc in docs]
+        out["metadata"]["provenance"] = dict(prov)
     by_id = {point["id"]: point for point in out["points"]}
     for point in out["points"]:
         point["repetitions"] = []
@@ -106,8 +112,10 @@ def merge_side(docs: list[dict], side: str, meta: dict) -> dict:
                     checks["message"] = f"session {session}: {src.get('message') or 'checks.passed is false'}"
     for point in out["points"]:
         summary = point.get("summary") or {}
-        if len(docs) > 1:
-            summary.pop("floor_multiples", None)
+        if len(docs) > 1:  # each process measured its own floors: no one multiple over the sessions
+            summary["floor_multiples"] = None
+            summary.setdefault("undefined", {})["floor_multiples"] = (
+                "each session's process measured its own floors; none is defined over several sessions")
         summary.update(sr.recompute_summary(point))
         point["summary"] = summary
     return out
@@ -175,7 +183,7 @@ def lockstep_session(benches: dict[str, str], bench_args: list[str], extra: dict
 
 
 def ab_run(benches: dict[str, str], bench_args: list[str], sessions: int, seed: int,
-           extra: dict[str, list[str]], progress=None) -> dict[str, dict]:
+           extra: dict[str, list[str]], progress=None, prov: dict | None = None) -> dict[str, dict]:
     """Run `sessions` lockstep sessions; return {"baseline": doc, "candidate": doc}."""
     rng = random.Random(seed)
     docs: dict[str, list[dict]] = {side: [] for side in SIDES}
@@ -194,7 +202,7 @@ def ab_run(benches: dict[str, str], bench_args: list[str], sessions: int, seed: 
     meta = {"mode": "lockstep", "sessions": sessions, "seed": seed,
             "run_id": f"{int(time.time())}-{os.getpid()}-{seed}", "order": orders,
             "commands": {side: [benches[side], "run", *bench_args, *extra[side]] for side in SIDES}}
-    return {side: merge_side(docs[side], side, meta) for side in SIDES}
+    return {side: merge_side(docs[side], side, meta, prov) for side in SIDES}
 
 
 def build_parser() -> sr.OneLineArgumentParser:
@@ -219,6 +227,7 @@ def build_parser() -> sr.OneLineArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     a = build_parser().parse_args(argv)
     bench_args = a.bench_args[1:] if a.bench_args[:1] == ["--"] else a.bench_args
     for flag, path in (("--baseline-bench", a.baseline_bench), ("--candidate-bench", a.candidate_bench)):
@@ -242,11 +251,14 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         docs = ab_run({"baseline": a.baseline_bench, "candidate": a.candidate_bench}, bench_args, a.sessions,
-                      a.seed, {"baseline": a.baseline_arg, "candidate": a.candidate_arg}, progress)
-    except (RunError, ValueError) as err:
+                      a.seed, {"baseline": a.baseline_arg, "candidate": a.candidate_arg}, progress,
+                      sr.provenance(PROG, argv))
+        for side, path in (("baseline", a.out_baseline), ("candidate", a.out_candidate)):
+            sr.validate(docs[side], path)  # both are checked before either is written
+        sr.write_results(a.out_baseline, docs["baseline"], indent=1)
+        sr.write_results(a.out_candidate, docs["candidate"], indent=1)
+    except (RunError, ValueError, sr.ResultError) as err:
         sr.fail(PROG, str(err))
-    sr.write_atomic(a.out_baseline, json.dumps(docs["baseline"], indent=1) + "\n")
-    sr.write_atomic(a.out_candidate, json.dumps(docs["candidate"], indent=1) + "\n")
     if not a.quiet:
         print(f"{PROG}: wrote {a.out_baseline} and {a.out_candidate}", file=sys.stderr)
     return 0

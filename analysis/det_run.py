@@ -8,9 +8,10 @@ Wall-clock time is noisy on shared machines; these counts are not.  Each
 workload of `spill-det` (harness/det) runs under valgrind's cachegrind with
 cache simulation, once with its item count and once with `--items 0`; the
 point records the difference, so process start-up, the dynamic loader and the
-workload's fixed setup cancel.  The result is a schema-1 file
-(harness/SCHEMA.md) that `gate.py --mode deterministic --metric Ir_per_item`
-compares with a committed baseline.
+workload's fixed setup cancel.  The result is a results file in the current
+schema (harness/SCHEMA.md, written through analysis/spill_results.py) that
+`gate.py --mode deterministic --metric Ir_per_item` compares with a
+committed baseline.
 
 One point per workload: scenario `det_<workload>`, params {items, extra_work},
 one repetition whose counters are the totals `Ir`, `D1mr`, `D1mw`, `DLmr`,
@@ -41,13 +42,10 @@ error line on stderr, nothing written).
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
 import os
 import platform
 import shlex
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -152,7 +150,14 @@ def subtract(full: dict[str, int], zero: dict[str, int]) -> dict[str, int]:
 
 
 def point_id(workload: str, items: int) -> str:
-    return f"det_{workload}|items={items}"
+    """`det_<workload>|items=N`: the id keys on items only (see the module doc)."""
+    return sr.point_id(f"det_{workload}", {"items": items})
+
+
+# What every spill-det point is: the spill core, run one thread at a time
+# (valgrind serialises threads), counted, not timed.
+DET_FACTS = {"contender": "spill", "job": "1 thread", "source": "spill-det under cachegrind",
+             "handoff_stats": False}
 
 
 def make_point(workload: str, items: int, extra_work: int, delta: dict[str, int],
@@ -175,11 +180,12 @@ def make_point(workload: str, items: int, extra_work: int, delta: dict[str, int]
     if outcome["passed"] != 1 and not problems:
         problems.append("spill-det reported passed=0")
     checks = {"produced": outcome["produced"], "delivered": outcome["delivered"],
-              "overflowed": outcome["overflowed"], "merged_back": 0, "dropped": outcome["dropped"]}
+              "overflowed": outcome["overflowed"], "merged_items": 0, "dropped": outcome["dropped"]}
     seconds = max(seconds, 1e-9)
     return {
         "id": point_id(workload, items),
         "scenario": f"det_{workload}",
+        "facts": dict(DET_FACTS),
         "params": {"items": items, "extra_work": extra_work},
         "threads": [],
         "oversubscribed": False,
@@ -197,7 +203,7 @@ def make_point(workload: str, items: int, extra_work: int, delta: dict[str, int]
 
 
 def make_document(points: list[dict], metadata: dict) -> dict:
-    return {"schema_version": sr.SUPPORTED_SCHEMA_VERSION, "metadata": metadata, "points": points}
+    return sr.make_document(points, metadata)
 
 
 def select_workloads(requested: str | None, known: dict[str, int], binary: str) -> list[str]:
@@ -296,15 +302,6 @@ def measure(valgrind: str, binary: str, workload: str, items: int, extra_work: i
     return make_point(workload, items, extra_work, subtract(full, zero), outcome, seconds)
 
 
-def _git(*args: str) -> str | None:
-    root = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
-    try:
-        proc = subprocess.run(["git", "-C", root, *args], capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return proc.stdout.strip() if proc.returncode == 0 else None
-
-
 def _cpu_model() -> str:
     try:
         with open("/proc/cpuinfo", "r", encoding="utf-8") as handle:
@@ -319,23 +316,24 @@ def _cpu_model() -> str:
 def collect_metadata(valgrind: str, binary: str, info: dict[str, str], extra_work: int,
                      argv: list[str]) -> dict:
     version = _run([valgrind, "--version"], "valgrind").stdout.strip() or "unknown"
-    status = _git("status", "--porcelain")
+    prov = sr.provenance(PROG, argv)
     flags = []
     if info:
         flags.append("__OPTIMIZE__" if info.get("optimized") == "1" else "no __OPTIMIZE__")
         flags.append("-DNDEBUG" if info.get("ndebug") == "1" else "no NDEBUG")
     return {
         "tool": "det_run.py",
-        "commit": _git("rev-parse", "--short=7", "HEAD") or "unknown",
-        "dirty": (status != "") if status is not None else None,  # working tree when measured
+        "provenance": prov,
+        "commit": prov["commit"],
+        "dirty": prov["dirty"],  # working tree when measured
         "compiler": info.get("compiler", "unknown"),
         "flags": ", ".join(flags) if flags else "unknown",
         "cpu_model": _cpu_model(),
         "logical_cpus": os.cpu_count(),
         "kernel": f"{platform.system()} {platform.release()}",
-        "hostname": socket.gethostname(),
-        "date_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "command_line": shlex.join([PROG, *argv]),
+        "hostname": prov["host"],
+        "date_utc": prov["date_utc"],
+        "command_line": prov["command_line"],
         "binary": binary,
         "valgrind": version,
         "extra_work": extra_work,
@@ -398,11 +396,9 @@ def main(argv: list[str] | None = None) -> int:
             points = [measure(valgrind, binary, w, args.items or known[w], args.extra_work, workdir)
                       for w in workloads]
         doc = make_document(points, collect_metadata(valgrind, args.binary, info, args.extra_work, argv))
-        sr.validate(doc, args.output)
+        sr.write_results(args.output, doc)
     except (DetRunError, sr.ResultError) as err:
         sr.fail(PROG, str(err))
-    try:
-        sr.write_atomic(args.output, json.dumps(doc, indent=2) + "\n")
     except OSError as err:
         sr.fail(PROG, f"-o {args.output}: cannot write: {err.strerror or err}")
     sys.stdout.write(format_table(doc))

@@ -1,28 +1,48 @@
-"""Load, validate and query `spill-bench` result files (harness/SCHEMA.md).
+"""Load, validate, query and write result files (harness/SCHEMA.md).
 
-Everything here is a pure function over plain dicts: nothing prints, nothing
-plots.  Invalid input raises `ResultError` whose message names the offending
-file and value, so a front end can print it as a one-line error.
+This module is the project's one Python reader and writer of result files:
+spill-bench's, det_run.py's and ab_run.py's.  Everything here is a pure
+function over plain dicts (except `load`, `write_results`, `write_atomic` and
+`provenance`, which touch files and git): nothing prints, nothing plots.
+Invalid input raises `ResultError` whose message names the offending file and
+value, so a front end can print it as a one-line error.
+
+Undefined is never zero: a statistic that cannot be computed is None, and
+its reason is in the enclosing dict's "undefined" map under the same key (in
+a file: null, and the reason beside it).
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
+import datetime
 import json
 import math
 import os
+import shlex
+import socket
+import subprocess
 import sys
 import tempfile
 from typing import Any, Iterable, Iterator
 
 import stats
 
-SUPPORTED_SCHEMA_VERSION = 1
+# The version this module writes; it reads every version in
+# READABLE_SCHEMA_VERSIONS and upgrades older documents on load
+# (`upgrade`; harness/SCHEMA.md, "Version history").
+SUPPORTED_SCHEMA_VERSION = 2
+READABLE_SCHEMA_VERSIONS = (1, 2)
 
 # Keys a reader relies on.  Anything else in the file is optional.
 REQUIRED_TOP_KEYS = ("schema_version", "metadata", "points")
 REQUIRED_POINT_KEYS = ("id", "scenario", "params", "repetitions", "checks")
 REQUIRED_REPETITION_KEYS = ("seconds", "items", "items_per_second")
+# Every results file says where it comes from (metadata.provenance).
+PROVENANCE_KEYS = ("tool", "commit", "dirty", "date_utc", "host", "command_line")
+# The item counts of a repetition's (and a point's) `checks`.
+CHECK_COUNTS = ("produced", "delivered", "overflowed", "merged_items", "dropped")
 
 # Derived per-item metrics and the total counters they may be computed from,
 # in order of preference (after the metric itself and its `X` in `X_per_item`).
@@ -43,11 +63,11 @@ class ResultError(Exception):
 
 def load(path: str, expect_schema_version: int | None = None,
          base_label: str = "base") -> dict:
-    """Read and validate one result file; return the parsed document.
+    """Read and validate one result file; return the parsed document in the
+    current schema (an older readable version is upgraded: `upgrade`).
 
     `expect_schema_version` is the version of a file this one will be
-    compared with: a different version is reported as a mismatch (before the
-    "unsupported version" check, because that is the more useful message).
+    compared with; any two readable versions compare after the upgrade.
     """
     try:
         with open(path, "r", encoding="utf-8") as handle:
@@ -62,7 +82,7 @@ def load(path: str, expect_schema_version: int | None = None,
     except json.JSONDecodeError as err:
         raise ResultError(f"{path}: not JSON: {err.msg} at line {err.lineno} column {err.colno}") from None
     validate(doc, path, expect_schema_version=expect_schema_version, base_label=base_label)
-    return doc
+    return upgrade(doc)
 
 
 def _is_number(value: Any) -> bool:
@@ -95,15 +115,19 @@ def validate(doc: Any, source: str, expect_schema_version: int | None = None,
     version = doc["schema_version"]
     if not isinstance(version, int) or isinstance(version, bool):
         raise ResultError(f"{source}: schema_version {json.dumps(version)} is not an integer")
-    if expect_schema_version is not None and version != expect_schema_version:
-        raise ResultError(f"{source}: schema_version {version} does not match {base_label} schema_version {expect_schema_version}")
-    if version != SUPPORTED_SCHEMA_VERSION:
-        raise ResultError(f"{source}: unsupported schema_version {version} (this tool reads {SUPPORTED_SCHEMA_VERSION})")
+    if version not in READABLE_SCHEMA_VERSIONS:
+        readable = ", ".join(str(v) for v in READABLE_SCHEMA_VERSIONS)
+        raise ResultError(f"{source}: unsupported schema_version {version} (this tool reads {readable})")
+    # Every readable version is upgraded to the current one on load, so files of
+    # two readable versions compare (expect_schema_version only names the
+    # other side in older callers).
     for key in REQUIRED_TOP_KEYS:
         if key not in doc:
             raise ResultError(f"{source}: missing key '{key}'")
     if not isinstance(doc["metadata"], dict):
         raise ResultError(f"{source}: 'metadata' is not an object")
+    if version >= 2:
+        validate_provenance(doc["metadata"].get("provenance"), f"{source}: metadata.provenance")
     if not isinstance(doc["points"], list):
         raise ResultError(f"{source}: 'points' is not a list")
     seen: dict[str, int] = {}
@@ -127,6 +151,13 @@ def validate(doc: Any, source: str, expect_schema_version: int | None = None,
             raise ResultError(f"{source}: {label}: 'checks' is not an object")
         if not isinstance(point["repetitions"], list):
             raise ResultError(f"{source}: {label}: 'repetitions' is not a list")
+        if version >= 2:
+            for key in ("facts", "config"):
+                if key in point and not isinstance(point[key], dict):
+                    raise ResultError(f"{source}: {label}: '{key}' is not an object")
+            written_as_v2 = "upgraded_from_schema_version" not in doc["metadata"]
+            if doc["metadata"].get("tool") == "spill-bench" and written_as_v2 and not isinstance(point.get("facts"), dict):
+                raise ResultError(f"{source}: {label}: missing key 'facts' (spill-bench records its scenario's facts per point)")
         for rep_index, rep in enumerate(point["repetitions"]):
             where = f"{source}: {label}: repetitions[{rep_index}]"
             if not isinstance(rep, dict):
@@ -134,8 +165,11 @@ def validate(doc: Any, source: str, expect_schema_version: int | None = None,
             for key in REQUIRED_REPETITION_KEYS:
                 if key not in rep:
                     raise ResultError(f"{where}: missing key '{key}'")
+                if rep[key] is None and undefined_reason(rep, key):
+                    continue  # undefined, with its reason
                 if not _is_number(rep[key]):
-                    raise ResultError(f"{where}: '{key}' {json.dumps(rep[key])} is not a number")
+                    raise ResultError(f"{where}: '{key}' {json.dumps(rep[key])} is not a number"
+                                      + (" (null without a reason in 'undefined')" if rep[key] is None else ""))
                 if not math.isfinite(rep[key]) or rep[key] < 0:
                     raise ResultError(f"{where}: '{key}' {rep[key]!r} is not a finite non-negative number")
             counters = rep.get("counters", {})
@@ -143,6 +177,154 @@ def validate(doc: Any, source: str, expect_schema_version: int | None = None,
                 raise ResultError(f"{where}: 'counters' is not an object")
             if "latency" in rep:
                 validate_latency(rep["latency"], f"{where}: latency")
+
+
+def undefined_reason(block: Any, key: str) -> str | None:
+    """Why `block[key]` is null (its "undefined" map), or None if no reason is recorded."""
+    if not isinstance(block, dict):
+        return None
+    why = (block.get("undefined") or {}).get(key) if isinstance(block.get("undefined"), dict) else None
+    return why if isinstance(why, str) and why else None
+
+
+def validate_provenance(block: Any, where: str) -> None:
+    """Raise ResultError unless `block` names tool, commit, dirty flag, date, host and command line."""
+    if not isinstance(block, dict):
+        raise ResultError(f"{where} is missing (every results file says which commit, when, where and how it was made)")
+    for key in PROVENANCE_KEYS:
+        if key not in block:
+            raise ResultError(f"{where}: missing key '{key}'")
+    if block["dirty"] is not None and not isinstance(block["dirty"], bool):
+        raise ResultError(f"{where}: 'dirty' {json.dumps(block['dirty'])} is not true, false or null")
+    for key in ("tool", "commit", "date_utc", "host", "command_line"):
+        if not isinstance(block[key], str) or not block[key]:
+            raise ResultError(f"{where}: '{key}' {json.dumps(block[key])} is not a non-empty string")
+
+
+# --------------------------------------------------------------------------
+# upgrading older documents
+
+
+_V1_NOTE = "written by schema_version 1, which had no reason for an undefined value"
+
+
+def upgrade(doc: dict) -> dict:
+    """A validated document in the current schema (the document itself when
+    it already is).  Version 1 -> 2: `checks.merged_back` (items moved by
+    merge backs) is `merged_items`; a coefficient of variation of a single
+    repetition, written as 0, is None with its reason; `metadata.provenance`
+    is made from the version-1 metadata fields.  Version 1 points have no
+    `facts` or `config` (point_facts() gives None).  The original version is
+    kept in `metadata.upgraded_from_schema_version`."""
+    version = doc["schema_version"]
+    if version == SUPPORTED_SCHEMA_VERSION:
+        return doc
+    out = copy.deepcopy(doc)
+    md = out["metadata"]
+    md["upgraded_from_schema_version"] = version
+    if not isinstance(md.get("provenance"), dict):
+        md["provenance"] = {"tool": md.get("tool") or "unknown", "commit": md.get("commit") or "unknown",
+                            "dirty": md.get("dirty") if isinstance(md.get("dirty"), bool) else None,
+                            "date_utc": md.get("date_utc") or "unknown", "host": md.get("hostname") or "unknown",
+                            "command_line": md.get("command_line") or "unknown"}
+    for point in out["points"]:
+        blocks = [point.get("checks")] + [rep.get("checks") for rep in point["repetitions"] if isinstance(rep, dict)]
+        for checks in blocks:
+            if isinstance(checks, dict) and "merged_back" in checks:
+                checks["merged_items"] = checks.pop("merged_back")
+        summary = point.get("summary")
+        if isinstance(summary, dict):
+            for metric, block in summary.items():
+                if isinstance(block, dict) and "cv" in block and len(point["repetitions"]) < 2:
+                    block["cv"] = None
+                    block.setdefault("undefined", {})["cv"] = (
+                        f"{len(point['repetitions'])} repetition(s): a spread needs 2 or more ({_V1_NOTE})")
+    out["schema_version"] = SUPPORTED_SCHEMA_VERSION
+    return out
+
+
+# --------------------------------------------------------------------------
+# provenance and writing
+
+
+def _git(*args: str) -> str | None:
+    root = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
+    try:
+        proc = subprocess.run(["git", "-C", root, *args], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+def provenance(tool: str, argv: list[str]) -> dict:
+    """metadata.provenance of a file this process writes: the commit of the
+    source tree (and whether it had uncommitted changes; None when git cannot
+    tell), the UTC date, the host and the command line (`tool` plus argv)."""
+    status = _git("status", "--porcelain", "--untracked-files=no")
+    return {"tool": tool,
+            "commit": _git("rev-parse", "--short=7", "HEAD") or "unknown",
+            "dirty": (status != "") if status is not None else None,
+            "date_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "host": socket.gethostname() or "unknown",
+            "command_line": shlex.join([tool, *argv])}
+
+
+def make_document(points: list[dict], metadata: dict) -> dict:
+    """A current-schema document; `metadata` must hold `provenance`."""
+    return {"schema_version": SUPPORTED_SCHEMA_VERSION, "metadata": metadata, "points": points}
+
+
+def write_results(path: str, doc: dict, indent: int | None = 2) -> None:
+    """Validate `doc` (current schema, with provenance) and write it
+    atomically.  Raises ResultError (nothing written) if it is not valid."""
+    if doc.get("schema_version") != SUPPORTED_SCHEMA_VERSION:
+        raise ResultError(f"{path}: refusing to write schema_version {doc.get('schema_version')!r} "
+                          f"(this tool writes {SUPPORTED_SCHEMA_VERSION})")
+    validate(doc, path)
+    try:
+        text = json.dumps(doc, indent=indent, allow_nan=False) + "\n"
+    except ValueError:
+        raise ResultError(f"{path}: the document holds a NaN or infinity (undefined values are null with a reason)") from None
+    write_atomic(path, text)
+
+
+# --------------------------------------------------------------------------
+# point ids, facts and configuration
+
+
+def point_id(scenario: str, params: dict) -> str:
+    """The id of a point: the scenario, then `|key=value` for every parameter
+    of `params`, keys in alphabetical order (as spill-bench makes it)."""
+    return "|".join([scenario] + [f"{key}={params[key]}" for key in sorted(params)])
+
+
+def parse_point_id(point_id_text: str) -> tuple[str, dict[str, str]]:
+    """(scenario, {key: value as text}) of a point id; ResultError if malformed."""
+    scenario, *parts = point_id_text.split("|")
+    params = {}
+    for part in parts:
+        key, sep, value = part.partition("=")
+        if not sep or not key:
+            raise ResultError(f"point id {point_id_text!r}: {part!r} is not key=value")
+        params[key] = value
+    if not scenario:
+        raise ResultError(f"point id {point_id_text!r}: no scenario")
+    return scenario, params
+
+
+def point_facts(point: dict) -> dict | None:
+    """The scenario's facts a point recorded (contender, job, hands_rings,
+    handoff_stats, roles, sweeps, ordered, handoff_rule, handoffs_per_round,
+    floor, config); None for points of files that predate them."""
+    facts = point.get("facts")
+    return facts if isinstance(facts, dict) else None
+
+
+def point_config(point: dict) -> dict | None:
+    """The contender's configuration of a point (capacity_items,
+    batch_items, ... as the scenario declares it); None when not recorded."""
+    config = point.get("config")
+    return config if isinstance(config, dict) else None
 
 
 def plural(count: int, noun: str) -> str:
@@ -225,16 +407,24 @@ def metric_values(point: dict, metric: str) -> list[float]:
 
 
 def summarize(values: Iterable[float]) -> dict:
-    """median/min/max/cv/n of a sample, as in a point's `summary` block."""
+    """median/min/max/cv/n of a sample, as in a point's `summary` block: a
+    statistic that cannot be computed is None, and "undefined" (present only
+    then) says why."""
     data = [float(v) for v in values]
     if not data:
-        return {"median": math.nan, "min": math.nan, "max": math.nan, "cv": math.nan, "n": 0}
-    return {"median": stats.median(data), "min": min(data), "max": max(data),
-            "cv": stats.cv(data), "n": len(data)}
+        why = "no measured repetition"
+        return {"median": None, "min": None, "max": None, "cv": None, "n": 0,
+                "undefined": {"median": why, "min": why, "max": why, "cv": why}}
+    cv = stats.cv_outcome(data)
+    out = {"median": stats.median(data), "min": min(data), "max": max(data), "cv": cv.value, "n": len(data)}
+    if cv.value is None:
+        out["undefined"] = {"cv": cv.reason or "not computable"}
+    return out
 
 
 def recompute_summary(point: dict) -> dict:
-    """The point's `summary`, recomputed from its repetitions."""
+    """The point's `summary` blocks of items_per_second and seconds,
+    recomputed from its repetitions."""
     return {metric: summarize(metric_values(point, metric))
             for metric in ("items_per_second", "seconds")}
 
@@ -258,6 +448,8 @@ def summary_disagreements(point: dict, rel_tol: float = 1e-6) -> list[str]:
             value = stored_block.get(field)
             if _is_number(value) and not math.isclose(value, block[field], rel_tol=rel_tol, abs_tol=1e-12):
                 problems.append(f"{metric}.{field} {value!r} != {block[field]!r}")
+        if block["cv"] is None and _is_number(stored_block.get("cv")):
+            problems.append(f"{metric}.cv {stored_block['cv']!r} is stored, but it is undefined ({block['undefined']['cv']})")
     return problems
 
 
@@ -337,11 +529,16 @@ def validate_histogram(hist: Any, where: str) -> None:
     """Raise ResultError unless `hist` is a latency histogram as spill-bench writes it."""
     if not isinstance(hist, dict):
         raise ResultError(f"{where} is a JSON {_json_type(hist)}, expected an object")
-    for key in ("count", "min", "max"):
-        if not _is_count(hist.get(key)):
+    if not _is_count(hist.get("count")):
+        raise ResultError(f"{where}: 'count' {json.dumps(hist.get('count'))} is not a non-negative integer")
+    # An empty histogram has no min, max or percentiles: null with a reason
+    # (version 1 files wrote 0 for them).
+    empty = hist["count"] == 0
+    for key in ("min", "max"):
+        if not (_is_count(hist.get(key)) or (empty and hist.get(key) is None and undefined_reason(hist, key))):
             raise ResultError(f"{where}: '{key}' {json.dumps(hist.get(key))} is not a non-negative integer")
     for key, _ in LATENCY_PERCENTILES:
-        if not _is_number(hist.get(key)):
+        if not (_is_number(hist.get(key)) or (empty and hist.get(key) is None and undefined_reason(hist, key))):
             raise ResultError(f"{where}: '{key}' {json.dumps(hist.get(key))} is not a number")
     buckets = hist.get("buckets")
     if not isinstance(buckets, list):
@@ -371,14 +568,14 @@ def validate_latency(block: Any, where: str) -> None:
             validate_histogram(block[kind], f"{where}: {kind}")
 
 
-def histogram_percentile(hist: dict, q: float) -> int:
+def histogram_percentile(hist: dict, q: float) -> int | None:
     """Nearest-rank percentile of a histogram, computed from its buckets as
     spill::measure::LogHistogram::percentile does: the midpoint of the bucket
     holding the ceil(q/100 * count)-th smallest sample, clamped to
-    [min, max]; q >= 100 is the exact max; 0 when empty."""
+    [min, max]; q >= 100 is the exact max; None when empty (no samples)."""
     count = hist["count"]
     if count == 0:
-        return 0
+        return None
     if not q < 100.0:
         return hist["max"]
     rank = min(max(math.ceil(max(q, 0.0) / 100.0 * float(count)), 1), count)
@@ -403,12 +600,14 @@ def merge_histograms(hists: Iterable[dict | None]) -> dict | None:
     count = sum(h["count"] for h in present)
     nonempty = [h for h in present if h["count"]]
     merged = {"count": count,
-              "min": min((h["min"] for h in nonempty), default=0),
-              "max": max((h["max"] for h in nonempty), default=0),
-              "mean": (sum(float(h.get("mean", 0.0)) * h["count"] for h in nonempty) / count) if count else 0.0,
+              "min": min((h["min"] for h in nonempty), default=None),
+              "max": max((h["max"] for h in nonempty), default=None),
+              "mean": (sum(float(h.get("mean", 0.0)) * h["count"] for h in nonempty) / count) if count else None,
               "buckets": [[lower, upper, n] for (lower, upper), n in sorted(buckets.items())]}
     for key, q in LATENCY_PERCENTILES:
         merged[key] = histogram_percentile(merged, q)
+    if not count:
+        merged["undefined"] = {key: "no samples" for key in ("min", "max", "mean", *(k for k, _ in LATENCY_PERCENTILES))}
     return merged
 
 

@@ -51,6 +51,12 @@ std::uint64_t piece_uint(const std::string& piece, const std::string& whole, con
 
 }  // namespace
 
+std::string grid_keys() {
+    std::string keys;
+    for (const GridParameter& row : grid_parameters()) keys += std::string(keys.empty() ? "" : ", ") + row.option;
+    return keys + ", " + delay_mode_option + ", " + placement_option;
+}
+
 std::uint64_t parse_uint(const std::string& text, const std::string& what) {
     const std::string t = trim(text);
     return piece_uint(t, t, what);
@@ -193,31 +199,55 @@ void check_ring_size(std::uint64_t n) {
         throw InputError("--ring-size: " + std::to_string(n) + " is not a compiled ring size (powers of two from 64 to 65536)");
 }
 
+const std::vector<GridParameter>& grid_parameters() {
+    // Expansion order: the first row is the outermost loop.
+    static const std::vector<GridParameter> rows = {
+        {"items", "items", "items per repetition, over all producers [100000]", &Grid::items, &Params::items, nullptr, 1, false},
+        {"rounds", "rounds", "rounds per repetition [100]", &Grid::rounds, &Params::rounds, &ParamUse::rounds, 1, false},
+        {"producers", "producers", "producer threads (pool workers) [2]", &Grid::producers, &Params::producers, &ParamUse::producers, 1, false},
+        {"mergers", "mergers", "merger threads (mpsm) or stage-2 workers (pipeline) [1]", &Grid::mergers, &Params::mergers, &ParamUse::mergers, 1,
+         false},
+        {"ring_size", "ring-size", "ring capacity, power of two 64..65536; the queue capacity of a baseline [1024]", &Grid::ring_size,
+         &Params::ring_size, &ParamUse::ring_size, 1024, false},
+        {"consumer_delay_ns", "consumer-delay-ns", "consumer slowdown in ns [0]", &Grid::consumer_delay_ns, &Params::consumer_delay_ns,
+         &ParamUse::consumer_delay, 0, false},
+        {"rate_items_per_s", "rate-items-per-s", "open-loop target rate over all producers (latency_open) [100000]", &Grid::rate_items_per_s,
+         &Params::rate_items_per_s, &ParamUse::rate, 0, true},
+    };
+    return rows;
+}
+
 bool set_grid_param(Grid& g, const std::string& key, const std::string& value) {
     const std::string opt = "--" + key;
-    if (key == "producers") g.producers = parse_list(value, opt);
-    else if (key == "mergers") g.mergers = parse_list(value, opt);
-    else if (key == "ring-size") g.ring_size = parse_list(value, opt);
-    else if (key == "consumer-delay-ns") g.consumer_delay_ns = parse_list(value, opt);
-    else if (key == "delay-mode") g.delay_mode = parse_delay_modes(value);
-    else if (key == "items") g.items = parse_list(value, opt);
-    else if (key == "rounds") g.rounds = parse_list(value, opt);
-    else if (key == "rate-items-per-s") g.rate_items_per_s = parse_list(value, opt);
-    else if (key == "placement") g.placement = parse_placements(value);
+    for (const GridParameter& row : grid_parameters()) {
+        if (key != row.option) continue;
+        g.*row.values = parse_list(value, opt);
+        return true;
+    }
+    if (key == delay_mode_option) g.delay_mode = parse_delay_modes(value);
+    else if (key == placement_option) g.placement = parse_placements(value);
     else return false;
     return true;
 }
 
+std::vector<ParamValue> param_values(const Params& p) {
+    std::vector<ParamValue> out;
+    for (const GridParameter& row : grid_parameters()) {
+        const std::uint64_t v = p.*row.value;
+        if (row.absent_when_zero && v == 0) continue;
+        out.push_back(ParamValue{row.key, std::to_string(v), v});
+    }
+    out.push_back(ParamValue{"delay_mode", to_string(p.delay_mode), std::nullopt});
+    if (!p.placement.empty()) out.push_back(ParamValue{"placement", p.placement, std::nullopt});
+    return out;
+}
+
 std::string PointSpec::id() const {
-    // Keys in alphabetical order, as in SCHEMA.md.
-    std::ostringstream o;
-    o << scenario << "|consumer_delay_ns=" << params.consumer_delay_ns << "|delay_mode=" << to_string(params.delay_mode)
-      << "|items=" << params.items << "|mergers=" << params.mergers;
-    if (!params.placement.empty()) o << "|placement=" << params.placement;
-    o << "|producers=" << params.producers;
-    if (params.rate_items_per_s != 0) o << "|rate_items_per_s=" << params.rate_items_per_s;
-    o << "|ring_size=" << params.ring_size << "|rounds=" << params.rounds;
-    return o.str();
+    std::vector<ParamValue> vs = param_values(params);
+    std::sort(vs.begin(), vs.end(), [](const ParamValue& a, const ParamValue& b) { return a.key < b.key; });
+    std::string s = scenario;
+    for (const ParamValue& v : vs) s += "|" + v.key + "=" + v.text;
+    return s;
 }
 
 std::vector<PointSpec> expand(const Grid& g, const ParamUse& use) {
@@ -249,40 +279,48 @@ std::vector<PointSpec> expand(const Grid& g, const ParamUse& use) {
             throw InputError(e.what() + where);
         }
     }
+    // The cartesian product, as an odometer over the rows (first row
+    // outermost) and the delay mode (innermost). A row the scenario does not
+    // sweep takes its neutral value: one value, so no repeated points.
+    const auto& rows = grid_parameters();
+    std::vector<std::vector<std::uint64_t>> axes;
+    for (const GridParameter& row : rows) {
+        const bool swept = row.swept == nullptr || use.*row.swept;
+        axes.push_back(swept ? g.*row.values : std::vector<std::uint64_t>{row.neutral});
+        if (axes.back().empty()) return {};
+    }
+    const std::vector<DelayMode> modes = use.consumer_delay ? g.delay_mode : std::vector<DelayMode>{DelayMode::busy_item};
+    if (modes.empty()) return {};
+    std::vector<std::size_t> at(rows.size() + 1, 0);
     std::vector<PointSpec> out;
     std::set<std::string> ids;
-    for (std::uint64_t items : g.items)
-        for (std::uint64_t rounds : g.rounds)
-            for (std::uint64_t producers : g.producers)
-                for (std::uint64_t mergers : g.mergers)
-                    for (std::uint64_t ring : g.ring_size)
-                        for (std::uint64_t delay : g.consumer_delay_ns)
-                            for (DelayMode mode : g.delay_mode)
-                                for (std::uint64_t rate : g.rate_items_per_s) {
-                                    PointSpec p;
-                                    p.scenario = g.scenario;
-                                    Params& q = p.params;
-                                    q.items = items;
-                                    q.rounds = use.rounds ? rounds : 1;
-                                    q.producers = use.producers ? producers : 1;
-                                    q.mergers = use.mergers ? mergers : 1;
-                                    q.ring_size = use.ring_size ? ring : 1024;
-                                    q.consumer_delay_ns = use.consumer_delay ? delay : 0;
-                                    q.delay_mode = (use.consumer_delay && q.consumer_delay_ns != 0) ? mode : DelayMode::busy_item;
-                                    q.rate_items_per_s = use.rate ? rate : 0;
-                                    if (use.rate && q.items / q.rate_items_per_s > max_paced_seconds)
-                                        throw InputError("--rate-items-per-s: " + std::to_string(q.rate_items_per_s) + " items/s" + where + " would take " +
-                                                         std::to_string(q.items / q.rate_items_per_s) + " s for " + std::to_string(q.items) +
-                                                         " items (limit " + std::to_string(max_paced_seconds) + " s per repetition)");
-                                    if (use.mergers && use.mergers_need_producers && q.mergers > q.producers)
-                                        throw InputError("--mergers: " + std::to_string(q.mergers) + " mergers for " + std::to_string(q.producers) +
-                                                         " producers in " + g.scenario + where + " (each merger needs at least one producer)");
-                                    if (q.items < q.producers * q.rounds)
-                                        throw InputError("--items: " + std::to_string(q.items) + " items" + where + " is fewer than producers x rounds (" +
-                                                         std::to_string(q.producers) + " x " + std::to_string(q.rounds) + ") for " + g.scenario);
-                                    if (ids.insert(p.id()).second) out.push_back(std::move(p));
-                                }
-    return out;
+    for (;;) {
+        PointSpec p;
+        p.scenario = g.scenario;
+        Params& q = p.params;
+        for (std::size_t k = 0; k < rows.size(); ++k) q.*rows[k].value = axes[k][at[k]];
+        q.delay_mode = q.consumer_delay_ns != 0 ? modes[at.back()] : DelayMode::busy_item;
+        if (use.rate && q.items / q.rate_items_per_s > max_paced_seconds)
+            throw InputError("--rate-items-per-s: " + std::to_string(q.rate_items_per_s) + " items/s" + where + " would take " +
+                             std::to_string(q.items / q.rate_items_per_s) + " s for " + std::to_string(q.items) + " items (limit " +
+                             std::to_string(max_paced_seconds) + " s per repetition)");
+        if (use.mergers && use.mergers_need_producers && q.mergers > q.producers)
+            throw InputError("--mergers: " + std::to_string(q.mergers) + " mergers for " + std::to_string(q.producers) + " producers in " +
+                             g.scenario + where + " (each merger needs at least one producer)");
+        if (q.items < q.producers * q.rounds)
+            throw InputError("--items: " + std::to_string(q.items) + " items" + where + " is fewer than producers x rounds (" +
+                             std::to_string(q.producers) + " x " + std::to_string(q.rounds) + ") for " + g.scenario);
+        if (ids.insert(p.id()).second) out.push_back(std::move(p));
+        // Next combination: the innermost axis turns fastest.
+        std::size_t k = at.size();
+        while (k > 0) {
+            --k;
+            const std::size_t size = k == rows.size() ? modes.size() : axes[k].size();
+            if (++at[k] < size) break;
+            at[k] = 0;
+            if (k == 0) return out;
+        }
+    }
 }
 
 SweepFile parse_sweep(const std::string& text, const std::string& name) {
@@ -316,7 +354,7 @@ SweepFile parse_sweep(const std::string& text, const std::string& name) {
         if (value.empty()) throw InputError(at + ": key '" + key + "' has no value");
         try {
             if (set_grid_param(current ? *current : defaults, key, value)) continue;
-            if (current) throw InputError("unknown key '" + key + "' in a scenario section (grid keys: producers, mergers, ring-size, consumer-delay-ns, delay-mode, items, rounds, rate-items-per-s, placement)");
+            if (current) throw InputError("unknown key '" + key + "' in a scenario section (grid keys: " + grid_keys() + ")");
             if (key == "repetitions") f.settings.repetitions = parse_uint(value, key);
             else if (key == "warmup") f.settings.warmup = parse_uint(value, key);
             else if (key == "pin") {

@@ -95,13 +95,6 @@ struct Params {
     friend bool operator==(const Params&, const Params&) = default;
 };
 
-/// A scenario plus its parameters; `id()` is the stable key of SCHEMA.md.
-struct PointSpec {
-    std::string scenario;
-    Params params;
-    [[nodiscard]] std::string id() const;
-};
-
 /// Which parameters a scenario reads; the others are pinned to neutral values.
 struct ParamUse {
     bool producers = true;
@@ -111,6 +104,53 @@ struct ParamUse {
     bool rounds = true;
     bool ring_size = true;
     bool rate = false;  // paces producers at --rate-items-per-s (open loop)
+};
+
+/// One numeric grid parameter and every name it goes by. grid_parameters()
+/// is the one place a parameter is declared: the command-line options, the
+/// sweep-file keys, grid expansion, the point id, a point's `params`, the
+/// CSV columns and `spill-bench list` all read it. Adding a parameter is a
+/// Grid field, a Params field, a ParamUse flag and a row here.
+struct GridParameter {
+    const char* key;     // in ids, `params` and CSV columns: "ring_size"
+    const char* option;  // on the command line (--ring-size) and in sweep files
+    const char* help;    // one line, default in brackets
+    std::vector<std::uint64_t> Grid::*values;
+    std::uint64_t Params::*value;
+    bool ParamUse::*swept;   // nullptr: every scenario sweeps it
+    std::uint64_t neutral;   // its value in a scenario that does not sweep it
+    bool absent_when_zero;   // 0 means "not set": left out of `params` and the id (the paced rate)
+};
+/// The numeric parameters, in expansion order (outermost loop first).
+const std::vector<GridParameter>& grid_parameters();
+/// Every grid key (option spelling), for messages: "items, rounds, ...".
+std::string grid_keys();
+
+/// The two parameters that are not plain numbers: the delay mode (swept with
+/// the consumer delay, innermost) and the placement class (resolved against
+/// the machine by the plan, not by expand()).
+inline constexpr const char* delay_mode_option = "delay-mode";
+inline constexpr const char* placement_option = "placement";
+
+/// One parameter of a point as it is recorded: its key and value (a number,
+/// or text for the delay mode and the placement class).
+struct ParamValue {
+    std::string key;
+    std::string text;                     // the value as written in the id
+    std::optional<std::uint64_t> number;  // set for numeric parameters
+};
+/// Every recorded parameter of `p`, in grid_parameters() order, then
+/// delay_mode, then placement; parameters that are "not set" are left out.
+/// The point id and a point's `params` object are both made from this list.
+std::vector<ParamValue> param_values(const Params& p);
+
+/// A scenario plus its parameters; `id()` is the stable key of SCHEMA.md:
+/// the scenario, then `|key=value` for every entry of param_values() in
+/// alphabetical order of the keys.
+struct PointSpec {
+    std::string scenario;
+    Params params;
+    [[nodiscard]] std::string id() const;
 };
 
 /// Limits of --rate-items-per-s, and of the time one paced repetition may take.

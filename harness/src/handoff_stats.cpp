@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 
+#include "figure.hpp"
 #include "handoff_stats_json.hpp"
 
 namespace spill::bench {
@@ -27,11 +28,6 @@ std::vector<OccupancyProbe::Point> OccupancyProbe::points() const {
 namespace {
 
 constexpr const char* role_names[3] = {"producer", "merger", "consumer"};
-
-json ratio(double num, double den) {
-    if (!(den > 0) || !std::isfinite(num)) return json();
-    return num / den;
-}
 
 /// Nearest-rank percentile of a power-of-two histogram: the upper bound of
 /// the bucket holding the rank, clamped to the exact maximum.
@@ -62,11 +58,16 @@ json handoff_json(const HandoffRecord& h) {
     json j;
     j["handoffs"] = h.takes;
     j["items"] = h.taken_items;
+    const std::string no_takes = "no batch was taken from the slots";
+    const std::string no_publishes = "no ring was published";
     {
         json d;
-        d["mean"] = ratio(static_cast<double>(h.taken_items), static_cast<double>(h.takes));
-        d["p50_upper"] = h.takes ? json(log2_percentile(h.take_by_log2, h.takes, h.max_take, 50.0)) : json();
-        d["p99_upper"] = h.takes ? json(log2_percentile(h.take_by_log2, h.takes, h.max_take, 99.0)) : json();
+        put(d, "mean", Figure::ratio(static_cast<double>(h.taken_items), static_cast<double>(h.takes), no_takes));
+        const auto pct = [&](double q) {
+            return h.takes ? Figure::of(static_cast<double>(log2_percentile(h.take_by_log2, h.takes, h.max_take, q))) : Figure::undefined(no_takes);
+        };
+        put(d, "p50_upper", pct(50.0));
+        put(d, "p99_upper", pct(99.0));
         d["max"] = h.max_take;
         json buckets = json::array();
         for (std::size_t b = 0; b < h.take_by_log2.size(); ++b) {
@@ -81,11 +82,11 @@ json handoff_json(const HandoffRecord& h) {
     j["publishes"] = h.publishes;
     j["recycle_hits"] = h.recycle_hits;
     j["merge_backs"] = h.merge_backs;
-    j["recycle_hit_rate"] = ratio(static_cast<double>(h.recycle_hits), static_cast<double>(h.publishes));
+    put(j, "recycle_hit_rate", Figure::ratio(static_cast<double>(h.recycle_hits), static_cast<double>(h.publishes), no_publishes));
     {
         json o;
         o["capacity_items"] = h.ring_capacity;
-        o["mean_items"] = ratio(static_cast<double>(h.occupancy_sum_items), static_cast<double>(h.publishes));
+        put(o, "mean_items", Figure::ratio(static_cast<double>(h.occupancy_sum_items), static_cast<double>(h.publishes), no_publishes));
         o["max_items"] = h.occupancy_max_items;
         std::vector<std::uint64_t> items;
         json t = json::array(), w = json::array(), n = json::array();
@@ -96,8 +97,12 @@ json handoff_json(const HandoffRecord& h) {
             items.push_back(p.s.items);
         }
         o["samples"] = items.size();
-        o["sampled_p50_items"] = items.empty() ? json() : json(exact_percentile(items, 50.0));
-        o["sampled_p99_items"] = items.empty() ? json() : json(exact_percentile(items, 99.0));
+        const auto sampled = [&](double q) {
+            return items.empty() ? Figure::undefined("no occupancy sample (a sample is taken from the second round on)")
+                                 : Figure::of(static_cast<double>(exact_percentile(items, q)));
+        };
+        put(o, "sampled_p50_items", sampled(50.0));
+        put(o, "sampled_p99_items", sampled(99.0));
         o["series"] = {{"t_seconds", t}, {"worker", w}, {"items", n}};
         j["occupancy"] = o;
     }
@@ -114,8 +119,9 @@ json handoff_json(const HandoffRecord& h) {
             x["blocks"] = rw.w.blocks;
             x["spin_seconds"] = static_cast<double>(rw.w.spin_ns) * 1e-9;
             x["blocked_seconds"] = static_cast<double>(rw.w.block_ns) * 1e-9;
-            x["spin_fraction"] = ratio(static_cast<double>(rw.w.spin_ns) * 1e-9, thread_seconds);
-            x["blocked_fraction"] = ratio(static_cast<double>(rw.w.block_ns) * 1e-9, thread_seconds);
+            const std::string no_time = "the repetition took no measurable time";
+            put(x, "spin_fraction", Figure::ratio(static_cast<double>(rw.w.spin_ns) * 1e-9, thread_seconds, no_time));
+            put(x, "blocked_fraction", Figure::ratio(static_cast<double>(rw.w.block_ns) * 1e-9, thread_seconds, no_time));
             roles[role_names[r]] = x;
         }
         j["wait_by_role"] = roles;

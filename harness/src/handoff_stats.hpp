@@ -1,5 +1,5 @@
 // harness/src/handoff_stats.hpp: handoff statistics of one repetition of a
-// ring-handing scenario (issue 9, item 4): items per handoff, recycle-slot
+// ring-handing scenario: items per handoff, recycle-slot
 // hit rate, ring occupancy over time, and the time each role spent spinning
 // or blocked while waiting.
 //

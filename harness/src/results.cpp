@@ -17,32 +17,6 @@
 
 namespace spill::bench {
 
-json summarize(const std::vector<double>& values) {
-    json s;
-    if (values.empty()) {
-        s["median"] = nullptr;
-        s["min"] = nullptr;
-        s["max"] = nullptr;
-        s["cv"] = nullptr;
-        return s;
-    }
-    std::vector<double> v = values;
-    std::sort(v.begin(), v.end());
-    const std::size_t n = v.size();
-    const double median = n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-    double mean = 0;
-    for (double x : v) mean += x;
-    mean /= static_cast<double>(n);
-    double var = 0;
-    for (double x : v) var += (x - mean) * (x - mean);
-    var = n > 1 ? var / static_cast<double>(n - 1) : 0.0;
-    s["median"] = median;
-    s["min"] = v.front();
-    s["max"] = v.back();
-    s["cv"] = mean != 0 ? std::sqrt(var) / mean : 0.0;
-    return s;
-}
-
 ResultDoc::ResultDoc(json metadata) {
     doc_["schema_version"] = schema_version;
     doc_["metadata"] = std::move(metadata);
@@ -103,7 +77,7 @@ std::string ResultDoc::csv() const {
     std::vector<std::string> param_cols = {"producers", "mergers", "ring_size", "consumer_delay_ns", "delay_mode", "items", "rounds"};
     static const std::vector<std::string> fixed_counters = {"cpu_seconds", "voluntary_context_switches", "involuntary_context_switches", "page_faults",
                                                             "allocations"};
-    static const std::vector<std::string> check_cols = {"produced", "delivered", "overflowed", "merged_back", "dropped", "passed"};
+    static const std::vector<std::string> check_cols = {"produced", "delivered", "overflowed", "merged_items", "dropped", "passed"};
     // Extra counter columns (PAPI events), in first-seen order.
     std::vector<std::string> extra;
     for (const json& p : doc_["points"])
@@ -142,7 +116,7 @@ std::string ResultDoc::csv() const {
             }
     }
     std::ostringstream o;
-    o << "id,scenario";
+    o << "id,scenario,contender";
     for (auto& c : param_cols) o << ',' << c;
     o << ",repetition,seconds,items,items_per_second";
     for (auto& c : fixed_counters) o << ',' << c;
@@ -154,7 +128,8 @@ std::string ResultDoc::csv() const {
     for (const json& p : doc_["points"]) {
         std::size_t k = 0;
         for (const json& r : p.value("repetitions", json::array())) {
-            o << csv_field(p["id"]) << ',' << csv_field(p["scenario"]);
+            o << csv_field(p["id"]) << ',' << csv_field(p["scenario"]) << ','
+              << csv_field(p.contains("facts") && p["facts"].is_object() ? p["facts"].value("contender", json()) : json());
             for (auto& c : param_cols) o << ',' << csv_field(p["params"].value(c, json()));
             o << ',' << k++ << ',' << csv_field(r["seconds"]) << ',' << csv_field(r["items"]) << ',' << csv_field(r["items_per_second"]);
             for (auto& c : fixed_counters) o << ',' << csv_field(r["counters"].value(c, json()));
@@ -221,9 +196,9 @@ void write_atomically(const std::string& path, const std::string& text) {
     }
 }
 
-void ResultDoc::write(const std::string& path) const {
+void ResultDoc::write(const std::string& path, bool with_csv) const {
     write_atomically(path, doc_.dump(2) + "\n");
-    write_atomically(csv_path_for(path), csv());
+    if (with_csv) write_atomically(csv_path_for(path), csv());
 }
 
 void check_output_path(const std::string& path) {

@@ -1,5 +1,9 @@
-// harness/src/results.hpp: the result document of harness/SCHEMA.md: load
-// (for --resume and merge), add points, and write JSON + CSV atomically.
+// harness/src/results.hpp: the result document of harness/SCHEMA.md: the one
+// reader of result files (for --resume and merge), the points of a run, and
+// the atomic writes of the JSON (and, on request, of the CSV beside it).
+//
+// Points arrive as the JSON of their typed record (record.hpp) or, resumed
+// or merged, as read from a file; the document never computes from them.
 #pragma once
 
 #include <set>
@@ -12,10 +16,9 @@ namespace spill::bench {
 
 using json = nlohmann::ordered_json;
 
-inline constexpr int schema_version = 1;
-
-/// Summary statistics of one metric over the repetitions.
-json summarize(const std::vector<double>& values);
+/// The version of harness/SCHEMA.md this spill-bench writes (and the only
+/// one --resume and merge accept).
+inline constexpr int schema_version = 2;
 
 class ResultDoc {
 public:
@@ -32,9 +35,13 @@ public:
     [[nodiscard]] const json& doc() const { return doc_; }
     [[nodiscard]] std::size_t size() const { return doc_["points"].size(); }
 
-    /// Writes PATH (JSON) and PATH-with-.csv (one row per repetition), each
-    /// through a temporary file, fsync and rename.
-    void write(const std::string& path) const;
+    /// Writes PATH (JSON) and, with `with_csv`, PATH-with-.csv (one row per
+    /// repetition), each through a temporary file, fsync and rename.
+    void write(const std::string& path, bool with_csv) const;
+    /// The CSV view of the points: one row per repetition, flattened from
+    /// each point's record as written (so resumed and merged points get
+    /// rows too). Columns that only some points have appear only when a
+    /// point of the document has them.
     [[nodiscard]] std::string csv() const;
 
 private:

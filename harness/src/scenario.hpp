@@ -173,7 +173,7 @@ struct RepResult {
     std::uint64_t produced = 0;
     std::uint64_t delivered = 0;
     std::uint64_t overflowed = 0;
-    std::uint64_t merged_back = 0;
+    std::uint64_t merged_items = 0;  // items moved by merge backs (WorkerStats::merged_items), not merge-back events
     std::uint64_t dropped = 0;
     bool fifo = true;
     std::optional<bool> order;  // set by ordered scenarios
@@ -255,20 +255,81 @@ private:
     std::optional<std::uint64_t> a0_, a1_;
 };
 
-/// A workload. Cold-path interface: one virtual call per repetition.
+/// How many handoffs one round of a scenario makes (items change hands
+/// between threads once per handoff): the divisor of the per-handoff costs
+/// and the floor's items per handoff.
+enum class HandoffRule {
+    none,                   // one thread: nothing is handed over (ring)
+    producers,              // every producer hands its ring on once per round
+    producers_and_mergers,  // two stages: P stage-1 rings and M stage-2 rings per round (pipeline)
+    items,                  // a queue: every item is handed over on its own (baselines)
+};
+const char* to_string(HandoffRule r) noexcept;
+/// Handoffs per round of a point with parameters `p` under rule `r`.
+std::uint64_t handoffs_per_round(HandoffRule r, const Params& p) noexcept;
+
+/// The floor a scenario's time per item is divided by (SCHEMA.md,
+/// floor_multiples).
+enum class FloorKind {
+    none,          // no floor defined (why: ScenarioFacts::floor_note)
+    masked_store,  // one thread pushing: the masked-store rate
+    handoff,       // rings handed over: 2 line transfers per handoff
+};
+const char* to_string(FloorKind f) noexcept;
+
+/// A value of a contender's configuration, recorded per point in `config`
+/// (a report picks each contender's best configuration by it).
+enum class ConfigValue {
+    capacity_items,  // ring or queue capacity: params.ring_size
+    batch_items,     // items a producer hands over at once: items / (producers x rounds)
+};
+const char* to_string(ConfigValue c) noexcept;
+std::uint64_t config_value(ConfigValue c, const Params& p) noexcept;
+
+/// What a scenario is, declared once on the scenario: `list` prints it,
+/// every point records it (`facts`, `config`), and the runner derives the
+/// handoff counts and the floor from it. Plain data; a new scenario fills
+/// one in (harness/README.md, "How to add a scenario").
+struct ScenarioFacts {
+    std::string name;
+    std::string description;
+    std::string contender;          // "spill", or the queue it measures ("mutex_deque", "moodycamel", ...)
+    std::string job;                // who hands items to whom: "1 thread", "P->1", "P->M", "pipeline" (a point
+                                    // with one producer records "P->1" as "1->1": job_of())
+    bool hands_rings = false;       // producers hand whole rings to a collector
+    bool handoff_stats = false;     // each repetition records a `handoff` block (RepResult::handoff; checked)
+    std::vector<std::string> roles; // thread roles, in pinning-slot order ("producer", "consumer", "owner", "merger", "stage2")
+    ParamUse sweeps;                // which grid parameters it reads
+    bool ordered = false;           // checks exact global order
+    HandoffRule handoffs = HandoffRule::none;
+    FloorKind floor = FloorKind::none;
+    std::string floor_note;         // why there is no floor, when floor is none
+    std::vector<ConfigValue> config;  // what makes up the contender's configuration
+};
+
+/// The job of a point: the scenario's job with the producer count filled in
+/// where it is 1 ("P->1" with one producer is "1->1").
+std::string job_of(const ScenarioFacts& f, const Params& p);
+
+/// A workload. Cold-path interface: one virtual call per repetition. Its
+/// facts are data given at construction.
 class Scenario {
 public:
+    explicit Scenario(ScenarioFacts facts) : facts_(std::move(facts)) {}
     virtual ~Scenario() = default;
-    [[nodiscard]] virtual std::string name() const = 0;
-    [[nodiscard]] virtual std::string description() const = 0;
-    [[nodiscard]] virtual ParamUse uses() const = 0;
-    /// Whether the scenario checks exact global order.
-    [[nodiscard]] virtual bool ordered() const { return false; }
+    Scenario(const Scenario&) = delete;
+    Scenario& operator=(const Scenario&) = delete;
+
+    [[nodiscard]] const ScenarioFacts& facts() const noexcept { return facts_; }
+    [[nodiscard]] const std::string& name() const noexcept { return facts_.name; }
     /// Empty if the scenario can run; otherwise why not (a dependency that
     /// was missing at build time). Sweeps skip such scenarios with a notice.
     [[nodiscard]] virtual std::string unavailable() const { return {}; }
     /// Runs one repetition; calls env.begin()/env.end() around the measured phase.
     virtual RepResult run(RunEnv& env) const = 0;
+
+private:
+    ScenarioFacts facts_;
 };
 
 /// Every registered scenario, in listing order.

@@ -208,53 +208,73 @@ RepResult baseline_tbb(RunEnv& env) {
 }
 #endif
 
+/// The facts every baseline shares: the P-to-1 job through a queue that
+/// hands over one item at a time; `contender` names the queue.
+ScenarioFacts baseline_facts(std::string name, std::string contender, std::string desc, bool bounded) {
+    ScenarioFacts f;
+    f.name = std::move(name);
+    f.description = std::move(desc);
+    f.contender = std::move(contender);
+    f.job = "P->1";
+    f.roles = {"producer", "consumer"};
+    f.sweeps.rounds = false;  // one continuous stream; ring-size is the queue capacity
+    f.handoffs = HandoffRule::items;
+    f.floor_note = "no floor is defined for a queue baseline";
+    if (bounded) f.config = {ConfigValue::capacity_items};
+    return f;
+}
+
 class Baseline final : public Scenario {
 public:
     using Fn = RepResult (*)(RunEnv&);
-    Baseline(std::string name, std::string desc, Fn fn) : name_(std::move(name)), desc_(std::move(desc)), fn_(fn) {}
-    std::string name() const override { return name_; }
-    std::string description() const override { return desc_; }
-    ParamUse uses() const override {
-        ParamUse u;
-        u.rounds = false;  // one continuous stream; ring-size is the queue capacity
-        return u;
-    }
+    Baseline(ScenarioFacts facts, Fn fn) : Scenario(std::move(facts)), fn_(fn) {}
     RepResult run(RunEnv& env) const override { return fn_(env); }
 
 private:
-    std::string name_, desc_;
     Fn fn_;
 };
 
 /// A baseline whose library was not found at build time: listed, skipped by sweeps.
 class MissingBaseline final : public Scenario {
 public:
-    MissingBaseline(std::string name, std::string why) : name_(std::move(name)), why_(std::move(why)) {}
-    std::string name() const override { return name_; }
-    std::string description() const override { return "(not built: " + why_ + ")"; }
-    ParamUse uses() const override { return ParamUse{}; }
+    MissingBaseline(ScenarioFacts facts, std::string why) : Scenario(with_note(std::move(facts), why)), why_(std::move(why)) {}
     std::string unavailable() const override { return why_; }
-    RepResult run(RunEnv&) const override { throw std::logic_error(name_ + " is not built: " + why_); }
+    RepResult run(RunEnv&) const override { throw std::logic_error(name() + " is not built: " + why_); }
 
 private:
-    std::string name_, why_;
+    static ScenarioFacts with_note(ScenarioFacts f, const std::string& why) {
+        f.description = "(not built: " + why + ")";
+        return f;
+    }
+    std::string why_;
 };
 
 }  // namespace
 
 void add_baseline_scenarios(std::vector<std::unique_ptr<Scenario>>& out) {
-    out.push_back(std::make_unique<Baseline>("baseline_mutex", "std::mutex + std::deque + condition variable; consumer swaps the whole queue", baseline_mutex));
+    out.push_back(std::make_unique<Baseline>(
+        baseline_facts("baseline_mutex", "mutex_deque", "std::mutex + std::deque + condition variable; consumer swaps the whole queue", false),
+        baseline_mutex));
+    ScenarioFacts moodycamel = baseline_facts("baseline_moodycamel", "moodycamel",
+                                              "moodycamel::ConcurrentQueue with producer tokens; consumer bulk-dequeues 256", true);
 #if SPILL_HAVE_MOODYCAMEL
-    out.push_back(std::make_unique<Baseline>("baseline_moodycamel", "moodycamel::ConcurrentQueue with producer tokens; consumer bulk-dequeues 256", baseline_moodycamel));
+    out.push_back(std::make_unique<Baseline>(std::move(moodycamel), baseline_moodycamel));
 #else
-    out.push_back(std::make_unique<MissingBaseline>("baseline_moodycamel", "the concurrentqueue header was not found at build time"));
+    out.push_back(std::make_unique<MissingBaseline>(std::move(moodycamel), "the concurrentqueue header was not found at build time"));
 #endif
-    out.push_back(std::make_unique<Baseline>("baseline_boost_queue", "boost::lockfree::queue, bounded_push with capacity ring-size", baseline_boost_queue));
-    out.push_back(std::make_unique<Baseline>("baseline_boost_spsc", "one boost::lockfree::spsc_queue per producer (capacity ring-size), consumer round-robins", baseline_boost_spsc));
+    out.push_back(std::make_unique<Baseline>(
+        baseline_facts("baseline_boost_queue", "boost_queue", "boost::lockfree::queue, bounded_push with capacity ring-size", true),
+        baseline_boost_queue));
+    out.push_back(std::make_unique<Baseline>(baseline_facts("baseline_boost_spsc", "boost_spsc",
+                                                            "one boost::lockfree::spsc_queue per producer (capacity ring-size), consumer round-robins",
+                                                            true),
+                                             baseline_boost_spsc));
+    ScenarioFacts tbb =
+        baseline_facts("baseline_tbb", "tbb", "tbb::concurrent_bounded_queue, capacity ring-size (producers block when full)", true);
 #if SPILL_HAVE_TBB
-    out.push_back(std::make_unique<Baseline>("baseline_tbb", "tbb::concurrent_bounded_queue, capacity ring-size (producers block when full)", baseline_tbb));
+    out.push_back(std::make_unique<Baseline>(std::move(tbb), baseline_tbb));
 #else
-    out.push_back(std::make_unique<MissingBaseline>("baseline_tbb", "TBB was not found at build time (meson option baselines)"));
+    out.push_back(std::make_unique<MissingBaseline>(std::move(tbb), "TBB was not found at build time (meson option baselines)"));
 #endif
 }
 

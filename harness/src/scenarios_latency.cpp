@@ -1,4 +1,4 @@
-// harness/src/scenarios_latency.cpp: latency distributions (issue 9, item 3).
+// harness/src/scenarios_latency.cpp: latency distributions.
 //
 // `latency` (closed loop) and `latency_open` (open loop) run the fan_in shape:
 // P producers push TimedItems into their rings, the owner thread dispatches
@@ -140,7 +140,7 @@ RepResult run_latency(RunEnv& env) {
     r.fifo = v.fifo();
     r.message = v.message();
     for (const auto& c : overflow) r.overflowed += c.n;
-    for (std::size_t w = 0; w < pool.workers(); ++w) r.merged_back += pool.stats(w).merged_items;
+    for (std::size_t w = 0; w < pool.workers(); ++w) r.merged_items += pool.stats(w).merged_items;
     r.latency = std::move(res);
     return r;
 }
@@ -148,18 +148,27 @@ RepResult run_latency(RunEnv& env) {
 template <bool Open>
 class LatencyScenario final : public Scenario {
 public:
-    std::string name() const override { return Open ? "latency_open" : "latency"; }
-    std::string description() const override {
-        return Open ? "open loop: items paced at --rate-items-per-s, latency from the intended send time (no coordinated omission); fan_in shape"
-                    : "closed loop: per-item (push -> consumer) and per-handoff (task end -> consumer) latency histograms; fan_in shape";
-    }
-    ParamUse uses() const override {
-        ParamUse u;
-        u.rate = Open;
-        return u;
-    }
+    LatencyScenario() : Scenario(facts()) {}
     RepResult run(RunEnv& env) const override {
         return with_ring_size(env.params.ring_size, [&](auto n) { return run_latency<decltype(n)::value, Open>(env); });
+    }
+
+private:
+    static ScenarioFacts facts() {
+        ScenarioFacts f;
+        f.name = Open ? "latency_open" : "latency";
+        f.description = Open ? "open loop: items paced at --rate-items-per-s, latency from the intended send time (no coordinated omission); fan_in shape"
+                             : "closed loop: per-item (push -> consumer) and per-handoff (task end -> consumer) latency histograms; fan_in shape";
+        f.contender = "spill";
+        f.job = "P->1";
+        f.hands_rings = true;
+        f.roles = {"producer", "consumer"};
+        f.sweeps.rate = Open;
+        f.handoffs = HandoffRule::producers;
+        f.floor = FloorKind::none;
+        f.floor_note = Open ? "the pacing sets the time per item" : "the clock reads on every item set the time per item";
+        f.config = {ConfigValue::capacity_items, ConfigValue::batch_items};
+        return f;
     }
 };
 

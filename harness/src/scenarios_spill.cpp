@@ -48,7 +48,7 @@ RepResult result_of(RunEnv& env, const Verifiers& vs, std::uint64_t produced, co
         if (r.message.empty()) r.message = v->message();
     }
     for (const auto& c : overflow) r.overflowed += c.n;
-    r.merged_back = merged;
+    r.merged_items = merged;
     return r;
 }
 
@@ -267,7 +267,7 @@ RepResult run_sequenced(RunEnv& env) {
 // backpressure) drain their share of the slots through MergerHandles, with
 // the consumer delay. A slow merger leaves slots FRESH, so workers merge back
 // and their rings overflow: delivered + overflowed == produced, and
-// merged_back counts the items moved by merge backs.
+// merged_items counts the items moved by merge backs.
 template <std::size_t N>
 RepResult run_mergers(RunEnv& env, std::size_t M, const char* role) {
     const Params& p = env.params;
@@ -408,58 +408,81 @@ RepResult run_pipeline(RunEnv& env) {
 template <class Body>
 class SpillScenario final : public Scenario {
 public:
-    SpillScenario(std::string name, std::string desc, ParamUse use, bool ordered, Body body)
-        : name_(std::move(name)), desc_(std::move(desc)), use_(use), ordered_(ordered), body_(std::move(body)) {}
-    std::string name() const override { return name_; }
-    std::string description() const override { return desc_; }
-    ParamUse uses() const override { return use_; }
-    bool ordered() const override { return ordered_; }
+    SpillScenario(ScenarioFacts facts, Body body) : Scenario(std::move(facts)), body_(std::move(body)) {}
     RepResult run(RunEnv& env) const override { return body_(env); }
 
 private:
-    std::string name_, desc_;
-    ParamUse use_;
-    bool ordered_;
     Body body_;
 };
 
 template <class Body>
-std::unique_ptr<Scenario> make(std::string name, std::string desc, ParamUse use, bool ordered, Body body) {
-    return std::make_unique<SpillScenario<Body>>(std::move(name), std::move(desc), use, ordered, std::move(body));
+std::unique_ptr<Scenario> make(ScenarioFacts facts, Body body) {
+    return std::make_unique<SpillScenario<Body>>(std::move(facts), std::move(body));
+}
+
+/// The facts every pool scenario shares: spill rings handed from P producers
+/// to a collector once per round, measured against the handoff floor.
+ScenarioFacts pool_facts(std::string name, std::string description, std::vector<std::string> roles) {
+    ScenarioFacts f;
+    f.name = std::move(name);
+    f.description = std::move(description);
+    f.contender = "spill";
+    f.job = "P->1";
+    f.hands_rings = true;
+    f.handoff_stats = true;
+    f.roles = std::move(roles);
+    f.handoffs = HandoffRule::producers;
+    f.floor = FloorKind::handoff;
+    f.config = {ConfigValue::capacity_items, ConfigValue::batch_items};
+    return f;
 }
 
 }  // namespace
 
 void add_spill_scenarios(std::vector<std::unique_ptr<Scenario>>& out) {
-    ParamUse single;
-    single.producers = false;
-    ParamUse multi;
-    ParamUse with_mergers;
-    with_mergers.mergers = true;
-    ParamUse two_stages = with_mergers;  // stage-2 workers need no stage-1 slot each
-    two_stages.mergers_need_producers = false;
-    out.push_back(make("ring", "single thread pushes into a SpillRing, evicting into a counting spout; drained once per round", single, false,
-                       [](RunEnv& e) { return with_ring_size(e.params.ring_size, [&](auto n) { return run_ring<decltype(n)::value>(e); }); }));
-    out.push_back(make("pool", "WorkerPool::run per round (P producers), then collect() into the consumer", multi, false,
+    ScenarioFacts ring;
+    ring.name = "ring";
+    ring.description = "single thread pushes into a SpillRing, evicting into a counting spout; drained once per round";
+    ring.contender = "spill";
+    ring.job = "1 thread";
+    ring.roles = {"producer"};
+    ring.sweeps.producers = false;
+    ring.floor = FloorKind::masked_store;
+    ring.config = {ConfigValue::capacity_items, ConfigValue::batch_items};
+    out.push_back(make(ring, [](RunEnv& e) { return with_ring_size(e.params.ring_size, [&](auto n) { return run_ring<decltype(n)::value>(e); }); }));
+
+    out.push_back(make(pool_facts("pool", "WorkerPool::run per round (P producers), then collect() into the consumer", {"producer", "consumer"}),
                        [](RunEnv& e) { return with_ring_size(e.params.ring_size, [&](auto n) { return run_pool<decltype(n)::value>(e); }); }));
-    out.push_back(make("stream", "dispatch, collect() repeatedly while the round runs, join", multi, false,
+    out.push_back(make(pool_facts("stream", "dispatch, collect() repeatedly while the round runs, join", {"producer", "consumer"}),
                        [](RunEnv& e) { return with_ring_size(e.params.ring_size, [&](auto n) { return run_stream<decltype(n)::value>(e); }); }));
-    out.push_back(make("fan_in", "FanInSpout collects round r-1 while the workers run round r", multi, false,
+    out.push_back(make(pool_facts("fan_in", "FanInSpout collects round r-1 while the workers run round r", {"producer", "consumer"}),
                        [](RunEnv& e) { return with_ring_size(e.params.ring_size, [&](auto n) { return run_fan_in<decltype(n)::value>(e); }); }));
-    out.push_back(make("sequenced", "SequencedFanIn + SequencedSpout: exact (round, worker, push) order checked", multi, true,
+    ScenarioFacts sequenced =
+        pool_facts("sequenced", "SequencedFanIn + SequencedSpout: exact (round, worker, push) order checked", {"producer", "consumer"});
+    sequenced.ordered = true;
+    out.push_back(make(sequenced,
                        [](RunEnv& e) { return with_ring_size(e.params.ring_size, [&](auto n) { return run_sequenced<decltype(n)::value>(e); }); }));
-    out.push_back(make("backpressure", "owner dispatches back to back, one consumer thread with the delay drains: merge back and overflow", multi, false,
+    out.push_back(make(pool_facts("backpressure", "owner dispatches back to back, one consumer thread with the delay drains: merge back and overflow",
+                                  {"producer", "consumer", "owner"}),
                        [](RunEnv& e) {
                            return with_ring_size(e.params.ring_size, [&](auto n) { return run_mergers<decltype(n)::value>(e, 1, "consumer"); });
                        }));
-    out.push_back(make("pipeline", "two pools: P stage-1 producers -> M stage-2 workers (--mergers) -> consumer", two_stages, false,
+    ScenarioFacts pipeline =
+        pool_facts("pipeline", "two pools: P stage-1 producers -> M stage-2 workers (--mergers) -> consumer", {"producer", "stage2", "consumer"});
+    pipeline.job = "pipeline";
+    pipeline.sweeps.mergers = true;
+    pipeline.sweeps.mergers_need_producers = false;  // stage-2 workers need no stage-1 slot each
+    pipeline.handoffs = HandoffRule::producers_and_mergers;
+    out.push_back(make(pipeline,
                        [](RunEnv& e) { return with_ring_size(e.params.ring_size, [&](auto n) { return run_pipeline<decltype(n)::value>(e); }); }));
-    out.push_back(make("mpsm", "P producers x M pinned merger threads (split_mergers), each merger verifies its slots", with_mergers, false,
-                       [](RunEnv& e) {
-                           return with_ring_size(e.params.ring_size, [&](auto n) {
-                               return run_mergers<decltype(n)::value>(e, static_cast<std::size_t>(e.params.mergers), "merger");
-                           });
-                       }));
+    ScenarioFacts mpsm =
+        pool_facts("mpsm", "P producers x M pinned merger threads (split_mergers), each merger verifies its slots", {"producer", "merger", "owner"});
+    mpsm.job = "P->M";
+    mpsm.sweeps.mergers = true;
+    out.push_back(make(mpsm, [](RunEnv& e) {
+        return with_ring_size(e.params.ring_size,
+                              [&](auto n) { return run_mergers<decltype(n)::value>(e, static_cast<std::size_t>(e.params.mergers), "merger"); });
+    }));
 }
 
 }  // namespace spill::bench

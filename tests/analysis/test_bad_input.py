@@ -45,8 +45,12 @@ def no_schema_version(tmp):
     return variant(tmp / "noversion.json", lambda d: d.pop("schema_version"))
 
 
-def schema_version_2(tmp):
-    return variant(tmp / "v2.json", lambda d: d.update(schema_version=2))
+def without_provenance(tmp):
+    return variant(tmp / "noprov.json", lambda d: d["metadata"].pop("provenance"))
+
+
+def point_without_facts(tmp):
+    return variant(tmp / "nofacts.json", lambda d: d["points"][0].pop("facts"))
 
 
 def schema_version_string(tmp):
@@ -104,16 +108,16 @@ CASES = [
      ["array.json", "top level is a JSON array"]),
     ("compare-no-schema-version", "compare.py", lambda t: [no_schema_version(t), BASE],
      ["noversion.json", "missing key 'schema_version'"]),
-    ("compare-mismatched-schema-versions", "compare.py", lambda t: [BASE, schema_version_2(t)],
-     ["v2.json", "schema_version 2 does not match base schema_version 1"]),
+    ("compare-no-provenance", "compare.py", lambda t: [BASE, without_provenance(t)],
+     ["noprov.json", "metadata.provenance is missing"]),
     ("compare-unsupported-schema-version", "compare.py", lambda t: [schema_version_7(t), BASE],
      ["v7.json", "unsupported schema_version 7"]),
     ("gate-string-schema-version", "gate.py",
      lambda t: ["--baseline", schema_version_string(t), "--candidate", BASE, "--max-regression", "5"],
      ["vstring.json", 'schema_version "1" is not an integer']),
-    ("gate-mismatched-schema-versions", "gate.py",
-     lambda t: ["--baseline", BASE, "--candidate", schema_version_2(t), "--max-regression", "5"],
-     ["v2.json", "schema_version 2 does not match baseline schema_version 1"]),
+    ("gate-point-without-facts", "gate.py",
+     lambda t: ["--baseline", BASE, "--candidate", point_without_facts(t), "--max-regression", "5"],
+     ["nofacts.json", FIRST_ID, "missing key 'facts'"]),
     ("compare-point-without-repetitions", "compare.py", lambda t: [point_without_repetitions(t), BASE],
      ["noreps.json", FIRST_ID, "missing key 'repetitions'"]),
     ("compare-non-numeric-throughput", "compare.py", lambda t: [BASE, non_numeric_throughput(t)],
@@ -149,8 +153,8 @@ CASES = [
      ["--max-regression"]),
     ("report-not-json", "report.py", lambda t: [not_json(t), "-o", str(t / "out")],
      ["garbage.json", "not JSON"]),
-    ("report-mismatched-schema-versions", "report.py", lambda t: [BASE, schema_version_2(t), "-o", str(t / "out")],
-     ["v2.json", "schema_version 2 does not match", "schema_version 1"]),
+    ("report-no-provenance", "report.py", lambda t: [BASE, without_provenance(t), "-o", str(t / "out")],
+     ["noprov.json", "metadata.provenance is missing"]),
     ("report-same-point-in-two-files", "report.py", lambda t: [BASE, BASE, "-o", str(t / "out")],
      [FIRST_ID, "is also in"]),
     ("report-output-is-a-file", "report.py", lambda t: [BASE, "-o", existing_file(t)],

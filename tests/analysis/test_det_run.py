@@ -4,7 +4,9 @@ The first part needs nothing but Python: it parses a cachegrind out file and
 spill-det's output written here by hand, and runs the command line against a
 stand-in script.  The end-to-end part needs valgrind and a built spill-det,
 named by the environment variable SPILL_DET_BINARY (the Meson test
-`det_run` sets it); without them it is skipped and says why.  It proves the
+`det_run` sets it); without the variable it is skipped and says why, and
+with the variable set but valgrind or the binary unusable it is skipped
+outside CI and fails in CI (CI=true), with the reason.  It proves the
 gate: an unchanged build passes `gate.py --mode deterministic --metric
 Ir_per_item --max-regression 2` against a fresh run, and the same build with
 `--extra-work 8` (8 more multiply-adds per item) is flagged with exit 1.
@@ -16,6 +18,8 @@ import json
 import os
 import shutil
 import stat
+import subprocess
+import sys
 import textwrap
 
 import pytest
@@ -23,7 +27,7 @@ import pytest
 import det_run
 import gate
 import spill_results as sr
-from conftest import run_cli
+from conftest import ANALYSIS, run_cli
 
 # A cachegrind out file as valgrind 3.19 writes it (cut down: two functions).
 CACHEGRIND_OUT = textwrap.dedent("""\
@@ -115,13 +119,24 @@ def test_det_run_subtracts_the_zero_item_run_and_divides_by_items():
     assert set(counters) == {*det_run.EVENTS, *(e + "_per_item" for e in det_run.EVENTS)}
 
 
-def test_det_run_point_is_schema_1_with_workload_scenario_and_params():
+def test_det_run_point_is_a_current_schema_point_with_workload_scenario_params_and_facts():
     point = ring_push_drop_point(extra_work=3)
     assert point["scenario"] == "det_ring_push_drop"
     assert point["params"] == {"items": 200_000, "extra_work": 3}
     assert point["checks"]["passed"] is True and point["checks"]["message"] == ""
-    doc = det_run.make_document([point], {"tool": "det_run.py"})
+    assert point["checks"]["merged_items"] == 0 and "merged_back" not in point["checks"]
+    assert sr.point_facts(point)["contender"] == "spill"
+    doc = det_run.make_document([point], {"tool": "det_run.py", "provenance": sr.provenance("det_run.py", ["-o", "x.json"])})
+    assert doc["schema_version"] == sr.SUPPORTED_SCHEMA_VERSION
     sr.validate(doc, "doc")  # raises on any schema violation
+
+
+def test_det_run_documents_without_provenance_are_refused_and_nothing_is_written(tmp_path):
+    doc = det_run.make_document([ring_push_drop_point()], {"tool": "det_run.py"})
+    out = tmp_path / "out.json"
+    with pytest.raises(sr.ResultError, match="metadata.provenance is missing"):
+        sr.write_results(str(out), doc)
+    assert not out.exists()
 
 
 def test_det_run_point_id_leaves_out_extra_work_so_a_slower_build_matches_the_baseline():
@@ -238,12 +253,29 @@ def _end_to_end_skip_reason() -> str | None:
     return None
 
 
-needs_spill_det = pytest.mark.skipif(_end_to_end_skip_reason() is not None,
-                                     reason=_end_to_end_skip_reason() or "")
+def _required_here() -> bool:
+    """In CI, a run that was asked for (SPILL_DET_BINARY set) must happen."""
+    return os.environ.get("CI") == "true" and bool(os.environ.get("SPILL_DET_BINARY"))
+
+
+def needs_spill_det(test):
+    return pytest.mark.usefixtures("spill_det_available")(test)
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
+def spill_det_available():
+    """Skips the end-to-end tests with the reason they cannot run; in CI,
+    when they were asked for, fails with it instead (a skip is not a pass)."""
+    reason = _end_to_end_skip_reason()
+    if reason is None:
+        return
+    if _required_here():
+        pytest.fail(f"REQUIRED CHECK NOT RUN (CI=true): {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, spill_det_available):
     """Three det_run results of the same binary: base, again, and --extra-work 8."""
     binary = os.environ["SPILL_DET_BINARY"]
     workdir = tmp_path_factory.mktemp("det")
@@ -309,4 +341,25 @@ def test_det_run_end_to_end_records_how_it_measured(runs):
     assert meta["valgrind"].startswith("valgrind-")
     assert meta["compiler"] != "unknown"
     assert "--items 0" in meta["method"]
+    prov = meta["provenance"]
+    assert set(sr.PROVENANCE_KEYS) <= set(prov) and prov["tool"] == "det_run.py"
+    assert "--extra-work 8" in prov["command_line"] and prov["commit"] != "unknown" and prov["host"]
     json.dumps(meta)  # plain JSON
+
+
+def test_an_unusable_spill_det_fails_in_ci_and_is_skipped_outside(tmp_path):
+    """The end-to-end part refuses to pass by skipping in CI."""
+    probe = tmp_path / "test_probe.py"
+    probe.write_text(textwrap.dedent(f"""\
+        import sys
+        sys.path[:0] = [{os.path.dirname(os.path.abspath(__file__))!r}, {ANALYSIS!r}]
+        from test_det_run import runs, spill_det_available, test_det_run_end_to_end_every_workload_passes_its_checks  # noqa: F401
+        """), encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k != "CI"}
+    env["SPILL_DET_BINARY"] = str(tmp_path / "no-such-spill-det")
+    argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs", str(probe)]
+    outside = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=str(tmp_path), timeout=120)
+    assert outside.returncode == 0 and "1 skipped" in outside.stdout, outside.stdout
+    inside = subprocess.run(argv, capture_output=True, text=True, env=dict(env, CI="true"), cwd=str(tmp_path), timeout=120)
+    assert inside.returncode != 0 and "REQUIRED CHECK NOT RUN" in inside.stdout, inside.stdout
+    assert "no-such-spill-det is not an executable file" in inside.stdout

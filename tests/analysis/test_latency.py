@@ -43,7 +43,7 @@ def test_percentiles_from_buckets_match_a_hand_computed_histogram():
     assert sr.histogram_percentile(hist, 99.0) == 1039        # midpoint of [1024, 1055]
     assert sr.histogram_percentile(hist, 99.9) == 66000       # midpoint 66559, clamped to max
     assert sr.histogram_percentile(hist, 100.0) == 66000
-    assert sr.histogram_percentile({"count": 0, "min": 0, "max": 0, "buckets": []}, 99.0) == 0
+    assert sr.histogram_percentile({"count": 0, "min": 0, "max": 0, "buckets": []}, 99.0) is None  # no samples: undefined, not 0
 
 
 def test_every_fixture_histogram_has_ordered_percentiles_equal_to_the_recomputed_ones():

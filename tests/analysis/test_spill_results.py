@@ -4,19 +4,134 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 
 import pytest
 
 import spill_results as sr
 import synth
-from conftest import BASE, CANDIDATE, FAILED_ID, MINIMAL
+from conftest import BASE, CANDIDATE, FAILED_ID, FIXTURES, MINIMAL
 
 
-def test_golden_fixtures_load_and_validate():
+HANDOFF_V1 = os.path.join(FIXTURES, "run_handoff.json")  # a real spill-bench run written in schema version 1
+SCENARIOS = os.path.join(FIXTURES, "scenarios.json")     # `spill-bench list --json`
+
+
+def test_golden_fixtures_load_and_validate_in_the_current_schema():
     for path in (BASE, CANDIDATE, MINIMAL):
+        with open(path, encoding="utf-8") as handle:
+            assert json.load(handle)["schema_version"] == sr.SUPPORTED_SCHEMA_VERSION  # as written, not upgraded
         doc = sr.load(path)
-        assert doc["schema_version"] == 1
         assert doc["points"]
+        assert set(sr.PROVENANCE_KEYS) <= set(doc["metadata"]["provenance"])
+        assert all(sr.point_facts(p) and sr.point_config(p) is not None for p in doc["points"])
+
+
+def test_a_version_1_file_is_upgraded_on_load():
+    with open(HANDOFF_V1, encoding="utf-8") as handle:
+        raw = json.load(handle)
+    assert raw["schema_version"] == 1
+    doc = sr.load(HANDOFF_V1)
+    assert doc["schema_version"] == sr.SUPPORTED_SCHEMA_VERSION
+    assert doc["metadata"]["upgraded_from_schema_version"] == 1
+    prov = doc["metadata"]["provenance"]
+    assert prov["commit"] == raw["metadata"]["commit"] and prov["host"] == raw["metadata"]["hostname"]
+    assert prov["command_line"] == raw["metadata"]["command_line"]
+    for before, after in zip(raw["points"], doc["points"]):
+        assert after["checks"]["merged_items"] == before["checks"]["merged_back"]  # items moved by merge backs
+        assert "merged_back" not in after["checks"]
+        assert all("merged_back" not in rep["checks"] for rep in after["repetitions"])
+        assert sr.point_facts(after) is None  # version 1 recorded none; readers must not guess
+
+
+def test_a_version_1_single_repetition_cv_of_zero_becomes_undefined_with_a_reason():
+    doc = synth.simple_doc({"a": [1e6]})
+    doc["points"][0]["summary"]["items_per_second"]["cv"] = 0.0  # what spill-bench wrote in version 1
+    up = sr.upgrade(doc)
+    block = up["points"][0]["summary"]["items_per_second"]
+    assert block["cv"] is None and "a spread needs 2 or more" in block["undefined"]["cv"]
+    assert doc["points"][0]["summary"]["items_per_second"]["cv"] == 0.0  # the input is not modified
+
+
+def test_undefined_statistics_are_none_with_a_reason_never_zero_or_nan():
+    one = sr.summarize([5.0])
+    assert one["median"] == 5.0 and one["cv"] is None and one["undefined"]["cv"]
+    none = sr.summarize([])
+    assert none["n"] == 0 and all(none[k] is None and none["undefined"][k] for k in ("median", "min", "max", "cv"))
+    assert "undefined" not in sr.summarize([1.0, 2.0])
+    point = synth.make_point("fan_in", dict(synth.BASE_PARAMS), [synth.repetition(1000, 1e6)])
+    point["summary"]["items_per_second"]["cv"] = 0.0
+    assert any(p.startswith("items_per_second.cv 0.0 is stored, but it is undefined") for p in sr.summary_disagreements(point))
+
+
+def test_ids_are_the_scenario_and_the_sorted_params_and_parse_back():
+    for path in (BASE, HANDOFF_V1):
+        for point in sr.load(path)["points"]:
+            assert sr.point_id(point["scenario"], point["params"]) == point["id"]
+            scenario, params = sr.parse_point_id(point["id"])
+            assert scenario == point["scenario"] and params == {k: str(v) for k, v in point["params"].items()}
+    with pytest.raises(sr.ResultError, match="'rounds' is not key=value"):
+        sr.parse_point_id("pool|items=5|rounds")
+
+
+def test_facts_come_from_the_file_as_spill_bench_declares_them():
+    with open(SCENARIOS, encoding="utf-8") as handle:
+        declared = {s["name"]: s["facts"] for s in json.load(handle)["scenarios"]}
+    for point in sr.load(BASE)["points"]:
+        facts = sr.point_facts(point)
+        assert facts["contender"] == declared[point["scenario"]]["contender"]
+        assert facts["hands_rings"] == declared[point["scenario"]]["hands_rings"]
+        assert set(sr.point_config(point)) == set(declared[point["scenario"]]["config"])
+    baselines = [p for p in sr.load(BASE)["points"] if p["scenario"].startswith("baseline_")]
+    assert baselines and all(sr.point_facts(p)["contender"] != "spill" and not sr.point_facts(p)["hands_rings"] for p in baselines)
+
+
+def test_provenance_names_commit_dirty_flag_date_host_and_command_line():
+    prov = sr.provenance("tool.py", ["--out", "x y.json"])
+    assert set(prov) == set(sr.PROVENANCE_KEYS)
+    assert prov["tool"] == "tool.py" and prov["command_line"] == "tool.py --out 'x y.json'"
+    assert prov["dirty"] in (True, False, None) and prov["date_utc"].endswith("Z") and prov["host"]
+    sr.validate_provenance(prov, "p")
+
+
+def test_write_results_writes_only_valid_current_documents_with_provenance(tmp_path):
+    doc = sr.load(MINIMAL)
+    out = tmp_path / "r.json"
+    sr.write_results(str(out), doc)
+    assert sr.load(str(out))["points"] == doc["points"]
+    bad = copy.deepcopy(doc)
+    del bad["metadata"]["provenance"]
+    with pytest.raises(sr.ResultError, match="metadata.provenance is missing"):
+        sr.write_results(str(tmp_path / "noprov.json"), bad)
+    nan = copy.deepcopy(doc)
+    nan["points"][0]["summary"]["items_per_second"]["cv"] = float("nan")
+    with pytest.raises(sr.ResultError, match="NaN"):
+        sr.write_results(str(tmp_path / "nan.json"), nan)
+    old = copy.deepcopy(doc)
+    old["schema_version"] = 1
+    with pytest.raises(sr.ResultError, match="refusing to write schema_version 1"):
+        sr.write_results(str(tmp_path / "old.json"), old)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json"]
+
+
+def test_a_null_figure_needs_its_reason():
+    doc = sr.load(MINIMAL)
+    rep = doc["points"][0]["repetitions"][0]
+    rep["items_per_second"] = None
+    with pytest.raises(sr.ResultError, match="null without a reason"):
+        sr.validate(doc, "doc")
+    rep["undefined"] = {"items_per_second": "the repetition took no measurable time"}
+    sr.validate(doc, "doc")
+
+
+def test_an_empty_histogram_has_no_percentiles():
+    empty = {"count": 0, "min": None, "max": None, "mean": None, "p50": None, "p99": None, "p99_9": None, "buckets": [],
+             "undefined": {k: "no samples" for k in ("min", "max", "mean", "p50", "p99", "p99_9")}}
+    sr.validate_histogram(empty, "h")
+    merged = sr.merge_histograms([empty, empty])
+    assert merged["count"] == 0 and merged["p99"] is None and merged["undefined"]["p99"] == "no samples"
+    with pytest.raises(sr.ResultError, match="'min' null is not a non-negative integer"):  # null without its reason
+        sr.validate_histogram(dict(empty, undefined={}), "h")
 
 
 def test_recomputed_summary_equals_the_stored_summary_of_every_fixture_point():

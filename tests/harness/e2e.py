@@ -25,7 +25,8 @@ TMP = tempfile.mkdtemp(prefix="spill-e2e-")
 SCENARIOS = ["ring", "pool", "stream", "fan_in", "sequenced", "backpressure", "pipeline", "mpsm", "latency", "latency_open",
              "baseline_mutex", "baseline_moodycamel", "baseline_boost_queue", "baseline_boost_spsc", "baseline_tbb"]
 TINY = ["--items", "2000", "--rounds", "4", "--repetitions", "1", "--warmup", "0", "--counters", "none", "--quiet", "--no-calibrate"]
-HANDOFF = ["pool", "stream", "fan_in", "sequenced", "backpressure", "pipeline", "mpsm"]
+SCHEMA_VERSION = 2
+PROVENANCE = ["tool", "commit", "dirty", "date_utc", "host", "command_line"]
 PLACEMENTS = ["same_core", "same_l2", "same_l3", "other_l3", "other_numa", "other_package"]
 
 
@@ -48,7 +49,43 @@ def path(name):
 
 def built_scenarios():
     """The scenarios of this build: baselines whose library was missing are listed as not built."""
-    return [s for s in SCENARIOS if not any(l.split()[:1] == [s] and "(not built:" in l for l in run("list").stdout.splitlines())]
+    return [s["name"] for s in listed() if s["available"]]
+
+
+def listed():
+    """`spill-bench list --json`: every scenario with its facts."""
+    r = run("list", "--json")
+    return json.loads(r.stdout)["scenarios"] if r.returncode == 0 else []
+
+
+def test_list_json_declares_every_scenarios_facts():
+    r = run("list", "--json")
+    if not check(r.returncode == 0, f"list --json exits 0 ({r.stderr.strip()})"):
+        return
+    doc = json.loads(r.stdout)
+    check(doc["schema_version"] == SCHEMA_VERSION, "list --json names the schema version")
+    names = [s["name"] for s in doc["scenarios"]]
+    check(names == SCENARIOS, f"list --json has every scenario, in listing order ({names})")
+    keys = {"contender", "job", "hands_rings", "handoff_stats", "roles", "sweeps", "ordered", "handoff_rule", "floor", "config"}
+    for s in doc["scenarios"]:
+        f = s["facts"]
+        ok = keys <= set(f) and f["contender"] and f["roles"] and "items" in f["sweeps"]
+        ok = ok and (f["floor"] != "none" or f.get("floor_note"))  # no floor: says why
+        ok = ok and (not f["handoff_stats"] or f["hands_rings"])  # handoff statistics only where rings are handed over
+        check(ok, f"{s['name']}: facts complete {f}")
+    by = {s["name"]: s["facts"] for s in doc["scenarios"]}
+    check(by["ring"]["handoff_rule"] == "none" and by["ring"]["floor"] == "masked_store", "ring: no handoffs, the masked-store floor")
+    check(by["pipeline"]["handoff_rule"] == "producers+mergers", "pipeline: both stages hand over rings")
+    check(all(by[s]["contender"] != "spill" and by[s]["handoff_rule"] == "items" for s in SCENARIOS if s.startswith("baseline_")),
+          "baselines name their queue and hand over every item")
+    check(by["sequenced"]["ordered"] and not by["fan_in"]["ordered"], "ordered: only sequenced checks exact order")
+    # The analysis fixtures are made from a snapshot of this output: it must not go stale.
+    with open(os.path.join(ROOT, "tests", "analysis", "fixtures", "scenarios.json")) as f:
+        snapshot = {x["name"]: x["facts"] for x in json.load(f)["scenarios"]}
+    check(snapshot == by, "tests/analysis/fixtures/scenarios.json matches `list --json` (regenerate it, then the fixtures, "
+                          "with tests/analysis/fixtures/make_fixtures.py)")
+    params = [p["key"] for p in doc["parameters"]]
+    check({"producers", "ring_size", "items", "rounds", "delay_mode", "placement"} <= set(params), f"list --json lists the parameters {params}")
 
 
 def test_list_names_every_scenario():
@@ -80,13 +117,25 @@ def test_smoke_sweep_covers_every_scenario_and_follows_the_schema():
     r = run("sweep", SMOKE, "--out", out)
     check(r.returncode == 0, f"smoke sweep exits 0 (exit {r.returncode}, last stderr line: {r.stderr.strip().splitlines()[-1:]})")
     d = load(out)
-    check(d["schema_version"] == 1, "schema_version is 1")
+    check(d["schema_version"] == SCHEMA_VERSION, f"schema_version is {SCHEMA_VERSION}")
     md = d["metadata"]
-    for k in ["tool", "commit", "dirty", "compiler", "flags", "build_type", "cpu_model", "logical_cpus", "topology", "kernel",
-              "hostname", "date_utc", "command_line", "seed", "pin_policy", "pinning_available", "pinning_reason", "counters", "shard"]:
+    for k in ["tool", "provenance", "commit", "dirty", "compiler", "flags", "build_type", "cpu_model", "logical_cpus", "topology", "kernel",
+              "hostname", "date_utc", "command_line", "seed", "pin_policy", "pinning_available", "pinning_reason", "counters", "shard",
+              "wait_calibration"]:
         check(k in md, f"metadata has {k}")
+    prov = md.get("provenance", {})
+    check(all(k in prov for k in PROVENANCE) and out in prov["command_line"] and isinstance(prov["dirty"], bool),
+          f"metadata.provenance names the commit, dirty flag, date, host and command line {prov}")
+    check(md["wait_calibration"]["park_ns"] > 0, "metadata.wait_calibration records what parking costs here")
+    facts = {s["name"]: s["facts"] for s in listed()}
+    try:
+        analysis_module().load(out)
+        loaded = ""
+    except Exception as err:  # noqa: BLE001 - the reason is the check's message
+        loaded = str(err)
+    check(not loaded, f"analysis/spill_results.py reads and validates spill-bench's file {loaded}")
     check({"requested", "available", "unavailable"} <= set(md["counters"]), "metadata.counters has requested/available/unavailable")
-    # Manifest (issue 9): every key either has a value or says why not; the topology XML is beside the results.
+    # Manifest: every key either has a value or says why not; the topology XML is beside the results.
     man = md.get("manifest", {})
     check(all(("value" in f) != ("unavailable" in f) for k, f in man.items() if k != "cpufreq_governor_per_cpu") and len(man) > 5,
           "metadata.manifest: each field has a value or a reason")
@@ -101,17 +150,30 @@ def test_smoke_sweep_covers_every_scenario_and_follows_the_schema():
         check(positive_finite(fl.get("line_transfer", {}).get("one_way_ns")), "floors: one-way line transfer is positive and finite")
     check(md.get("placement", {}).get("summary", "") != "", "metadata.placement has a summary")
     for p in d["points"]:
+        # A point records its scenario's facts (as `list --json` declares them) and its configuration.
+        f = dict(p.get("facts", {}))
+        handoffs = f.pop("handoffs_per_round", None)
+        job = f.pop("job", None)
+        listed_facts = dict(facts.get(p["scenario"], {}))
+        listed_job = listed_facts.pop("job", None)
+        ok = f == listed_facts and isinstance(handoffs, int)
+        ok = ok and (job == listed_job or (p["params"]["producers"] == 1 and job == "1" + listed_job[1:]))
+        ok = ok and set(p.get("config", {})) == set(listed_facts.get("config", [])) and all(isinstance(v, int) for v in p["config"].values())
+        if not check(ok, f"point {p['id']}: facts {p.get('facts')} and config {p.get('config')} follow the scenario"):
+            break
+    for p in d["points"]:
         fm = p["summary"].get("floor_multiples", "missing")
-        if p["scenario"] == "ring":
+        floor = p["facts"]["floor"]
+        if floor == "masked_store":
             ok = positive_finite(fm.get("push_over_masked_store")) and positive_finite(fm.get("ns_per_item"))
-        elif p["scenario"] in HANDOFF:
+        elif floor == "handoff":
             ok = all(positive_finite(fm.get(k)) for k in ["ns_per_item", "items_per_handoff"])
             # The line-transfer floor needs two CPUs; with one it is null, and so is the multiple.
             ok = ok and (md["logical_cpus"] < 2 or positive_finite(fm.get("handoff_floor_per_item_ns")) and positive_finite(fm.get("item_over_handoff_floor")))
             ok = ok and (fm["item_over_handoff_floor"] is None or abs(fm["ns_per_item"] / fm["handoff_floor_per_item_ns"] -
                                                                   fm["item_over_handoff_floor"]) <= 1e-9 * fm["item_over_handoff_floor"])
         else:
-            ok = fm is None
+            ok = fm is None and p["summary"]["undefined"]["floor_multiples"] == p["facts"]["floor_note"]
         if not check(ok, f"point {p['id']}: summary.floor_multiples {fm}"):
             break
     for p in d["points"]:
@@ -135,7 +197,10 @@ def test_smoke_sweep_covers_every_scenario_and_follows_the_schema():
         ok = ok and p["checks"]["produced"] == p["checks"]["delivered"] + p["checks"]["overflowed"] + p["checks"]["dropped"]
         ok = ok and all(k in p["repetitions"][0]["counters"] for k in
                         ["cpu_seconds", "voluntary_context_switches", "involuntary_context_switches", "page_faults", "allocations"])
-        ok = ok and {"median", "min", "max", "cv"} <= set(p["summary"]["items_per_second"])
+        s = p["summary"]["items_per_second"]
+        ok = ok and {"median", "min", "max", "cv", "n"} <= set(s)
+        # One repetition per point here: no spread, and the file says why instead of writing 0.
+        ok = ok and (s["n"] > 1 or (s["cv"] is None and "one repetition" in s["undefined"]["cv"]))
         ok = ok and all("core" in t and "role" in t for t in p["threads"]) and isinstance(p["oversubscribed"], bool)
         if not check(ok, f"point {p['id']} passed and is complete"):
             break
@@ -143,11 +208,17 @@ def test_smoke_sweep_covers_every_scenario_and_follows_the_schema():
     check(all(p["checks"]["order"] is True for p in seq), "sequenced points check exact order")
     check(all(p["checks"]["order"] is None for p in d["points"] if p["scenario"] != "sequenced"), "other points have order null")
     bp = [p for p in d["points"] if p["scenario"] == "backpressure"]
-    check(all("merged_back" in p["checks"] for p in bp), "backpressure reports merged_back")
+    check(all("merged_items" in p["checks"] and "merged_back" not in p["checks"] for p in bp), "backpressure reports merged_items")
+    check(not os.path.exists(out[:-5] + ".csv"), "no CSV without --csv")
+    r = run("sweep", SMOKE, "--out", out, "--csv", "--resume")
+    check(r.returncode == 0 and "already done" in r.stderr, "a finished run resumed with --csv runs nothing")
     with open(out[:-5] + ".csv") as f:
         rows = list(csv.DictReader(f))
     check(len(rows) == sum(len(p["repetitions"]) for p in d["points"]), "CSV has one row per repetition")
-    check(rows and "items_per_second" in rows[0] and "passed" in rows[0], "CSV has throughput and check columns")
+    check(rows and "items_per_second" in rows[0] and "passed" in rows[0] and "merged_items" in rows[0] and rows[0]["contender"],
+          "CSV has contender, throughput and check columns")
+    check(len(load(out)["metadata"]["resumed"]) == 1 and all(k in load(out)["metadata"]["resumed"][0] for k in PROVENANCE),
+          "a resume records its own provenance")
 
 
 def test_no_calibrate_skips_the_floors_and_placement_selects_the_pair():
@@ -328,9 +399,12 @@ def test_shards_merge_into_the_full_run():
         parts.append(part)
     check(not (set(ids(load(parts[0]))) & set(ids(load(parts[1])))), "shards are disjoint")
     merged = path("merged.json")
-    r = run("merge", merged, *parts)
+    r = run("merge", merged, *parts, "--csv")
     check(r.returncode == 0, f"merge exits 0 ({r.stderr.strip()})")
     check(ids(load(merged)) == ids(load(full)), "merged shards have exactly the full run's points")
+    md = load(merged)["metadata"]
+    check("merge" in md["provenance"]["command_line"] and [m["file"] for m in md["merged_from"]] == parts
+          and all(m["provenance"]["command_line"] for m in md["merged_from"]), "a merged file's provenance is the merge, and each input keeps its own")
     with open(merged[:-5] + ".csv") as f:
         check(len(list(csv.DictReader(f))) == len(load(merged)["points"]), "merge writes the CSV too")
     dup = path("dup.json")
@@ -376,6 +450,7 @@ def test_bad_inputs_get_one_line_naming_the_value_and_no_output():
         (["run", "latency_open", "--rate-items-per-s", "fast"], "'fast'"),
         (["run", "latency", "--inject-stall-ns", "20000000000"], "--inject-stall-ns: 20000000000"),
         (["run", "pool", "--bogus-option", "1"], "bogus-option"),
+        (["list", "extra"], "'extra'"),
         (["frobnicate"], "'frobnicate'"),
     ]
     for args, needle in cases:
@@ -388,6 +463,10 @@ def test_bad_inputs_get_one_line_naming_the_value_and_no_output():
         ok = r.returncode == 2 and len(lines) == 1 and needle in lines[0] and not os.path.exists(out)
         ok = ok and not os.path.exists(out[:-5] + ".csv") and not os.path.exists(out + ".topology.xml")
         check(ok, f"bad input {' '.join(args)!r}: exit {r.returncode}, stderr {lines!r}")
+    # --csv needs the file it is written beside.
+    r = run("run", "pool", *TINY, "--csv")
+    lines = r.stderr.strip().splitlines()
+    check(r.returncode == 2 and len(lines) == 1 and "--csv" in lines[0], f"--csv without --out is bad input: {lines!r}")
     # Output directory missing.
     r = run("run", "pool", *TINY, "--out", "/nonexistent-dir/x.json")
     lines = r.stderr.strip().splitlines()
@@ -445,8 +524,8 @@ def test_latency_fields_follow_the_schema():
     closed, opened = path("lat-closed.json"), path("lat-open.json")
     common = ["--items", "8000", "--rounds", "40", "--producers", "2", "--repetitions", "2", "--warmup", "0",
               "--counters", "none", "--quiet", "--no-calibrate"]
-    r0 = run("run", "latency", *common, "--out", closed)
-    r1 = run("run", "latency_open", *common, "--rate-items-per-s", "100000", "--out", opened)
+    r0 = run("run", "latency", *common, "--out", closed, "--csv")
+    r1 = run("run", "latency_open", *common, "--rate-items-per-s", "100000", "--out", opened, "--csv")
     if not check(r0.returncode == 0 and r1.returncode == 0, f"latency and latency_open run (exit {r0.returncode}, {r1.returncode})"):
         return
     for out, loop in ((closed, "closed"), (opened, "open")):
@@ -490,7 +569,7 @@ def test_latency_fields_follow_the_schema():
               f"{loop} loop: the CSV has the latency percentiles")
     # Other scenarios have no latency block and no latency or rate columns.
     out = path("lat-none.json")
-    run("run", "fan_in", *TINY, "--out", out)
+    run("run", "fan_in", *TINY, "--out", out, "--csv")
     d = load(out)
     check("latency" not in d["points"][0]["repetitions"][0] and "latency" not in d["points"][0]["summary"], "fan_in has no latency block")
     with open(out[:-5] + ".csv") as f:

@@ -18,7 +18,6 @@ import tempfile
 from e2e_common import BENCH, FAILURES, check, run  # noqa: E402
 
 TMP = tempfile.mkdtemp(prefix="spill-e2e-stats-")
-HANDOFF = ["pool", "stream", "fan_in", "sequenced", "backpressure", "pipeline", "mpsm"]
 PLACEMENTS = ["same_core", "same_l2", "same_l3", "other_l3", "other_numa", "other_package"]
 TINY = ["--items", "4000", "--rounds", "20", "--repetitions", "2", "--warmup", "0", "--quiet", "--no-calibrate"]
 
@@ -30,6 +29,17 @@ def path(name):
 def load(p):
     with open(p) as f:
         return json.load(f)
+
+
+def scenario_facts():
+    """Scenario name -> its facts, as `spill-bench list --json` declares them."""
+    r = run("list", "--json")
+    return {s["name"]: s["facts"] for s in json.loads(r.stdout)["scenarios"] if s["available"]} if r.returncode == 0 else {}
+
+
+def with_handoff_stats():
+    """The scenarios that declare a `handoff` block per repetition."""
+    return [name for name, f in scenario_facts().items() if f["handoff_stats"]]
 
 
 def fraction(x):
@@ -79,7 +89,9 @@ def handoff_problems(point, rep):
 
 
 def test_handoff_statistics_are_consistent_in_every_ring_handing_scenario():
-    for sc in HANDOFF:
+    declared = with_handoff_stats()
+    check(len(declared) >= 7, f"the ring-handing spill scenarios declare handoff statistics {declared}")
+    for sc in declared:
         out = path(sc + ".json")
         extra = ["--mergers", "2"] if sc in ("mpsm", "pipeline") else []
         r = run("run", sc, *TINY, "--ring-size", "64,1024", *extra, "--out", out)
@@ -103,7 +115,9 @@ def test_uncollected_batches_lower_the_recycle_hit_rate():
         check(h["occupancy"]["max_items"] == 64, "merged batches fill the ring to its capacity")
 
 
-def test_ring_and_baselines_have_no_handoff_block():
+def test_scenarios_without_handoff_statistics_have_no_handoff_block():
+    undeclared = [name for name, f in scenario_facts().items() if not f["handoff_stats"]]
+    check("ring" in undeclared and "baseline_mutex" in undeclared, f"ring and the baselines declare no handoff statistics {undeclared}")
     out = path("ring.json")
     r = run("run", "ring", *TINY, "--out", out)
     if check(r.returncode == 0, "ring runs"):
