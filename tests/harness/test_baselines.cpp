@@ -2,13 +2,15 @@
 // contender this build has moves each producer's keys exactly once and in
 // order into spill-micro's CheckSink, at tiny sizes that wrap the queues
 // many times, with one, two and four producers; keeps what a spout refuses
-// (the failure rule F2); says which configuration it cannot run; and
-// returns from every waiting call once shut down.
+// (the failure rule F2); says which configuration it cannot run; returns
+// from every waiting call once shut down; and, in CI, is built for every
+// contender (a library CI lacks fails the run with the contenders' names).
 #include <catch2/catch.hpp>
 
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <cstdint>
 #include <future>
 #include <set>
@@ -255,4 +257,16 @@ TEST_CASE("baselines: shutdown returns every waiting producer and consumer", "[b
             CHECK(got == 0);
         }
     });
+}
+
+TEST_CASE("baselines: in CI every contender is built (a left-out one fails here, named)", "[baselines]") {
+    std::string missing;
+    for (std::string_view n : bl::left_out()) missing += (missing.empty() ? "" : ", ") + std::string(n);
+    const char* ci = std::getenv("CI");
+    if (ci != nullptr && std::string_view(ci) == "true") {
+        INFO("contenders left out of this build (their library was not found): " << missing);
+        CHECK(missing.empty());
+    } else if (!missing.empty()) {
+        WARN("contenders left out of this build (their library was not found): " << missing);
+    }
 }
