@@ -124,7 +124,14 @@ public:
             os_->setstate(std::ios::badbit);
             throw std::runtime_error("OstreamWriter: stream write failed");
         }
-        if (static_cast<std::size_t>(n) < bytes.size()) os_->setstate(std::ios::badbit);  // the next call throws
+        if (static_cast<std::size_t>(n) < bytes.size()) {
+            try {
+                os_->setstate(std::ios::badbit);  // the next call throws
+            } catch (const std::ios_base::failure&) {
+                // The stream's exception mask: badbit is set all the same, and
+                // bytes went out, so this call reports them (a short count).
+            }
+        }
         return static_cast<std::size_t>(n);
     }
     void flush() {
