@@ -84,9 +84,12 @@ public:
         check_new_part(seq);
         release_ready();  // earlier batches the inner spout refused go first; throws => nothing of this call taken
         if (seq != next_) return buffer(seq, items, last);
-        // The front batch: what waited of it goes first, then this part, in place.
+        // The front batch: what waited of it goes first, then this part, in
+        // place. If the inner spout refuses what waited (or takes only some
+        // of it), this part waits behind it, all or nothing, with its last
+        // mark: the batch stays in order and completes when it is released.
         Batch* b = find(next_);
-        if (b != nullptr && !send_rest(*b)) return 0;  // refused for now (F2): nothing of this call taken
+        if (b != nullptr && !send_rest(*b)) return buffer(seq, items, last);
         const std::size_t n = spill::send_all(inner_, items);
         stats_.items += n;
         if (n == items.size() && last) {

@@ -305,7 +305,7 @@ public:
                     emit();
                 } catch (...) {
                     for (std::size_t i = 0; i < k; ++i) detail::move_back(items[taken + i], batch_[before + i]);
-                    batch_.resize(before);
+                    while (batch_.size() > before) batch_.pop_back();  // (no default constructor needed, unlike resize)
                     if (taken == 0) throw;
                     return taken;  // F2: the next call offers items[taken] again
                 }

@@ -357,8 +357,13 @@ public:
     /// Worker w's overflow spout; touch it only when no round is in flight.
     [[nodiscard]] S& overflow(std::size_t w) { return workers_.at(w)->overflow; }
 
+private:
     // ---- collector side, shared by collect(), FanInSpout and MergerHandle ----
-    // Each slot has one collector at a time (claim/release below).
+    // Private: only the pool's own entry points and the handles it made
+    // (which own the slots they drain) may collect, so one collector per slot
+    // cannot be bypassed.
+    template <class, class, bool>
+    friend class detail::FanInBase;
 
     template <class Out>
     std::size_t collect_slots(std::size_t first, std::size_t stride, Out& out) {
@@ -437,7 +442,7 @@ public:
         handles_.fetch_sub(1, std::memory_order_release);  // pairs with the destructor's acquire check
     }
 
-private:
+
     struct Worker {
         explicit Worker(S spout) : overflow(std::move(spout)) {
             gate.overflow = &overflow;
