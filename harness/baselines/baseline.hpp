@@ -27,9 +27,9 @@
 //                                    returns 0 promptly (a peer failed)
 //
 //   Producer::try_enqueue(n, gen) -> size_t
-//       Offers the run gen(0) .. gen(n-1) (gen(i) returns a T; it may be
-//       called more than once for one i, or not at all for items the queue
-//       does not take). Takes a prefix through the queue's fastest
+//       Offers the run gen(0) .. gen(n-1) (gen(i) returns a T and must not
+//       throw; it may be called more than once for one i, or not at all for
+//       items the queue does not take). Takes a prefix through the queue's fastest
 //       documented call and returns its length; 0 when the queue is full.
 //       Never waits.
 //   Producer::enqueue(n, gen) -> size_t
