@@ -61,17 +61,21 @@ struct Plan {
 
     std::size_t at;
     Mode mode;
+    /// 0: only call `at` fails. Otherwise every `period`-th call after it
+    /// fails too (for runs that race threads against faults).
+    std::size_t period = 0;
     // relaxed: a call index and an event count. Fault points on merger
     // threads share a plan; the test reads both after joining them.
     std::atomic<std::size_t> calls{0};
     std::atomic<std::size_t> fired{0};
-    std::atomic<bool> stopped{false};  // relaxed: set and read by the test's own thread
+    std::atomic<bool> stopped{false};  // relaxed: set before the threads that read it are started or after they are joined
 
     /// Counts a call; true when it is the one that fails. After stop(),
     /// calls are neither counted nor failed.
     [[nodiscard]] bool next_fails() noexcept {
         if (stopped.load(std::memory_order_relaxed)) return false;
-        return calls.fetch_add(1, std::memory_order_relaxed) == at;
+        const std::size_t i = calls.fetch_add(1, std::memory_order_relaxed);
+        return i == at || (period != 0 && i > at && (i - at) % period == 0);
     }
     /// Ends the scenario's calls: destructors that flush (a ring flushes its
     /// spout; a failure there terminates, by design) run after it.

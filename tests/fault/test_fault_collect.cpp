@@ -20,6 +20,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <span>
@@ -569,5 +570,80 @@ TEST_CASE("fault: pool.collect into a channel that closes after any number of it
         REQUIRE(check_unordered(c, delivered, overflow) == "");
         overflow.clear();
         REQUIRE(Tracked::live() == 0);
+    }
+}
+
+// ---- merger threads racing the workers --------------------------------------------------------
+
+TEST_CASE("fault: merger threads flushing while the workers run, a fault every few calls, deliver exactly once and in order",
+          "[fault][pool][mergers][threads]") {
+    // Not a sweep: collection races the rounds, so the calls differ run to
+    // run. Faults come every `period` calls; the mergers retry by flushing
+    // again; at the end the faults stop and one flush per merger drains the rest.
+    const Config c = config(4);
+    const std::uint32_t rounds = full_scale() ? 2000 : 200;
+    const Config long_run{c.workers, rounds, c.max_items};
+    for (Mode m : all_modes) {
+        for (bool ordered : {false, true}) {
+            CAPTURE(mode_name(m), ordered);
+            Tracked::reset();
+            Plan plan(3, m);
+            plan.period = 5;
+            Records overflow(c.workers);
+            std::mutex mu;
+            Root root{FaultySpout<Tracked>{plan}, 4};
+            std::vector<std::int64_t> delivered;
+            std::vector<std::size_t> held;
+            std::vector<std::string> errors(2);
+            {
+                auto pool = make_pool(overflow);
+                const auto race = [&](auto& mergers) {
+                    std::atomic<bool> stop{false};  // (A) release after the last round / (B) acquire in each merger
+                    std::vector<std::thread> threads;
+                    for (std::size_t j = 0; j < mergers.size(); ++j)
+                        threads.emplace_back([&, j] {
+                            for (;;) {
+                                const bool last = stop.load(std::memory_order_acquire);  // (B)
+                                try {
+                                    mergers[j].flush();
+                                } catch (const std::exception& e) {
+                                    if (!injected(e)) errors[j] = e.what();
+                                }
+                                if (last) return;
+                                std::this_thread::yield();
+                            }
+                        });
+                    for (std::uint32_t r = 1; r <= rounds; ++r) pool.run(args(c, r));
+                    stop.store(true, std::memory_order_release);  // (A)
+                    for (auto& t : threads) t.join();
+                    plan.stop();
+                    for (auto& h : mergers) h.flush();  // fault-free: everything published is delivered
+                };
+                if (ordered) {
+                    auto mergers = pool.split_sequenced_mergers(
+                        2, [&](std::size_t) { return FaultySink<Tracked, LockedRoot>{plan, LockedRoot{&mu, &root}}; });
+                    race(mergers);
+                    delivered = ids_of(root.inner().inner().items());
+                } else {
+                    auto mergers = pool.split_mergers(2, [&plan](std::size_t) { return FaultySpout<Tracked>{plan}; });
+                    race(mergers);
+                    for (auto& h : mergers)
+                        for (const auto& t : h.inner().inner().items()) delivered.push_back(t.id());
+                }
+                held = sizes(overflow);
+            }
+            REQUIRE(errors == std::vector<std::string>(2));
+            CHECK(plan.fired_count() > 0);
+            REQUIRE(sizes(overflow) == held);
+            if (ordered) {
+                REQUIRE(root.pending() == 0);
+                REQUIRE(check_ordered(long_run, delivered, overflow) == "");
+            } else {
+                REQUIRE(check_unordered(long_run, delivered, overflow) == "");
+            }
+            overflow.clear();
+            root.inner().inner().items().clear();
+            REQUIRE(Tracked::live() == 0);
+        }
     }
 }
