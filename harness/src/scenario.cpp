@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <sched.h>
 
+#include <algorithm>
 #include <cstring>
 #include <thread>
 
@@ -52,12 +53,30 @@ void RunEnv::end() noexcept {
     a1_ = allocations_so_far();
 }
 
+namespace {
+
+struct Registered {
+    AddScenarios add;
+    int rank;
+};
+/// Filled during static initialisation (one entry per scenario file); a
+/// function-local static, so it exists before the first registration whatever
+/// the order the files are initialised in.
+std::vector<Registered>& registrations() {
+    static std::vector<Registered> r;
+    return r;
+}
+
+}  // namespace
+
+ScenarioRegistration::ScenarioRegistration(AddScenarios add, int rank) { registrations().push_back(Registered{add, rank}); }
+
 const std::vector<std::unique_ptr<Scenario>>& registry() {
     static const std::vector<std::unique_ptr<Scenario>> all = [] {
+        std::vector<Registered> files = registrations();
+        std::stable_sort(files.begin(), files.end(), [](const Registered& a, const Registered& b) { return a.rank < b.rank; });
         std::vector<std::unique_ptr<Scenario>> v;
-        add_spill_scenarios(v);
-        add_latency_scenarios(v);
-        add_baseline_scenarios(v);
+        for (const Registered& f : files) f.add(v);
         return v;
     }();
     return all;

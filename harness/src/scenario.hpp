@@ -336,10 +336,14 @@ private:
 const std::vector<std::unique_ptr<Scenario>>& registry();
 const Scenario* find_scenario(const std::string& name);
 
-// Registration hooks, one per translation unit.
-void add_spill_scenarios(std::vector<std::unique_ptr<Scenario>>& out);
-void add_latency_scenarios(std::vector<std::unique_ptr<Scenario>>& out);
-void add_baseline_scenarios(std::vector<std::unique_ptr<Scenario>>& out);
+/// Adds a file's scenarios to the registry. A scenario file ends with
+///     const ScenarioRegistration registered(add_my_scenarios, rank);
+/// and nothing else in the harness names it: registry() lists the files'
+/// scenarios by rank (then in the order each file adds them).
+using AddScenarios = void (*)(std::vector<std::unique_ptr<Scenario>>& out);
+struct ScenarioRegistration {
+    ScenarioRegistration(AddScenarios add, int rank);
+};
 
 /// Runs `f(std::integral_constant<std::size_t, N>{})` for the compiled ring
 /// size N == n (64 .. 65536, powers of two). n was validated by expand().

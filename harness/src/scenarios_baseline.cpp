@@ -278,4 +278,7 @@ void add_baseline_scenarios(std::vector<std::unique_ptr<Scenario>>& out) {
 #endif
 }
 
+// Listed after the scenarios of lower rank (spill 100, latency 200, baselines 300).
+const ScenarioRegistration registered(add_baseline_scenarios, 300);
+
 }  // namespace spill::bench

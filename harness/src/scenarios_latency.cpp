@@ -179,4 +179,7 @@ void add_latency_scenarios(std::vector<std::unique_ptr<Scenario>>& out) {
     out.push_back(std::make_unique<LatencyScenario<true>>());
 }
 
+// Listed after the scenarios of lower rank (spill 100, latency 200, baselines 300).
+const ScenarioRegistration registered(add_latency_scenarios, 200);
+
 }  // namespace spill::bench

@@ -485,4 +485,7 @@ void add_spill_scenarios(std::vector<std::unique_ptr<Scenario>>& out) {
     }));
 }
 
+// Listed after the scenarios of lower rank (spill 100, latency 200, baselines 300).
+const ScenarioRegistration registered(add_spill_scenarios, 100);
+
 }  // namespace spill::bench
