@@ -13,12 +13,14 @@ import math
 
 import numpy as np
 
+import spill_results
+
 BASE_PARAMS = {"producers": 1, "mergers": 1, "ring_size": 1024, "consumer_delay_ns": 0,
                "delay_mode": "busy_item", "items": 100000, "rounds": 100}
 
 
 def point_id(scenario: str, params: dict) -> str:
-    return "|".join([scenario] + [f"{key}={params[key]}" for key in sorted(params)])
+    return spill_results.point_id(scenario, params)  # the one Python definition of the id
 
 
 def lognormal(rng: np.random.Generator, median: float, cv: float, n: int) -> np.ndarray:
