@@ -390,7 +390,7 @@ TEST_CASE("fault: one collector per slot: while any collector owns the slots, ev
     for (bool ordered : {false, true}) {
         SECTION(ordered ? "the owner's collect_ordered(), running on another thread" : "the owner's collect(), running on another thread") {
             pool.run(2);  // something to collect, so the spout is called
-            std::atomic<bool> inside{false}, release{false};
+            std::atomic<bool> inside{false}, release{false};  // seq_cst flags: "the collect is running", "let it finish"
             std::thread t([&] {
                 Gate g{&inside, &release};
                 if (ordered) {
