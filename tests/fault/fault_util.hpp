@@ -284,11 +284,4 @@ inline std::string exactly_once(const std::vector<std::int64_t>& produced, const
     return {};
 }
 
-/// An item that can also be default-constructed (as a moved-from one):
-/// BatchSpout's bulk send needs that of its item type.
-struct Counted : Tracked {
-    Counted() noexcept : Tracked(-1) {}
-    explicit Counted(std::int64_t id) noexcept : Tracked(id) {}
-};
-
 }  // namespace spill::fault

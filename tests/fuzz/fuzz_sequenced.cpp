@@ -4,8 +4,9 @@
 // Input: byte 0 picks the window, byte 1 the first expected sequence and the
 // per-batch reserve; then one operation per 3 bytes:
 //   s      sequence number (mod 40)
-//   shape  batch size (shape % 5, 0..4 items) and part size (shape / 5 % 3:
-//          whole, 1 item or 2 items per part; the last part is flagged)
+//   shape  batch size (shape % 5, 0..4 items) and parts (shape / 5 % 4:
+//          whole, 1 item or 2 items per part with the last part flagged, or
+//          1 item per part and then an empty part that carries the flag)
 //   fault  how the inner spout behaves during this operation: 2 bits per
 //          call, lowest first (0 takes all, 1 throws, 2 takes the first
 //          half, 3 takes nothing), at most 4 faults; a call right after a
@@ -20,10 +21,6 @@
 // and after a fault-free flush at the end it is exactly the complete,
 // contiguous batches, each whole, each once.
 //
-// Parts are never empty except for an empty batch (a single part): an empty
-// last part after earlier parts is the case of the pending test
-// "sequenced_spout: an empty last part completes its batch..." in
-// tests/fault/test_fault_spouts.cpp, not fuzzed until it is fixed.
 #include <spill/sequenced.hpp>
 #include <spill/spout.hpp>
 
@@ -114,7 +111,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (std::size_t i = 2; i + 2 < size; i += 3) {
         const std::uint64_t s = data[i] % 40;
         const std::size_t n = data[i + 1] % 5;
-        const std::size_t part = (data[i + 1] / 5) % 3;  // 0: the whole batch in one part
+        const std::size_t shape = (data[i + 1] / 5) % 4;
+        const std::size_t part = shape == 3 ? 1 : shape;  // 0: the whole batch in one part
+        const bool empty_last = shape == 3;               // the flag comes alone, in an empty part
         script.bits = data[i + 2];
         script.left = 4;
         script.after_fault = false;
@@ -142,7 +141,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         std::size_t at = 0;
         for (bool done = false; !done;) {
             const std::size_t stop = part == 0 ? n : (at + part < n ? at + part : n);
-            const bool last = stop == n;
+            const bool last = stop == n && (!empty_last || at == n);
             for (int attempt = 0;; ++attempt) {
                 expect(attempt < 64, "a part makes no progress");
                 std::size_t took = 0;
