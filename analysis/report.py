@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Write a Markdown and a self-contained HTML report of benchmark results.
 
-usage: report.py RESULTS.json [MORE.json ...] -o DIR [--title TEXT]
+usage: report.py RESULTS.json [MORE.json ...] -o DIR [--title TEXT] [--no-headline-png]
 
 RESULTS.json is a spill-bench result file or the JSON of a Google Benchmark
 run (spill-micro --benchmark_out=...; gbench.py reads it).  Writes
@@ -16,22 +16,32 @@ saying what the run shows); then the points whose checks failed (in red) and
 the bimodal points (a warning); then the sections of sections/SECTIONS, one
 module each.  Exit status 2 and one error line on bad input, and nothing is
 written then.
+
+Beside the report, DIR/headline.png: the headline section as a reader sees
+it, captured in headless Chromium (browser_check.capture_headline) and
+tagged with the SHA-256 of every input file, so a document that shows it
+can tell whether it still shows its data.  When the browser cannot run,
+a warning says so and the report is written all the same;
+--no-headline-png skips it.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
+import json
 import os
 import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import browser_check  # noqa: E402
 import gbench  # noqa: E402
 import spill_results as sr  # noqa: E402
 from sections import SECTIONS  # noqa: E402
-from sections import common, latency, noise  # noqa: E402
+from sections import common, headline, latency, noise  # noqa: E402
 
 PROG = "report.py"
 
@@ -217,14 +227,26 @@ def _slug(text: str, used: set[str]) -> str:
     return slug
 
 
-def render_html(blocks: list[tuple]) -> str:
+def input_digests(paths: list[str]) -> list[dict]:
+    """[{"path", "sha256"}] of the input files, as the page records them."""
+    out = []
+    for path in paths:
+        with open(path, "rb") as handle:
+            out.append({"path": path, "sha256": hashlib.sha256(handle.read()).hexdigest()})
+    return out
+
+
+def render_html(blocks: list[tuple], inputs: list[dict] | None = None) -> str:
     """One page: a table of contents of the h2 sections, each section a
     <section> element, tables in scrolling boxes with sticky headers, plots
-    inline as data URIs (nothing is loaded from elsewhere)."""
+    inline as data URIs (nothing is loaded from elsewhere).  The headline's
+    section has the id browser_check.HEADLINE_ID; `inputs` (input_digests)
+    goes into a <meta name="spill-inputs"> element."""
     esc = html.escape
     title = next(block[1] for block in blocks if block[0] == "h1")
-    used: set[str] = set()
-    anchors = {i: _slug(block[1], used) for i, block in enumerate(blocks) if block[0] == "h2"}
+    used: set[str] = {browser_check.HEADLINE_ID}
+    anchors = {i: browser_check.HEADLINE_ID if block[1] == headline.TITLE else _slug(block[1], used)
+               for i, block in enumerate(blocks) if block[0] == "h2"}
     body: list[str] = []
     open_section = False
     for index, block in enumerate(blocks):
@@ -279,6 +301,8 @@ def render_html(blocks: list[tuple]) -> str:
     head = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
             '<meta name="viewport" content="width=device-width, initial-scale=1">',
             f"<title>{esc(title)}</title><style>{HTML_STYLE}</style></head><body>"]
+    if inputs is not None:
+        head.insert(3, f'<meta name="{browser_check.INPUTS_META}" content="{esc(json.dumps(inputs))}">')
     text = "\n".join(head + body + ["</body></html>"]) + "\n"
     return text.replace("<!--toc-->", toc, 1)
 
@@ -305,6 +329,8 @@ def build_parser() -> sr.OneLineArgumentParser:
     parser.add_argument("results", nargs="+", metavar="RESULTS.json")
     parser.add_argument("-o", "--output", required=True, metavar="DIR", help="output directory")
     parser.add_argument("--title", default="spill benchmark report")
+    parser.add_argument("--no-headline-png", action="store_true",
+                        help="do not capture DIR/headline.png in headless Chromium")
     return parser
 
 
@@ -323,12 +349,23 @@ def main(argv: list[str] | None = None) -> int:
     figures = render_figures(data)
     blocks = document_blocks(data, figures)
     markdown = render_markdown(blocks)
-    html_text = render_html(blocks)
+    try:
+        digests = input_digests(args.results)
+    except OSError as err:
+        sr.fail(PROG, f"{err.filename}: cannot read file: {err.strerror or err}")
+    html_text = render_html(blocks, digests)
     try:
         written = write_report(args.output, markdown, html_text, figures)
     except OSError as err:
         sr.fail(PROG, f"-o {args.output}: cannot write: {err.strerror or err}")
     sys.stdout.write(f"report: wrote {written[-2]} and {written[-1]} ({sr.plural(len(figures), 'plot')})\n")
+    if not args.no_headline_png:
+        try:
+            shot = browser_check.capture_headline(written[-1])
+        except browser_check.BrowserError as err:
+            sys.stderr.write(f"{PROG}: warning: no headline.png ({err}); the report is complete without it\n")
+        else:
+            sys.stdout.write(f"report: wrote {shot}\n")
     return 0
 
 
