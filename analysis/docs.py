@@ -27,6 +27,9 @@ Generators (data read through the module named):
                 `./bench perf` (perf_targets.py): every target, pass/MISS
                 per run, passes, the latest measured value, bound and note,
                 and the rule that each target passes in 4 of the last 5.
+                Inside a git work tree only runs whose targets.json git
+                tracks count (results/ is ignored but for committed
+                samples; a run left out is named on stderr).
   headline      results/sample.json (spill_results.py): the report's
                 headline (sections/headline.py compute) as a table and its
                 sentences, and the screenshot
@@ -51,7 +54,10 @@ import json
 import os
 import re
 import shlex
+import shutil
+import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from typing import Callable
 
@@ -139,9 +145,9 @@ def provenance_line(data: str, command: str) -> str:
     return f"<sub>Data: {data}; made by {command}. This block: `./bench docs`.</sub>"
 
 
-def missing(rel: str, command: str, how: str) -> list[str]:
+def missing(rel: str, command: str, how: str, words: str = "does not exist") -> list[str]:
     """The block of a generator whose data file is missing: says so, and what makes it."""
-    return [f"No data: `{rel}` does not exist; {how}.", "",
+    return [f"No data: `{rel}` {words}; {how}.", "",
             provenance_line(f"none (`{rel}` is missing)", command)]
 
 
@@ -162,16 +168,64 @@ def _commit_text(commit) -> str:
     return f"commit `{commit}` ({dirty_text(False)})"
 
 
+def tracked(root: str, rel_dir: str) -> set[str] | None:
+    """Paths (relative to `root`) git tracks under `rel_dir`; None when `root` is not in a git work tree."""
+    try:
+        proc = subprocess.run(["git", "-C", root, "ls-files", "-z", "--full-name", "--", rel_dir],
+                              capture_output=True, timeout=60)
+        top = subprocess.run(["git", "-C", root, "rev-parse", "--show-toplevel"], capture_output=True, text=True,
+                             timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if proc.returncode != 0 or top.returncode != 0:
+        return None
+    prefix = os.path.relpath(os.path.realpath(root), os.path.realpath(top.stdout.strip()))
+    names = [n for n in proc.stdout.decode("utf-8", "replace").split("\0") if n]
+    return {os.path.relpath(n, prefix) if prefix != "." else n for n in names}
+
+
+def committed_runs(ctx: Context) -> tuple[str, list[str]]:
+    """(a directory holding the runs the block may show, the runs left out).
+
+    Only runs whose targets.json git tracks (a block shows committed data, and
+    `./bench perf` writes into a directory git ignores); outside a git work
+    tree, every run.  The kept runs are linked into a temporary directory
+    when some are left out, so perf_targets.history sees only them."""
+    runs_dir = ctx.path(PERF_RUNS)
+    runs = sorted(d for d in os.listdir(runs_dir) if os.path.isfile(os.path.join(runs_dir, d, "targets.json")))
+    known = tracked(ctx.root, PERF_RUNS)
+    if known is None:
+        return runs_dir, []
+    kept = [d for d in runs if f"{PERF_RUNS}/{d}/targets.json" in known]
+    left = [d for d in runs if d not in kept]
+    if not left:
+        return runs_dir, []
+    view = tempfile.mkdtemp(prefix="spill-docs-runs-")
+    for d in kept:
+        os.symlink(os.path.join(runs_dir, d), os.path.join(view, d))
+    return view, left
+
+
 def perf_targets_block(ctx: Context) -> list[str]:
     runs_dir = ctx.path(PERF_RUNS)
-    if not os.path.isdir(runs_dir) or not any(
-            os.path.isfile(os.path.join(runs_dir, d, "targets.json")) for d in os.listdir(runs_dir)):
-        return missing(f"{PERF_RUNS}/<run>/targets.json", "`./bench perf`", "`./bench perf` writes one per run")
+    none = missing(f"{PERF_RUNS}/<run>/targets.json", "`./bench perf`", "`./bench perf` writes one per run",
+                   "does not exist (or git does not track it)")
+    if not os.path.isdir(runs_dir):
+        return none
+    view, left = committed_runs(ctx)
     try:
-        runs, passed, what = perf_targets.history(runs_dir, LAST_RUNS)
+        if left:
+            sys.stderr.write(f"{PROG}: perf-targets: left out {len(left)} run(s) of {PERF_RUNS} that git does not "
+                             f"track: {', '.join(left)}\n")
+        if not any(os.path.isfile(os.path.join(view, d, "targets.json")) for d in os.listdir(view)):
+            return none
+        runs, passed, what = perf_targets.history(view, LAST_RUNS)
         docs = [perf_targets.read_json(os.path.join(runs_dir, run, "targets.json")) for run in runs]
     except perf_targets.InputError as err:
-        raise DocsError(str(err)) from None
+        raise DocsError(str(err).replace(view, runs_dir)) from None
+    finally:
+        if view != runs_dir:
+            shutil.rmtree(view, ignore_errors=True)
     present = [{t["id"] for t in doc["targets"]} for doc in docs]
     latest = {t["id"]: t for t in docs[-1]["targets"]}
     rows = []

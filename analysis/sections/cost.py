@@ -68,7 +68,7 @@ def floors_cost_section(inputs: list[tuple[str, dict]], points: list[dict]) -> d
     cost = {scenario: {role: stats.median(v) for role, v in roles.items()} for scenario, roles in sorted(per_scenario.items())}
     if not floors and not multiples and not cost:
         return {"skip": "the input has no floors, floor multiples or cost per role "
-                        "(files from before issue 9, or run with --no-calibrate)"}
+                        "(files written before spill-bench recorded them, or run with --no-calibrate)"}
     return {"floors": floors, "multiples": multiples, "cost": cost,
             "roles": [r for r in COST_ROLES if any(r in v for v in cost.values())]}
 

@@ -1,4 +1,4 @@
-// backpressure.cpp: roadmap Feature 4, what a slow consumer does to the pool.
+// backpressure.cpp: backpressure, what a slow consumer does to the pool.
 //
 //     output spout slow                       (here: a spout that sleeps)
 //       -> collect() takes longer             (a collector thread drains a FanInSpout)

@@ -1,4 +1,4 @@
-// fan_in.cpp: roadmap Feature 2, collection as a spout.
+// fan_in.cpp: composable N-to-1 collection, collection as a spout.
 //
 //     WorkerPool<std::string> -> FanInSpout -> BatchSpout -> FramedSpout<FdWriter> -> pipe -> reader thread
 //

@@ -1,4 +1,4 @@
-// sequenced.cpp: roadmap Feature 3, ordered completion.
+// sequenced.cpp: ordered completion.
 //
 // Workers finish in random order (each sleeps a random time), yet the
 // sequenced path delivers items in (round, worker, push order): exactly what

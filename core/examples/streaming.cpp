@@ -1,4 +1,4 @@
-// streaming.cpp: roadmap Feature 1, collecting while the workers still run.
+// streaming.cpp: streaming collection, collecting while the workers still run.
 //
 // Worker 0 finishes its share of each round at once; worker 1 is slow. The
 // owner calls collect() right after dispatch() and gets worker 0's items

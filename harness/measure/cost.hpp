@@ -77,7 +77,7 @@ struct RoleCost {
 void to_json(nlohmann::json& j, const ThreadCost& c);
 void to_json(nlohmann::json& j, const RoleCost& c);
 
-// ---- per-role hardware counters (issue 9, item 5) ----
+// ---- per-role hardware counters ----
 
 /// One thread's hardware counter values, one entry per counter name (in the
 /// caller's order). A value that could not be read is nullopt and its entry

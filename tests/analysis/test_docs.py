@@ -158,6 +158,25 @@ def test_with_fewer_than_five_runs_the_rule_is_not_met_yet(tmp_path):
     assert "| run 3 | passed |" in text and "run 4" not in text
 
 
+def test_inside_a_git_work_tree_only_the_runs_git_tracks_count(tmp_path):
+    root = make_root(tmp_path)
+    runs = sorted(os.listdir(os.path.join(root, "results", "perf-runs")))
+    subprocess.run(["git", "init", "-q", root], check=True)
+    subprocess.run(["git", "-C", root, "add", *[f"results/perf-runs/{r}/targets.json" for r in runs[:2]]], check=True)
+    doc = os.path.join(root, DOC_IN_ROOT)
+    result = run_cli("docs.py", "--root", root, doc)
+    assert result.returncode == 0, result.stderr
+    assert f"left out 4 run(s) of results/perf-runs that git does not track: {', '.join(runs[2:])}" in result.stderr
+    text = read(doc)
+    assert "| run 2 | passed |" in text and "run 3" not in text
+    assert f"2. `{runs[1]}`" in text and runs[2] not in text
+    assert "There are 2 of the 5 runs the rule needs" in text
+    # Nothing tracked: no data.
+    subprocess.run(["git", "-C", root, "rm", "-q", "--cached", "-r", "results"], check=True)
+    assert run_cli("docs.py", "--root", root, doc).returncode == 0
+    assert "No data: `results/perf-runs/<run>/targets.json` does not exist (or git does not track it)" in read(doc)
+
+
 # ----------------------------------------------------------- headline and floors
 
 
@@ -268,7 +287,8 @@ def test_a_missing_source_is_said_in_words_and_check_still_works(tmp_path):
     shutil.copy(DOC, doc)
     assert run_cli("docs.py", "--root", root, doc).returncode == 0
     text = read(doc)
-    assert "No data: `results/perf-runs/<run>/targets.json` does not exist; `./bench perf` writes one per run." in text
+    assert ("No data: `results/perf-runs/<run>/targets.json` does not exist (or git does not track it); "
+            "`./bench perf` writes one per run.") in text
     assert text.count("No data: `results/sample.json` does not exist") == 2
     assert "No data: `results/sample-gate-proof/*.json` does not exist" in text
     assert text.count("<sub>Data: none (") == 4

@@ -201,7 +201,7 @@ def test_report_escapes_html_in_metadata(tmp_path):
 
 
 def _with_floors_and_cost(doc: dict) -> dict:
-    """Adds issue-9 fields, as spill-bench writes them, to a synthetic document."""
+    """Adds the floors and cost fields, as spill-bench writes them, to a synthetic document."""
     doc["metadata"]["floors"] = {
         "cpus": [0, 1],
         "ping_pong": {"status": {"ok": True}, "round_trip_ns": {"median": 340.0}},

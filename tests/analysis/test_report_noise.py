@@ -1,4 +1,4 @@
-"""The report's noise section (issue 9, item 6): median with a bootstrap CI,
+"""The report's noise section: median with a bootstrap CI,
 CV, n and a bimodality flag per point; bimodal points warned about at the top."""
 
 from __future__ import annotations

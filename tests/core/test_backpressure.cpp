@@ -1,4 +1,4 @@
-// Backpressure (roadmap Feature 4, DESIGN.md section 9): a slow consumer
+// Backpressure (docs/design.md, section 8): a slow consumer
 // makes slots stay full, workers merge back, rings overflow, and nothing is
 // lost: produced == delivered + overflowed, per-producer FIFO in both streams.
 #include <catch2/catch.hpp>

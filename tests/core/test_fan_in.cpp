@@ -1,4 +1,4 @@
-// Specification of FanInSpout (roadmap Feature 2): collection from a pool's
+// Specification of FanInSpout (composable N-to-1 collection): collection from a pool's
 // handoff slots as a spout that composes with any downstream.
 #include <catch2/catch.hpp>
 

@@ -1,5 +1,5 @@
 // Specification of a WorkerPool's life: idle workers block instead of
-// spinning (DESIGN.md section 5), destruction flushes and never hangs, and a
+// spinning (docs/design.md, section 5), destruction flushes and never hangs, and a
 // FanInSpout that outlives its pool is detected loudly.
 #include <catch2/catch.hpp>
 

@@ -1,5 +1,5 @@
-// Specification of SequencedSpout and ordered completion (roadmap Feature 3,
-// DESIGN.md section 8).
+// Specification of SequencedSpout and ordered completion (docs/design.md,
+// section 7).
 #include <catch2/catch.hpp>
 
 #include <algorithm>

@@ -1,4 +1,4 @@
-// Specification of SpillRing (DESIGN.md section 2) and MpscRing.
+// Specification of SpillRing (docs/design.md, section 3) and MpscRing.
 //
 // Not tested here, because it cannot be observed at run time: a capacity that
 // is not a power of two is rejected at compile time by a static_assert.

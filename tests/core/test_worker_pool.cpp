@@ -1,5 +1,5 @@
-// Specification of WorkerPool: run, streaming dispatch/collect/join (roadmap
-// Feature 1), failures (DESIGN.md section 7), overflow inside a round, stats.
+// Specification of WorkerPool: run, streaming dispatch/collect/join (streaming
+// collection), failures (docs/design.md, section 9), overflow inside a round, stats.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -79,7 +79,7 @@ TEST_CASE("worker_pool: run executes the task once per worker and every item is 
     CHECK(pool.collect(out) == 0);  // nothing new
 }
 
-TEST_CASE("worker_pool: the roadmap entry MpscRing<T, N>::pool builds the same pool", "[pool]") {
+TEST_CASE("worker_pool: the entry MpscRing<T, N>::pool builds the same pool", "[pool]") {
     auto pool = spill::MpscRing<int, 16>::pool(2).spawn<int>([](auto& ring, std::size_t w, const int& base) {
         ring.push(base + static_cast<int>(w));
     });

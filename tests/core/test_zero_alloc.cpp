@@ -1,4 +1,5 @@
-// Zero allocation in steady state (DESIGN.md section 4, SequencedSpout Q3),
+// Zero allocation in steady state (docs/design.md, sections 4 and 7: the pool's
+// path, and SequencedSpout's preallocated window),
 // measured with the counting global operator new (tests/support/alloc_counter).
 // Counts are read into locals before any assertion: Catch2 itself allocates.
 #include <catch2/catch.hpp>

@@ -4,7 +4,7 @@
 // collection) and mergers on their own threads. Every scenario checks
 // conservation (each produced item is delivered or overflowed exactly once)
 // and per-worker FIFO of the delivered and of the overflow stream; the ordered ones also check
-// the exact (round, worker, push order) of DESIGN.md section 8.
+// the exact (round, worker, push order) of docs/design.md, section 6.
 //
 // SPILL_STRESS_ROUNDS sets the rounds of the main scenario (default 100000);
 // the others run a quarter of it each.

@@ -1,7 +1,8 @@
-// MPSM (roadmap Feature 6): split_mergers partitions the handoff slots
+// MPSM: split_mergers partitions the handoff slots
 // round-robin across M MergerHandles driven from threads the caller owns;
 // each slot is drained by exactly one merger; the sequenced variant composes
-// into a merge tree whose root restores the global order (DESIGN.md 8 and 10).
+// into a merge tree whose root restores the global order (docs/design.md,
+// sections 6 and 7).
 #include <chrono>
 #include <catch2/catch.hpp>
 
@@ -201,7 +202,7 @@ TEST_CASE("mpsm: the ordered merge tree (sequenced mergers -> channel -> Sequenc
     to_root.close();
     root_thread.join();
 
-    // DESIGN.md 8: the replay minus the items that went to overflow spouts.
+    // docs/design.md, section 6: the replay minus the items that went to overflow spouts.
     std::vector<Item> lost = overflowed(pool);
     std::sort(lost.begin(), lost.end());
     std::vector<Item> want;

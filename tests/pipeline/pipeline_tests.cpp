@@ -1,4 +1,4 @@
-// Multi-stage pipelines (roadmap Feature 5): stages compose by type, each
+// Multi-stage pipelines: stages compose by type, each
 // stage scales with its own worker count, and the sequenced path keeps the
 // order of a single-threaded replay across stages.
 #include <chrono>

@@ -1,4 +1,4 @@
-// merge_tree.cpp: multiple mergers and an ordered merge tree (roadmap Feature 6).
+// merge_tree.cpp: multiple mergers and an ordered merge tree (MPSM).
 //
 //     P producers (a WorkerPool)
 //       -> tier 1: pool.split_sequenced_mergers(M, ...): M MergerHandles, each

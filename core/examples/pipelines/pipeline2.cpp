@@ -1,4 +1,4 @@
-// pipeline2.cpp: a two-stage parallel pipeline (roadmap Feature 5).
+// pipeline2.cpp: a two-stage parallel pipeline (multi-stage pipelines).
 //
 //     raw text lines
 //       -> stage 1: WorkerPool (W1 workers) parses lines into Records

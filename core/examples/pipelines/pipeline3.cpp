@@ -1,5 +1,6 @@
 // pipeline3.cpp: a three-stage pipeline whose middle stage overflows into the
-// previous stage's FanInSpout (roadmap Feature 5, "key insight").
+// previous stage's FanInSpout: a FanInSpout is a spout, so it can be the overflow
+// spout of the next stage's rings.
 //
 //     raw text lines
 //       -> stage 1 (W1): parse                      rings of 4096 Records
@@ -28,8 +29,9 @@
 //   - the spout's flush() collects stage 1. A ring flushes its overflow spout
 //     only when it is destroyed, so: destroy stage 2 before stage 1's fan-in,
 //     and stage 1's fan-in before stage 1 (declaration order below);
-//   - a recirculated record leaves the sequenced order of its round (DESIGN.md
-//     section 8: "minus items that went to overflow spouts") and arrives later.
+//   - a recirculated record leaves the sequenced order of its round (the order
+//     is that of a replay "minus overflowed items", docs/design.md section 6)
+//     and arrives later.
 //
 // Checks: every record reaches the file exactly once with the bytes of the
 // single-threaded replay; the file's order equals a single-threaded replay of

@@ -141,7 +141,7 @@ protected:
 
 }  // namespace detail
 
-/// Collects from a pool's handoff slots into an inner spout (roadmap Feature 2).
+/// Collects from a pool's handoff slots into an inner spout (composable N-to-1 collection).
 /// Obtain one with `pool.fan_in(inner)`.
 ///
 ///     auto fan = pool.fan_in(spill::BatchSpout<int, Sink>{64});

@@ -1,4 +1,4 @@
-// spill/merger.hpp: multiple mergers over one pool's slots (roadmap Feature 6).
+// spill/merger.hpp: multiple mergers over one pool's slots (MPSM).
 //
 // `pool.split_mergers(m, factory)` partitions the handoff slots round-robin:
 // merger j drains workers j, j + m, j + 2m, ... and nothing else, so each slot

@@ -1,4 +1,4 @@
-// spill/sequenced.hpp: ordered completion (roadmap Feature 3).
+// spill/sequenced.hpp: ordered completion (docs/design.md, section 7).
 //
 // SequencedSpout takes batches tagged with a sequence number, in any order
 // and possibly in several parts each, and emits their items to an inner

@@ -8,7 +8,7 @@
 // threads) takes published rings, drains them, and gives the empty ring back
 // in the same atomic step. After construction nothing on this path allocates.
 //
-// Backpressure (roadmap Feature 4) is structural; each layer has its valve:
+// Backpressure (docs/design.md, section 8) is structural; each layer has its valve:
 //
 //     output spout slow
 //       -> collect() runs less often / takes longer
@@ -307,7 +307,7 @@ public:
         return collect_ordered_slots(0, 1, sink);
     }
 
-    /// A spout that drains this pool into `out` on flush() (roadmap Feature 2).
+    /// A spout that drains this pool into `out` on flush() (composable N-to-1 collection).
     /// It owns the slots until it is destroyed.
     template <class Out>
     FanInSpout<WorkerPool, Out> fan_in(Out out) {
@@ -334,7 +334,7 @@ public:
 
     /// Partitions the slots round-robin across `m` mergers (merger j owns
     /// workers j, j+m, j+2m...). Each handle is driven from a thread the
-    /// caller owns (roadmap Feature 6). The handles own the slots until the
+    /// caller owns (MPSM). The handles own the slots until the
     /// last of them is destroyed.
     template <class Factory>
     auto split_mergers(std::size_t m, Factory&& sink_factory) {
