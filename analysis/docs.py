@@ -458,10 +458,13 @@ def gate_proof_block(ctx: Context) -> list[str]:
     out += ["", f"Each trial gates an A/A pair and a pair whose candidate is slowed by the hidden "
                 f"`--inject-slowdown` ({', '.join(slowdowns)}) with `gate.py --max-regression` "
                 f"{', '.join(thresholds)}."]
-    if default_bar:
-        out.append(f"A file that does not record its bar is held to the defaults of `prove_gate.py`: at most "
-                   f"{prove_gate.DEFAULT_ALLOWED_FALSE_ALARMS} false alarm(s) and at least "
-                   f"{prove_gate.DEFAULT_REQUIRED_CATCHES} catches; the others to the bar they record.")
+    defaults = (f"the defaults of `prove_gate.py`: at most "
+                f"{sr.plural(prove_gate.DEFAULT_ALLOWED_FALSE_ALARMS, 'false alarm')} and at least "
+                f"{prove_gate.DEFAULT_REQUIRED_CATCHES} catches")
+    if default_bar and all(d["bar"] is None for _, d in docs):
+        out.append(f"The files do not record their bar; they are held to {defaults}.")
+    elif default_bar:
+        out.append(f"A file that does not record its bar is held to {defaults}; the others to the bar they record.")
     else:
         out.append("Each file is held to the bar it records.")
     with_prov = [(n, d) for n, d in docs if d["provenance"] is not None]
