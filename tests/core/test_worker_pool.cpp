@@ -265,26 +265,35 @@ TEST_CASE("worker_pool: several failing workers are all reported", "[pool][failu
     CHECK_THROWS_WITH(odd.run(0), Catch::Contains("non-standard exception"));
 }
 
-TEST_CASE("worker_pool: dispatch twice without join neither overlaps rounds nor loses a failure", "[pool][failure][streaming]") {
+TEST_CASE("worker_pool: dispatch runs at most two rounds ahead, each worker's rounds in order, and loses no failure",
+          "[pool][failure][streaming]") {
     constexpr std::size_t W = 3;
-    std::atomic<int> finished[4] = {};  // finished[r]: workers done with round r (seq_cst counters)
-    std::atomic<int> overlaps{0};
+    std::atomic<int> started[5] = {};   // started[r]: workers that began round r (seq_cst counters)
+    std::atomic<int> finished[5] = {};  // finished[r]: workers done with round r
+    std::atomic<int> too_far{0};        // a round started before every worker finished the round two before it
+    std::atomic<int> unordered{0};      // a worker began round r before it finished round r - 1
     std::mutex mu;
     std::vector<std::pair<std::size_t, int>> seen_args;  // (worker, args seen)
+    std::atomic<int> last_done[W] = {};
     auto pool = spill::pool<int, 16>(W).spawn<int>([&](auto& ring, std::size_t w, const int& round) {
         {
             std::lock_guard lock(mu);
             seen_args.emplace_back(w, round);
         }
-        if (round > 1 && finished[round - 1].load() != static_cast<int>(W)) overlaps.fetch_add(1);
+        started[round].fetch_add(1);
+        if (round > 2 && finished[round - 2].load() != static_cast<int>(W)) too_far.fetch_add(1);
+        if (last_done[w].load() != round - 1) unordered.fetch_add(1);
         if (round == 1 && w == 0) std::this_thread::sleep_for(30ms);  // the slow worker of round 1
         ring.push(round);
         finished[round].fetch_add(1);
+        last_done[w].store(round);
         if (round == 1 && w == 2) throw std::runtime_error("round 1 failed");
     });
     pool.dispatch(1);
-    pool.dispatch(2);  // waits for round 1 first; its failure is kept
-    pool.dispatch(3);
+    pool.dispatch(2);  // runs ahead: workers 1 and 2 may start it while worker 0 sleeps in round 1
+    pool.dispatch(3);  // two rounds in flight: waits for round 1 first; its failure is kept
+    CHECK(finished[1].load() == static_cast<int>(W));
+    pool.dispatch(4);
     try {
         pool.join();
         FAIL("the failure of round 1 was lost");
@@ -293,18 +302,37 @@ TEST_CASE("worker_pool: dispatch twice without join neither overlaps rounds nor 
         CHECK(e.failures()[0].worker == 2);
         CHECK(e.failures()[0].round == 1);
     }
-    CHECK(overlaps.load() == 0);
-    for (int r = 1; r <= 3; ++r) CHECK(finished[r].load() == static_cast<int>(W));
+    CHECK(too_far.load() == 0);
+    CHECK(unordered.load() == 0);
+    for (int r = 1; r <= 4; ++r) CHECK(finished[r].load() == static_cast<int>(W));
     // Every worker saw the arguments of its own round, in order.
     for (std::size_t w = 0; w < W; ++w) {
         std::vector<int> rounds;
         for (auto [who, r] : seen_args)
             if (who == w) rounds.push_back(r);
-        CHECK(rounds == std::vector<int>{1, 2, 3});
+        CHECK(rounds == std::vector<int>{1, 2, 3, 4});
     }
     spill::CollectSpout<int> out;
-    CHECK(pool.collect(out) == 9);
+    CHECK(pool.collect(out) == 12);
     CHECK_NOTHROW(pool.join());  // reported once
+}
+
+TEST_CASE("worker_pool: a failure in each of two rounds in flight is reported with its own round", "[pool][failure][streaming]") {
+    auto pool = spill::pool<int, 16>(2).spawn<int>([](auto& ring, std::size_t w, const int& round) {
+        ring.push(round);
+        if (static_cast<int>(w) == round % 2) throw std::runtime_error("round " + std::to_string(round));
+    });
+    pool.dispatch(1);
+    pool.dispatch(2);
+    try {
+        pool.join();
+        FAIL("the failures were lost");
+    } catch (const spill::WorkerError& e) {
+        REQUIRE(e.failures().size() == 2);
+        std::set<std::pair<std::size_t, std::uint64_t>> got;
+        for (const auto& f : e.failures()) got.emplace(f.worker, f.round);
+        CHECK(got == std::set<std::pair<std::size_t, std::uint64_t>>{{1, 1}, {0, 2}});
+    }
 }
 
 TEST_CASE("worker_pool: an output spout that throws during collect loses nothing", "[pool][failure]") {

@@ -221,19 +221,25 @@ inline drain_front(w, g) {
 /* ---- worker --------------------------------------------------------------- */
 
 proctype Worker(byte w) {
-    byte seen = 0, round, k, cur, _q, _n, _o, _k, _g;
+    byte seen = 0, started = 0, round, k, cur, _q, _n, _o, _k, _g;
     bool merged;
     do
     :: true ->
+        /* A round already dispatched (the owner runs up to two ahead) starts
+         * at once; otherwise wait for the next one. */
+        if
+        :: started == seen ->
 wrk_go: end_idle:
+            atomic { (go[w] != seen); seen = go[w] }   /* (B) acquire; blocks (futex) */
+        :: else
+        fi;
         atomic {
-            (go[w] != seen);                        /* (B) acquire; blocks (futex) */
-            round = go[w];
             if
-            :: round == SHUTDOWN -> break
+            :: seen == SHUTDOWN -> break
             :: else
             fi;
-            seen = round;
+            started++;
+            round = started;                        /* rounds run one after another, in order */
             /* the task: 0..MAXPUSH pushes (a throwing task pushed fewer) */
             if
             :: k = 0
@@ -580,8 +586,8 @@ end_poll:
 #endif
 active proctype Owner() {
     byte w, r, round, cur, published, before, mr, watermark, lowest, _q, _n, _o, _k, _g;
-    bool took, progress, joined = true, last;
-    byte j, collects;
+    bool took, progress, last;
+    byte j, collects, joined = 0;                   /* rounds joined (every worker done) */
 
     atomic {
         for (w : 0 .. W - 1) {
@@ -600,8 +606,8 @@ active proctype Owner() {
     }
 
     do
-    :: joined && round < R ->                       /* dispatch */
-        atomic { round++; collects = 0; joined = false; w = 0 }
+    :: round - joined < 2 && round < R ->           /* dispatch: at most two rounds in flight */
+        atomic { round++; collects = 0; w = 0 }
         do
         :: w < W ->
 own_go:     go[w] = round;                          /* (A) release */
@@ -609,17 +615,17 @@ own_go:     go[w] = round;                          /* (A) release */
         :: else -> break
         od;
         w = 0
-    :: !joined ->                                   /* join */
+    :: joined < round ->                            /* join the oldest round in flight */
         do
         :: w < W ->
-own_done:   (done[w] >= round);                     /* (D) acquire */
+own_done:   (done[w] > joined);                     /* (D) acquire */
             w++
         :: else -> break
         od;
-        atomic { w = 0; joined = true }
+        atomic { w = 0; joined++ }
 #if M == 1
-    :: collects < MAXCOLLECT || (joined && round == R) ->
-        last = joined && round == R;
+    :: collects < MAXCOLLECT || (joined == R) ->
+        last = joined == R;
         collect(0, 0);
         collects++;
         if
@@ -627,7 +633,7 @@ own_done:   (done[w] >= round);                     /* (D) acquire */
         :: else
         fi
 #else
-    :: joined && round == R -> break
+    :: joined == R -> break
 #endif
     od;
 #if M > 1

@@ -204,36 +204,43 @@ struct alignas(cache_line) HandoffSlot {
     std::atomic<std::uint64_t> batch_seq{0};
 };
 
+/// Rounds a pool runs ahead: the owner may dispatch round r + 1 while a
+/// worker still runs round r, so a worker that finishes a round starts the
+/// next one at once instead of waiting a round trip for it. A dispatch while
+/// this many rounds are in flight first waits for the oldest.
+inline constexpr std::size_t rounds_in_flight = 2;
+
 /// Start/finish signalling between the pool's owner and worker w. `go`
-/// carries the low 32 bits of the round to run and `args` the round's
-/// arguments (a copy when they are small and trivially copyable, else a
-/// pointer to them); `stop` asks the worker to exit; `done` carries the low
-/// 32 bits of the last round finished. 32 bits are enough: the owner waits
-/// for `done` to equal the round in flight, and no worker is ever more than
-/// one round behind, so equality cannot be confused by wrap-around.
+/// carries the low 32 bits of the latest round dispatched and `args` the
+/// arguments of the rounds in flight (round r's in slot r % rounds_in_flight:
+/// a copy when they are small and trivially copyable, else a pointer to
+/// them); `stop` asks the worker to exit; `done` carries the low 32 bits of
+/// the latest round finished, and a task's failure rides beside it. 32 bits
+/// are enough: no two rounds a thread compares are more than
+/// rounds_in_flight apart, so serial-number arithmetic orders them.
 ///
 /// Fields are grouped by writer, one cache line each: the owner writes `go`,
-/// `stop` and `args`, the worker writes `done`. On one shared line the
-/// owner's polls of `done` and the worker's store to it would move the line
-/// an extra time per round, and the worker would fetch the arguments from
-/// another line after seeing `go`; here one line transfer brings the worker
-/// both. (Each word's `parked` count is written by the other side, but only
-/// when it parks, off the busy path.)
+/// `stop` and `args`, the worker writes `done` and the failures. On one
+/// shared line the owner's polls of `done` and the worker's store to it would
+/// move the line an extra time per round, and the worker would fetch the
+/// arguments from another line after seeing `go`; here one line transfer
+/// brings the worker both. (Each word's `parked` count is written by the
+/// other side, but only when it parks, off the busy path.)
 ///
-///     sig.args = a; sig.go.publish(round);                       // owner: start (N1, N2)
-///     detail::await_value(sig.done, round, budget);              // owner: wait (W1..W3)
+///     sig.args[r % 2] = a; sig.go.publish(r);                   // owner: start round r (N1, N2)
+///     detail::await_reached(sig.done, r, budget);               // owner: wait for it (W1..W3)
 template <class Args>
 struct WorkerSignal {
     // Owner-written (read by the worker after it sees `go` change).
     alignas(cache_line) detail::WaitWord go;
     bool stop = false;
-    Args args{};
+    Args args[rounds_in_flight]{};
     // Worker-written (read by the owner after it sees `done` reach the round).
-    // The failure rides in the line the owner reads anyway: checking it costs
-    // the owner no extra transfer per round.
+    // The failures ride in the line the owner reads anyway: checking them
+    // costs the owner no extra transfer per round.
     alignas(cache_line) detail::WaitWord done;
-    std::uint64_t error_round = 0;
-    std::exception_ptr error;  ///< the task's exception in round `error_round`, until the owner takes it
+    std::uint64_t error_round[rounds_in_flight] = {};
+    std::exception_ptr error[rounds_in_flight];  ///< round r's exception in slot r % rounds_in_flight, until the owner takes it
 };
 
 static_assert(sizeof(WorkerSignal<const void*>) == 2 * cache_line && alignof(WorkerSignal<const void*>) == cache_line);

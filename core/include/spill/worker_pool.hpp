@@ -187,7 +187,8 @@ public:
     /// Small trivially copyable arguments travel in the worker's `go` line
     /// (one line transfer per round); others by pointer to the pool's copy.
     static constexpr bool inline_args = std::is_trivially_copyable_v<A> && std::is_default_constructible_v<A> &&
-                                        std::is_copy_assignable_v<A> && sizeof(A) <= cache_line - 2 * alignof(std::uint64_t) &&
+                                        std::is_copy_assignable_v<A> &&
+                                        sizeof(A) <= (cache_line - 2 * alignof(std::uint64_t)) / rounds_in_flight &&
                                         alignof(A) <= alignof(std::uint64_t);
     using signal_type = WorkerSignal<std::conditional_t<inline_args, A, const A*>>;
     static_assert(offsetof(signal_type, done) == cache_line && sizeof(signal_type) == 2 * cache_line,
@@ -235,7 +236,7 @@ public:
             std::fprintf(stderr, "spill::WorkerPool destroyed while %d FanInSpout/MergerHandle still refer to it\n", live);
             std::abort();
         }
-        if (owner_.in_flight) wait_round();
+        if (in_flight()) wait_for(owner_.round);
         stop_threads();
         // The threads are joined: every ring is ours. Oldest items first.
         for (auto& w : workers_) {
@@ -250,38 +251,42 @@ public:
     [[nodiscard]] static constexpr std::size_t ring_capacity() noexcept { return N; }
     /// Rounds dispatched so far (the sequence number of the latest round).
     [[nodiscard]] std::uint64_t rounds() const noexcept { return owner_.round; }
-    [[nodiscard]] bool in_flight() const noexcept { return owner_.in_flight; }
+    /// Whether a dispatched round has not been joined yet.
+    [[nodiscard]] bool in_flight() const noexcept { return owner_.round != owner_.joined; }
     /// Who collects from the slots now (none, the owner, a fan-in, mergers).
     [[nodiscard]] Collector collector() const noexcept { return static_cast<Collector>(collector_.load(std::memory_order_acquire)); }
 
-    /// Starts a round and returns at once. The pool keeps `args` until the
-    /// next dispatch, so the workers never read an object the caller may
-    /// destroy. A round still in flight is joined first; its failures are
-    /// kept and reported by the next join().
+    /// Starts a round and returns at once. Up to `rounds_in_flight` rounds
+    /// run ahead of the owner: while that many are in flight, dispatch first
+    /// waits for the oldest (its failures are kept and reported by the next
+    /// join()). Each worker runs its rounds one after another, in order. The
+    /// pool keeps `args` until its round is joined, so the workers never read
+    /// an object the caller may destroy.
     void dispatch(A args) {
-        if (owner_.in_flight) wait_round();
+        if (owner_.round - owner_.joined == rounds_in_flight) wait_for(owner_.joined + 1);
+        std::optional<A>& slot = owned_args_[(owner_.round + 1) % rounds_in_flight];  // its last round is joined
         if constexpr (std::is_move_assignable_v<A>) {
-            if (owned_args_) {
-                *owned_args_ = std::move(args);  // reuses A's storage: no allocation for a steady A
-                start_round(&*owned_args_);
+            if (slot) {
+                *slot = std::move(args);  // reuses A's storage: no allocation for a steady A
+                start_round(&*slot);
                 return;
             }
         }
-        owned_args_.emplace(std::move(args));  // a type that cannot be assigned is rebuilt in place
-        start_round(&*owned_args_);
+        slot.emplace(std::move(args));  // a type that cannot be assigned is rebuilt in place
+        start_round(&*slot);
     }
 
-    /// Waits for the round in flight; throws WorkerError naming every worker
+    /// Waits for every round in flight; throws WorkerError naming every worker
     /// whose task threw since the last join. Without a round in flight it
     /// only reports pending failures.
     void join() {
-        if (owner_.in_flight) wait_round();
+        if (in_flight()) wait_for(owner_.round);
         if (!failures_.empty()) throw WorkerError(std::exchange(failures_, {}));
     }
 
     /// dispatch + join, borrowing `args` (it outlives the call).
     void run(const A& args) {
-        if (owner_.in_flight) wait_round();
+        if (in_flight()) wait_for(owner_.round);
         start_round(&args);
         join();
     }
@@ -481,8 +486,8 @@ private:
     /// the workers read every round (the task, the worker table), so the
     /// owner's per-round stores never take that line from them.
     struct alignas(cache_line) OwnerState {
-        std::uint64_t round = 0;
-        bool in_flight = false;
+        std::uint64_t round = 0;   // rounds dispatched
+        std::uint64_t joined = 0;  // rounds every worker has finished (and whose failures were taken)
         detail::SpinBudget budget;  // the owner's waits for `done`
         WaitStats wait;
     };
@@ -555,40 +560,45 @@ private:
     void start_round(const A* args) {
         ++owner_.round;
         const auto r32 = static_cast<std::uint32_t>(owner_.round);
+        const std::size_t slot = owner_.round % rounds_in_flight;
         for (auto& w : workers_) {
-            // The worker finished the last round (wait_round ran): it no longer reads args.
+            // The round that last used this slot is joined: no worker reads it.
             if constexpr (inline_args) {
-                w->signal.args = *args;
+                w->signal.args[slot] = *args;
             } else {
-                w->signal.args = args;
+                w->signal.args[slot] = args;
             }
-            w->signal.go.publish(r32);  // (A) publishes signal.args and the round (N1, N2)
+            w->signal.go.publish(r32);  // (A) publishes signal.args[slot] and the round (N1, N2)
         }
-        owner_.in_flight = true;
     }
 
-    void wait_round() noexcept {
-        const auto r32 = static_cast<std::uint32_t>(owner_.round);
+    // Waits until every worker finished round `r` (and so every round before
+    // it), and takes the failures of the rounds joined.
+    void wait_for(std::uint64_t r) noexcept {
+        const auto r32 = static_cast<std::uint32_t>(r);
         for (std::size_t i = 0; i < workers_.size(); ++i) {
             Worker& w = *workers_[i];
-            detail::await_value(w.signal.done, r32, owner_.budget, &owner_.wait);  // (D) sees the worker's error and stats
-            if (w.signal.error) {
+            detail::await_reached(w.signal.done, r32, owner_.budget, &owner_.wait);  // (D) sees the worker's failures and stats
+            for (std::uint64_t k = owner_.joined + 1; k <= r; ++k) {
+                const std::size_t slot = k % rounds_in_flight;
+                if (!w.signal.error[slot] || w.signal.error_round[slot] != k) continue;
                 try {
-                    failures_.push_back(WorkerFailure{i, w.signal.error_round, std::move(w.signal.error)});
+                    failures_.push_back(WorkerFailure{i, k, std::move(w.signal.error[slot])});
                 } catch (...) {
                     // Out of memory while recording a failure: keep the first ones.
                 }
-                w.signal.error = nullptr;
+                w.signal.error[slot] = nullptr;
             }
         }
-        owner_.in_flight = false;
+        owner_.joined = r;
     }
 
-    static const A& round_args(const Worker& w) noexcept {
+    static const A& round_args(const Worker& w, std::uint64_t round) noexcept {
+        const std::size_t slot = round % rounds_in_flight;
         if constexpr (inline_args) {
-            return w.signal.args;
+            return w.signal.args[slot];
         } else {
-            return *w.signal.args;
+            return *w.signal.args[slot];
         }
     }
 
@@ -605,30 +615,34 @@ private:
     void worker_main(std::size_t id, const std::function<void(std::size_t)>& hook) {
         if (hook) hook(id);  // pinning etc.; an exception here terminates (documented on the builder)
         Worker& w = *workers_[id];
-        std::uint64_t round = 0;
-        std::uint32_t seen = 0;
+        std::uint64_t round = 0;  // rounds started
+        std::uint32_t seen = 0;   // the latest `go` seen: the rounds dispatched, up to rounds_in_flight ahead
         // Counted here and copied into the stats before (C): the wait after
         // (C) must not write what the owner may be reading.
         WaitStats waits;
         waits.timed = time_waits_;
         w.budget = detail::make_spin_budget(spin_limit_ns_, workers_.size() + 1);
         for (;;) {
-            seen = detail::await_change(w.signal.go, seen, w.budget, round != 0 ? &waits : nullptr);  // (B)
-            if (w.signal.stop) return;
-            ++round;  // go advances by one per round: the worker counts rounds itself
+            // A round already dispatched starts at once; otherwise wait for the next.
+            if (static_cast<std::uint32_t>(round) == seen) {
+                seen = detail::await_change(w.signal.go, seen, w.budget, round != 0 ? &waits : nullptr);  // (B)
+                if (w.signal.stop) return;
+            }
+            ++round;  // rounds run one after another, in order
             w.gate.armed = true;  // the round's first eviction first spills the uncollected batch
             try {
-                std::as_const(task_)(w.active->ring, id, round_args(w));  // shared by all workers: called as const
+                std::as_const(task_)(w.active->ring, id, round_args(w, round));  // shared by all workers: called as const
             } catch (...) {
-                w.signal.error = std::current_exception();
-                w.signal.error_round = round;
+                const std::size_t slot = round % rounds_in_flight;
+                w.signal.error[slot] = std::current_exception();
+                w.signal.error_round[slot] = round;
                 ++w.stats.failures;
             }
             w.gate.armed = false;
             publish(w, round);
             ++w.stats.rounds;
             w.stats.wait = waits;
-            w.signal.done.publish(seen);  // (C) publishes stats and error (N1, N2)
+            w.signal.done.publish(static_cast<std::uint32_t>(round));  // (C) publishes stats, failures and the handoff (N1, N2)
         }
     }
 
@@ -801,7 +815,7 @@ private:
     // Owner-written, every round.
     OwnerState owner_;
     // Owner-written, cold.
-    alignas(cache_line) std::optional<A> owned_args_;
+    alignas(cache_line) std::optional<A> owned_args_[rounds_in_flight];  // a dispatched round's arguments, slot round % rounds_in_flight
     std::vector<WorkerFailure> failures_;
     // Written by whichever thread claims or releases the slots (handles live on other threads).
     alignas(cache_line) std::atomic<int> collector_{static_cast<int>(Collector::none)};

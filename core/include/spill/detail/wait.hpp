@@ -306,10 +306,16 @@ inline std::uint32_t await_change(WaitWord& w, std::uint32_t old, SpinBudget& bu
     return v;
 }
 
-/// Waits until `w` holds `want`.
-inline void await_value(WaitWord& w, std::uint32_t want, SpinBudget& budget, WaitStats* st = nullptr) noexcept {
+/// Whether counter value `v` has reached `want`, in serial-number arithmetic
+/// (both are low 32 bits of counters that never drift 2^31 apart).
+[[nodiscard]] constexpr bool reached(std::uint32_t v, std::uint32_t want) noexcept {
+    return static_cast<std::int32_t>(v - want) >= 0;
+}
+
+/// Waits until `w` has reached `want` (see reached()).
+inline void await_reached(WaitWord& w, std::uint32_t want, SpinBudget& budget, WaitStats* st = nullptr) noexcept {
     std::uint32_t v = w.load();
-    while (v != want) v = await_change(w, v, budget, st);
+    while (!reached(v, want)) v = await_change(w, v, budget, st);
 }
 
 }  // namespace detail
