@@ -216,7 +216,7 @@ inline constexpr double kRingMinTime = 0.1;
 
 /// Seconds per repetition of a threaded benchmark (real time): 0.25, or
 /// SPILL_MICRO_THREAD_MIN_TIME (the tuning pass of `./bench perf`, which
-/// runs every configuration once to find each contender's best, sets 0.05).
+/// runs every configuration once to find each contender's candidates, sets 0.1).
 inline double thread_min_time() {
     if (const char* s = std::getenv("SPILL_MICRO_THREAD_MIN_TIME")) {
         char* end = nullptr;

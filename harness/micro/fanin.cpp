@@ -69,7 +69,11 @@ void BM_fanin_spill(State& state, std::size_t P, std::uint64_t R, int nb) {
     auto pool = spill::pool<std::uint64_t, N>(P).overflow([](std::size_t) { return OverflowSum{}; }).template spawn<std::uint64_t>(PushKeys{R});
     auto run = [&](auto& fan, const CheckSink& sink) {
         std::uint64_t r = 0;
-        for (int i = 0; i < 16; ++i) {  // warm-up: threads running, waits calibrated, rings touched
+        // Warm-up, about 2 M items: threads running, rings touched, the
+        // waits' budgets adapted to this stream (a short tuning repetition
+        // must measure the steady state, not the start).
+        const std::uint64_t warm = std::max<std::uint64_t>(32, (std::uint64_t{1} << 21) / (P * R));
+        for (std::uint64_t i = 0; i < warm; ++i) {
             pool.dispatch(r++);
             (void)fan.collect();
         }

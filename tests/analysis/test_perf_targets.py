@@ -87,7 +87,7 @@ def set_values(doc: dict, name: str, metric: str, values: list[float]) -> dict:
 
 
 def results(doc: dict, sweep: dict | None = None) -> dict:
-    return {r.id: r for r in pt.evaluate(pt.parse(doc), None, sweep)}
+    return {r.id: r for r in pt.evaluate(pt.parse(doc), sweep)}
 
 
 def good_sweep() -> dict:
@@ -135,7 +135,7 @@ def test_aggregate_entries_are_ignored():
 # ---- the targets ----------------------------------------------------------------
 
 def test_every_target_is_met_on_the_good_run():
-    rs = pt.evaluate(pt.parse(good_run()), None, good_sweep())
+    rs = pt.evaluate(pt.parse(good_run()), good_sweep())
     assert [r.id for r in rs] == ["T1", "T1b", "T2", "T3", "T4", "T4f", "T4s", "T4b2", "T4b4", "T5", "T6", "T7", "T8", "T9",
                                   "T11", "H"]
     assert all(r.passed for r in rs), pt.format_table(rs)
@@ -309,3 +309,20 @@ def test_the_front_end_runs_as_a_script(tmp_path):
     p = subprocess.run([sys.executable, os.path.join(ANALYSIS, "perf_targets.py"), "select", path],
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 0 and p.stdout.startswith("^((push_")
+
+
+def test_select_keeps_each_close_contender_s_two_best_configurations_and_drops_the_far_ones():
+    doc = {"benchmarks": []}
+    add(doc, fanin("spill", 1, 65536, 16384), 2.0e9)
+    add(doc, fanin("spill", 1, 65536, 32768), 1.9e9)
+    add(doc, fanin("spill", 1, 1024, 512), 0.5e9)  # spill's third best: not repeated
+    for contender, rate in (("boost_spsc", 1.5e9), ("moodycamel_cq", 1.2e9), ("mutex_deque", 0.3e9),
+                            ("tbb_bounded", 0.05e9), ("boost_queue", 0.01e9)):
+        add(doc, fanin(contender, 1, 65536, 4096), rate)
+        add(doc, fanin(contender, 1, 16384, 4096), rate * 0.9)
+    names = pt.select(pt.parse(doc))
+    assert fanin("spill", 1, 65536, 16384) in names and fanin("spill", 1, 65536, 32768) in names
+    assert fanin("spill", 1, 1024, 512) in names  # the best of the small shape
+    assert fanin("boost_spsc", 1, 16384, 4096) in names  # second best configuration of a close contender
+    assert fanin("mutex_deque", 1, 65536, 4096) in names  # within the first three queues
+    assert not any("tbb_bounded" in n or "boost_queue" in n for n in names)  # far below the best queue
