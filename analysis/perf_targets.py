@@ -345,8 +345,8 @@ def floor_target(runs: dict[str, Series]) -> Result:
         move = _best_rate(runs, "ref_round_handoff/")
         sink = _best_rate(runs, "ref_sink/")
         if move and sink:
-            r.note += (f"; the fastest way to move rounds of keys between two cores into the same sink "
-                       f"(ref_round_handoff) reaches {move / sink:.2f} of it")
+            r.note += (f"; a bare round handoff between the two cores into the same sink, one flag each way "
+                       f"(ref_round_handoff, at its best round size), reaches {move / sink:.2f} of it")
     return r
 
 

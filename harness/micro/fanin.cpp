@@ -8,8 +8,8 @@
 //   fanin/spill/P=<producers>/cap=<ring>/batch=<round>/nb=<busy neighbours>
 //   fanin/spill_sequenced/...            the same through SequencedFanIn
 //   ref_sink/batch=<n>                   the consumer floor: the sink alone
-//   ref_round_handoff/batch=<n>          the fastest way to move rounds of keys
-//                                        between two cores into the same sink
+//   ref_round_handoff/batch=<n>          a bare round handoff of keys between two
+//                                        cores into the same sink, one flag each way
 // The baseline queues (baselines.cpp) register the same job under
 // fanin/<queue>/P=.../cap=.../batch=.../nb=..., so every contender runs the
 // same stream into the same CheckSink.
@@ -122,11 +122,13 @@ void BM_ref_sink(State& state, std::size_t n) {
     set_items(state, n);
 }
 
-// Reference (the fastest way to move rounds of 8-byte keys between two
-// cores into the same sink): a producer thread fills one of three buffers of
-// `batch` keys and publishes it with one release store; the benchmark thread
-// checks it in place and hands it back with another. Only the keys and two
-// flags cross cores, with no bookkeeping at all. Better: higher items/s.
+// Reference (a bare round handoff of 8-byte keys between two cores into the
+// same sink): a producer thread fills one of three buffers of `batch` keys
+// and publishes it with one release store; the benchmark thread checks it in
+// place and hands it back with another. Only the keys and two flags cross
+// cores, with no bookkeeping at all: what a round costs beyond the keys
+// themselves. (It does not bound the pool from above: the pool's own
+// producer can run two rounds ahead, this one only one.) Better: higher items/s.
 void BM_ref_round_handoff(State& state, std::size_t n) {
     std::array<std::unique_ptr<std::uint64_t[]>, 3> buffers;
     for (auto& b : buffers) b = std::make_unique<std::uint64_t[]>(n);
