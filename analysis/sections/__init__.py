@@ -16,11 +16,12 @@ The headline comes first; the detail sections follow, grouped by question.
 from __future__ import annotations
 
 import report_handoff
-from sections import backpressure, contenders, cost, headline, latency, noise, points, ring_size, run, scaling
+from sections import backpressure, contenders, cost, headline, hosts, latency, noise, points, ring_size, run, scaling
 
 SECTIONS = (
     headline,        # every contender on each job, the ratio to the best peer, one sentence each
     run,             # where and how the run was made
+    hosts,           # which points ran on which host (only when more than one)
     scaling,         # throughput and speedup vs producers; mergers
     contenders,      # the baseline queues next to fan_in on equal terms
     ring_size,       # throughput vs ring capacity and round size
