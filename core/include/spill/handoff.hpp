@@ -55,6 +55,7 @@
 #include <span>
 
 #include "detail/config.hpp"
+#include "detail/sde.hpp"
 #include "detail/wait.hpp"
 #include "spill_ring.hpp"
 #include "spout.hpp"
@@ -121,6 +122,7 @@ struct OverflowGate {
     void (*on_first_eviction)(void*) noexcept = nullptr;
     void* context = nullptr;
     bool armed = false;
+    SPILL_SDE_ONLY(std::uint64_t overflow_items = 0;)  // items sent to `overflow` (detail/sde.hpp)
 };
 
 /// The spout of a pool ring: one predictable branch, then the overflow spout.
@@ -132,11 +134,14 @@ public:
     void send(T&& item) {
         open();
         gate_->overflow->send(std::forward<T>(item));
+        SPILL_SDE_ONLY(++gate_->overflow_items;)  // after the send: an item it threw for is not counted
     }
     template <class T>
     std::size_t send_all(std::span<T> items) {
         open();
-        return spill::send_all(*gate_->overflow, items);
+        const std::size_t took = spill::send_all(*gate_->overflow, items);
+        SPILL_SDE_ONLY(gate_->overflow_items += took;)
+        return took;
     }
     void flush() { gate_->overflow->flush(); }
 
