@@ -17,6 +17,8 @@
 #include <sstream>
 #include <thread>
 
+#include <spill/detail/sde.hpp>
+
 #include "build_info.hpp"
 #include "commit.hpp"
 
@@ -298,6 +300,43 @@ std::vector<std::string> split_names(const std::string& s) {
     }
     return out;
 }
+
+// spill's software-defined events (spill/detail/sde.hpp): PAPI reads them
+// like hardware events, as sde:::spill::<event>, on any machine.
+const std::string sde_prefix = "sde:::";
+const std::string spill_sde_prefix = sde_prefix + spill::sde::library + "::";
+
+bool is_sde(const std::string& name) { return name.rfind(sde_prefix, 0) == 0; }
+
+std::string spill_sde_names() {
+    std::string all;
+    for (const spill::sde::EventInfo& e : spill::sde::events) all += (all.empty() ? "" : ", ") + spill_sde_prefix + e.name;
+    return all;
+}
+
+/// The requested names: `sde` expanded to every spill event, each name once
+/// (the first time it appears), every sde::: name one that spill exports.
+std::vector<std::string> expand_names(const std::vector<std::string>& names) {
+    std::vector<std::string> out;
+    auto add = [&out](const std::string& n) {
+        if (std::find(out.begin(), out.end(), n) == out.end()) out.push_back(n);
+    };
+    for (const std::string& n : names) {
+        if (n == "sde") {
+            for (const spill::sde::EventInfo& e : spill::sde::events) add(spill_sde_prefix + e.name);
+            continue;
+        }
+        if (is_sde(n)) {
+            const bool known = std::any_of(spill::sde::events.begin(), spill::sde::events.end(),
+                                           [&n](const spill::sde::EventInfo& e) { return n == spill_sde_prefix + e.name; });
+            if (!known)
+                throw InputError("--counters: unknown software-defined event '" + n + "' (spill exports " + spill_sde_names() +
+                                 "; `sde` names them all)");
+        }
+        add(n);
+    }
+    return out;
+}
 }  // namespace
 
 Papi::Papi(const std::string& spec) {
@@ -306,8 +345,14 @@ Papi::Papi(const std::string& spec) {
         return;
     }
     if (spec == "default") requested_ = {"PAPI_TOT_CYC", "PAPI_TOT_INS", "PAPI_L1_DCM", "PAPI_L2_DCM", "PAPI_L3_DCM"};
-    else requested_ = split_names(spec);
+    else requested_ = expand_names(split_names(spec));
+    // Why spill's events cannot be counted, when the build decides it.
+    const std::string sde_off = "spill-bench was built without spill's software-defined events (the `sde` Meson feature: -Dsde=enabled, "
+                                "with libsde from libpapi-dev)";
 #if SPILL_HAVE_PAPI
+    // Before PAPI starts: the sde component then finds the events registered
+    // (no placeholders).
+    const bool sde_registered = spill::sde::register_events();
     const int init = PAPI_library_init(PAPI_VER_CURRENT);
     if (init != PAPI_VER_CURRENT) {
         const std::string why = "PAPI_library_init failed (" + std::string(PAPI_strerror(init)) + ")";
@@ -320,14 +365,23 @@ Papi::Papi(const std::string& spec) {
         for (auto& n : requested_) unavailable_[n] = state_;
         return;
     }
-    // Why the machine has no hardware events, if it has none.
+    // Why the machine has no hardware events, if it has none, and why the
+    // software-defined ones cannot be read, if they cannot.
     std::string component_note;
+    std::string sde_note = spill::sde::enabled ? "" : sde_off;
+    bool sde_component = false;
     for (int i = 0; i < PAPI_num_components(); ++i) {
         const PAPI_component_info_t* ci = PAPI_get_component_info(i);
         if (ci && std::string(ci->name) == "perf_event") {
             if (ci->disabled != 0) component_note = std::string("PAPI's perf_event component is disabled: ") + ci->disabled_reason;
         }
+        if (ci && std::string(ci->name) == "sde") {
+            sde_component = true;
+            if (ci->disabled != 0 && sde_note.empty()) sde_note = std::string("PAPI's sde component is disabled: ") + ci->disabled_reason;
+        }
     }
+    if (sde_note.empty() && !sde_component) sde_note = "this PAPI has no sde component (PAPI 7 built with --with-components=sde has one)";
+    if (sde_note.empty() && !sde_registered) sde_note = "libsde refused spill's events (papi_sde_init or papi_sde_register_counter_cb failed)";
     int presets_available = 0;
     {
         int code = PAPI_PRESET_MASK;
@@ -340,8 +394,13 @@ Papi::Papi(const std::string& spec) {
     if (component_note.empty() && presets_available == 0)
         component_note = "this machine exposes no hardware events to perf_event (PAPI lists 0 available presets; typical of virtual machines and containers)";
     state_ = "PAPI " + std::to_string(PAPI_VERSION_MAJOR(PAPI_VER_CURRENT)) + "." + std::to_string(PAPI_VERSION_MINOR(PAPI_VER_CURRENT)) + ", " +
-             std::to_string(presets_available) + " preset events available" + (component_note.empty() ? "" : "; " + component_note);
+             std::to_string(presets_available) + " preset events available" + (component_note.empty() ? "" : "; " + component_note) +
+             "; spill's software-defined events (sde:::spill::*): " + (sde_note.empty() ? "readable" : "NOT readable: " + sde_note);
     for (const std::string& n : requested_) {
+        if (is_sde(n) && !sde_note.empty()) {
+            unavailable_[n] = sde_note;
+            continue;
+        }
         int code = 0;
         std::string name = n;
         if (PAPI_event_name_to_code(name.data(), &code) != PAPI_OK)
@@ -353,8 +412,9 @@ Papi::Papi(const std::string& spec) {
         } else {
             const int rc = PAPI_add_event(set, code);
             if (rc != PAPI_OK) {
-                why = std::string(n.rfind("PAPI_", 0) == 0 ? "PAPI preset event" : "PAPI native event") + " cannot be counted on this machine (" +
-                      PAPI_strerror(rc) + ")" + (component_note.empty() ? "" : ": " + component_note);
+                const char* kind = n.rfind("PAPI_", 0) == 0 ? "PAPI preset event" : is_sde(n) ? "software-defined event" : "PAPI native event";
+                const std::string& note = is_sde(n) ? sde_note : component_note;
+                why = std::string(kind) + " cannot be counted on this machine (" + PAPI_strerror(rc) + ")" + (note.empty() ? "" : ": " + note);
             }
             PAPI_cleanup_eventset(set);
             PAPI_destroy_eventset(&set);
@@ -374,6 +434,7 @@ Papi::Papi(const std::string& spec) {
         unavailable_[n] = "spill-bench was built without PAPI";
     }
     state_ = "spill-bench was built without PAPI";
+    if (!spill::sde::enabled && std::any_of(requested_.begin(), requested_.end(), is_sde)) state_ += "; " + sde_off;
 #endif
 }
 
@@ -404,6 +465,18 @@ Papi::Thread::Thread(Papi& papi, std::string role) noexcept : papi_(&papi) {
     }
 #if SPILL_HAVE_PAPI
     if (papi.usable_codes_.empty()) return;
+    try {
+        std::lock_guard lock(papi.mu_);
+        ++papi.open_threads_;  // first: the end gives it back whatever fails here
+        // Everything the end needs, allocated now: a scope may end inside the
+        // measured phase (merger threads), which counts allocations.
+        start_.assign(papi.usable_codes_.size(), 0);
+        values_.assign(papi.usable_codes_.size(), 0);
+        papi.per_thread_.reserve(papi.per_thread_.size() + papi.open_threads_);
+    } catch (...) {
+        error_ = "out of memory on this thread";
+        return;
+    }
     if (PAPI_create_eventset(&set_) != PAPI_OK) {
         error_ = "PAPI_create_eventset failed on this thread";
         return;
@@ -412,27 +485,38 @@ Papi::Thread::Thread(Papi& papi, std::string role) noexcept : papi_(&papi) {
         error_ = std::string("PAPI_add_events failed on this thread (") + PAPI_strerror(rc) + ")";
         return;
     }
-    if (const int rc = PAPI_start(set_); rc != PAPI_OK) error_ = std::string("PAPI_start failed on this thread (") + PAPI_strerror(rc) + ")";
-    else running_ = true;
+    if (const int rc = PAPI_start(set_); rc != PAPI_OK) {
+        error_ = std::string("PAPI_start failed on this thread (") + PAPI_strerror(rc) + ")";
+        return;
+    }
+    running_ = true;
+    // The software-defined events are INSTANT (a read is the thread's total
+    // so far: PAPI's DELTA mode keeps one start value per event for all
+    // threads); hardware events start from 0. Either way the thread's count
+    // is the last read minus this one.
+    if (const int rc = PAPI_read(set_, start_.data()); rc != PAPI_OK) error_ = std::string("PAPI_read failed on this thread (") + PAPI_strerror(rc) + ")";
 #endif
 }
 
 Papi::Thread::~Thread() {
 #if SPILL_HAVE_PAPI
     if (!papi_->usable_codes_.empty()) {
-        std::vector<long long> v(papi_->usable_codes_.size(), 0);
         std::string err = error_;
         if (running_) {
-            if (const int rc = PAPI_stop(set_, v.data()); rc != PAPI_OK) err = std::string("PAPI_stop failed on this thread (") + PAPI_strerror(rc) + ")";
+            if (const int rc = PAPI_stop(set_, values_.data()); rc != PAPI_OK && err.empty())
+                err = std::string("PAPI_stop failed on this thread (") + PAPI_strerror(rc) + ")";
         }
+        if (err.empty())
+            for (std::size_t i = 0; i < values_.size(); ++i) values_[i] -= start_[i];
         std::lock_guard lock(papi_->mu_);
         if (err.empty())
-            for (std::size_t i = 0; i < v.size(); ++i) papi_->totals_[i] += v[i];
+            for (std::size_t i = 0; i < values_.size(); ++i) papi_->totals_[i] += values_[i];
         try {
-            papi_->per_thread_.push_back(ThreadValues{role_, err.empty() ? std::move(v) : std::vector<long long>{}, err});
+            papi_->per_thread_.push_back(ThreadValues{std::move(role_), err.empty() ? std::move(values_) : std::vector<long long>{}, std::move(err)});
         } catch (...) {
             // Out of memory: this thread's per-role values are lost; the role then has fewer threads counted.
         }
+        if (papi_->open_threads_ > 0) --papi_->open_threads_;
     }
     if (set_ != -1) {
         PAPI_cleanup_eventset(set_);

@@ -130,13 +130,18 @@ private:
 std::optional<std::uint64_t> allocations_so_far() noexcept;
 
 
-/// PAPI hardware counters: resolves the requested names once, then counts
-/// per thread for every thread that opens a PapiThread scope. Names PAPI does
-/// not know are input errors; known events that this machine cannot count
-/// are recorded as unavailable with the reason.
+/// PAPI counters: hardware events, and the pool's own software-defined events
+/// (sde:::spill::*, core/include/spill/detail/sde.hpp), which need no PMU.
+/// Resolves the requested names once, then counts per thread for every
+/// thread that opens a Papi::Thread scope; both kinds take the same path.
+/// Names PAPI does not know, and sde::: names spill does not export, are input
+/// errors; known events that this machine (or this build) cannot count are
+/// recorded as unavailable with the reason.
 class Papi {
 public:
-    /// `spec` is "default", "none" or a comma-separated list of event names.
+    /// `spec` is "default", "none" or a comma-separated list of event names,
+    /// where `sde` stands for every sde:::spill:: event (a name listed twice
+    /// is counted once).
     explicit Papi(const std::string& spec);
     ~Papi();
     Papi(const Papi&) = delete;
@@ -166,7 +171,9 @@ public:
 
     /// Counts the calling thread's events from construction to destruction
     /// and adds them to the totals (and to thread_values() under `role`). A
-    /// no-op when nothing is usable.
+    /// no-op when nothing is usable. A value is the difference of two reads
+    /// on the thread: one right after PAPI_start, one at PAPI_stop (the
+    /// software-defined events report the thread's total so far).
     class Thread {
     public:
         explicit Thread(Papi& papi, std::string role = {}) noexcept;
@@ -180,6 +187,8 @@ public:
         std::string error_;
         int set_ = -1;
         bool running_ = false;
+        std::vector<long long> start_;   // the read right after PAPI_start
+        std::vector<long long> values_;  // the read at PAPI_stop (sized here: the end allocates nothing)
     };
 
 private:
@@ -191,6 +200,7 @@ private:
     mutable std::mutex mu_;
     std::vector<long long> totals_;
     std::vector<ThreadValues> per_thread_;
+    std::size_t open_threads_ = 0;  // Thread scopes alive: per_thread_ has room for each one's entry
 };
 
 // -------------------------------------------------------------- metadata ----
