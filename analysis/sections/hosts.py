@@ -133,7 +133,7 @@ def document_blocks(data: dict, figures: dict[str, dict]) -> list[tuple]:
     if data["notes"]:
         blocks.append(("list", data["notes"]))
     blocks.append(("table", ["host", "points", "from", "commit"],
-                   [[h["host"], str(h["points"]), "; ".join(h["sources"]) or "-", ", ".join(h["commits"]) or "unknown"]
+                   [[h["host"], str(h["points"]), "; ".join(h["sources"]) or "-", ", ".join(h["commits"]) or ("-" if h["host"] == UNKNOWN else "unknown")]
                     for h in data["hosts"]]))
     blocks.append(("table", ["host", "scenario", "point id", "file"],
                    [[r["host"], r["scenario"], r["id"], r["file"]] for r in data["rows"]]))

@@ -34,8 +34,10 @@ timeout=${SPILL_FLEET_TIMEOUT:-300}
 bench=$(readlink -f "$bench")
 [[ $timeout =~ ^[1-9][0-9]*$ ]] || { echo "slurm_fleet: SPILL_FLEET_TIMEOUT '$timeout' is not a positive number of seconds" >&2; exit 2; }
 
-# A Slurm job that runs this test must not lend its settings to ours.
-while read -r name; do unset "$name"; done < <(compgen -e | grep '^SLURM_' || true)
+# Settings of a Slurm job that runs this test, or of the caller's shell, are
+# not ours: the job array gets only what this script gives it.
+while read -r name; do unset "$name"; done < <(compgen -e | grep -E '^(SLURM|SBATCH|SRUN|SALLOC|SQUEUE|SINFO)_' || true)
+unset SPILL_SHARDS
 
 dir=
 pids=()
