@@ -6,7 +6,8 @@
 #   run_spin.sh liveness  <> finished under weak fairness (2 workers x 2 mergers)
 #   run_spin.sh planted   every planted bug must be caught (errors > 0)
 #
-# Environment: SPIN (default: spin), CC (default: gcc), SPIN_MEMLIM_MB (default 2048).
+# Environment: SPIN (default: spin), CC (default: gcc), SPIN_MEMLIM_MB (default 2048),
+# SPIN_MEMLIM_MB_DEEP (the deep configurations; default 12288).
 set -euo pipefail
 
 mode=${1:-verify}
@@ -75,9 +76,10 @@ verify)
     check "2 workers x 2 mergers (sequenced mergers)"   "-DR=2 -DM=2 -DCAP=1 -DMAXPUSH=1 -DORDERED" "$safety" "" pass
     ;;
 deep)
+    # With the owner two rounds ahead, three rounds take far more states than
+    # two: give the search room (the machine has 24 GiB).
+    memlim=${SPIN_MEMLIM_MB_DEEP:-12288}
     check "2 workers x 1 collector, 3 rounds (collect)" "-DR=3 -DM=1"                              "$safety" "" pass
-    SPILL_MEMLIM_MB=${SPILL_MEMLIM_MB:-3072}
-    memlim=$SPILL_MEMLIM_MB
     check "2 workers x 2 sequenced mergers, tasks overflowing" "-DR=2 -DM=2 -DCAP=1 -DMAXPUSH=2 -DORDERED" "$safety" "" pass
     ;;
 liveness)
