@@ -3,12 +3,11 @@
 
 usage: readme_script.py DOCUMENT.md SCRIPT
 
-The document shows SCRIPT (path relative to the repository root, as given
-after the repository's root) in the first fenced code block after the line
+The document shows SCRIPT in the first fenced code block after the line
 
     <!-- verbatim: harness/spill-sweep.sbatch -->
 
-(the name is SCRIPT's path relative to the repository root).  Exit status
+where the name is SCRIPT's path relative to the repository root.  Exit status
 0 when the block is the file, byte for byte; 1 when it differs (a unified
 diff on stdout) or the marker or its block is missing; 2 on bad input.
 """

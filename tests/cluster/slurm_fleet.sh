@@ -100,8 +100,8 @@ unavailable() {
 }
 
 fail() {
-    echo "FAILED: slurm fleet: $*"
     [[ -n $dir ]] && logs
+    echo "FAILED: slurm fleet: $*"
     exit 1
 }
 
