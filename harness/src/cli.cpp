@@ -31,7 +31,7 @@ po::options_description run_options() {
     po::options_description d("Run");
     d.add_options()("repetitions", po::value<std::string>(), "measured repetitions per point [3]")(
         "warmup", po::value<std::string>(), "unmeasured repetitions before them [1]")("pin", po::value<std::string>(), "compact|scatter|none [compact]")(
-        "counters", po::value<std::string>(), "PAPI events: default, none, or names (PAPI_TOT_CYC,...) [default]")(
+        "counters", po::value<std::string>(), "PAPI events: default, none, sde (the library's own events, any machine), or names (PAPI_TOT_CYC,sde:::spill::takes,...) [default]")(
         "out", po::value<std::string>(), "result file FILE.json")("csv", po::bool_switch(), "also write FILE.csv beside --out (one row per repetition)")(
         "seed", po::value<std::string>(), "shuffle the order points run in with this seed (0: grid order) [0]")(
         "resume", po::bool_switch(), "skip points already in --out and append the rest")(
