@@ -8,5 +8,5 @@
 static_assert(spill::sde::enabled, "built only with the sde feature on");
 
 extern "C" papi_handle_t papi_sde_hook_list_events(papi_sde_fptr_struct_t* api) {
-    return api != nullptr ? spill::sde::register_events_with(*api) : nullptr;
+    return api != nullptr ? spill::sde::register_events_with(*api, true) : nullptr;
 }

@@ -156,7 +156,7 @@ def main():
             h, ck = check_point(p, lambda h, ck: h["publishes"] * h["occupancy"]["capacity_items"])
             check(ck["overflowed"] > 0, f"{scenario}: the run overflowed (so overflow_items was tested on more than 0)")
 
-    # papi_native_avail lists the events from the listing module.
+    # papi_native_avail lists the events, with their descriptions, from the listing module.
     tool = shutil.which("papi_native_avail")
     if not MODULE:
         cannot_run("no libspill-sde-events.so was built (the sde feature is off)")
@@ -166,6 +166,12 @@ def main():
         r = subprocess.run([tool, "-sde", MODULE], capture_output=True, text=True, timeout=60)
         listed = [n for n in NAMES if n in r.stdout]
         check(r.returncode == 0 and listed == NAMES, f"papi_native_avail -sde {os.path.basename(MODULE)} lists every event ({len(listed)} of {len(NAMES)})")
+        # The first line of each description (the tool wraps them at 66 characters).
+        heads = ["Worker thread: batches it handed to its slot", "Worker thread: items of its rounds it put into its slot",
+                 "Worker thread: publishes that found its last batch uncollected", "Worker thread: items its rings evicted",
+                 "Worker thread: waits for a round that ended while polling", "Worker thread: waits for a round that parked",
+                 "Collector thread: batches it took from the slots of any pool", "Collector thread: items in the batches it took"]
+        check(all(d in r.stdout for d in heads), "papi_native_avail shows each event's description")
 
 
 try:

@@ -75,9 +75,10 @@
 // libsde's side in the process. A shared object that includes this header
 // with hidden visibility has thread-locals of its own: its pools count only
 // through the first registration's callbacks if that registration is its.
-// papi_native_avail lists the events with `-sde` and a shared object that
-// defines papi_sde_hook_list_events: spill builds libspill-sde-events.so for
-// that (core/src/sde_events.cpp).
+// papi_native_avail lists the events, with their descriptions, given `-sde`
+// and a shared object that defines papi_sde_hook_list_events: spill builds
+// libspill-sde-events.so for that (core/src/sde_events.cpp). A running
+// program registers the names without descriptions (register_events_with).
 #pragma once
 
 #include <array>
@@ -205,14 +206,19 @@ namespace spill::sde {
 /// Registers every event through the SDE functions in `api`: libsde's own
 /// (register_events), or the table papi_native_avail hands a shared object's
 /// papi_sde_hook_list_events. Returns PAPI's handle, or null on failure.
-inline papi_handle_t register_events_with(const papi_sde_fptr_struct_t& api) noexcept {
+///
+/// `describe` adds the descriptions. Only the listing does: libsde 7.0's
+/// papi_sde_describe_counter leaks a copy of the event's full name, which
+/// LeakSanitizer reports in every program that registers (a user's sanitizer
+/// build would fail for it), so a running program registers the names alone.
+inline papi_handle_t register_events_with(const papi_sde_fptr_struct_t& api, bool describe) noexcept {
     papi_handle_t h = api.init(library);
     if (h == nullptr) return nullptr;
     for (const EventInfo& e : events) {
         void* which = reinterpret_cast<void*>(static_cast<std::uintptr_t>(e.id));
         if (api.register_counter_cb(h, e.name, PAPI_SDE_RO | PAPI_SDE_INSTANT, PAPI_SDE_long_long, &detail::sde_read_event, which) != SDE_OK)
             return nullptr;
-        if (api.describe_counter(h, e.name, e.description) != SDE_OK) return nullptr;
+        if (describe && api.describe_counter(h, e.name, e.description) != SDE_OK) return nullptr;
     }
     return h;
 }
@@ -224,8 +230,7 @@ inline bool register_events() noexcept {
         papi_sde_fptr_struct_t api{};
         api.init = &papi_sde_init;
         api.register_counter_cb = &papi_sde_register_counter_cb;
-        api.describe_counter = &papi_sde_describe_counter;
-        return register_events_with(api) != nullptr;
+        return register_events_with(api, false) != nullptr;
     }();
     return ok;
 }
