@@ -1,11 +1,11 @@
-// Placement classes from hwloc; the only place (with manifest.cpp) that knows
-// whether hwloc was found at build time.
+// Placement classes from hwloc; with topology.cpp and manifest.cpp the only
+// place that knows whether hwloc was found at build time.
 #include "placement.hpp"
 
 #include <sched.h>
 
+#include <algorithm>
 #include <array>
-#include <memory>
 
 #if SPILL_MEASURE_HAVE_HWLOC
 #include <hwloc.h>
@@ -32,25 +32,6 @@ std::vector<int> affinity_cpus() {
 }
 
 #if SPILL_MEASURE_HAVE_HWLOC
-struct TopologyDeleter {
-    void operator()(hwloc_topology* t) const noexcept { hwloc_topology_destroy(t); }
-};
-using Topology = std::unique_ptr<hwloc_topology, TopologyDeleter>;
-
-Topology load_topology(std::string& reason) {
-    hwloc_topology_t t = nullptr;
-    if (hwloc_topology_init(&t) != 0) {
-        reason = "hwloc_topology_init failed";
-        return {};
-    }
-    Topology owned(t);
-    if (hwloc_topology_load(t) != 0) {
-        reason = "hwloc_topology_load failed";
-        return {};
-    }
-    return owned;
-}
-
 bool same_ancestor(hwloc_topology_t t, hwloc_obj_t a, hwloc_obj_t b, hwloc_obj_type_t type) {
     hwloc_obj_t x = hwloc_get_ancestor_obj_by_type(t, type, a);
     hwloc_obj_t y = hwloc_get_ancestor_obj_by_type(t, type, b);
@@ -109,9 +90,9 @@ const PlacementExample* PlacementReport::find(PlacementClass c) const noexcept {
 std::string PlacementReport::summary() const {
     std::string s;
     if (classes.size() == 1) {
-        s = "one placement class on this machine: ";
+        s = "one placement class on " + where + ": ";
     } else {
-        s = std::to_string(classes.size()) + " placement classes on this machine: ";
+        s = std::to_string(classes.size()) + " placement classes on " + where + ": ";
     }
     for (std::size_t i = 0; i < classes.size(); ++i) {
         const auto& e = classes[i];
@@ -123,33 +104,40 @@ std::string PlacementReport::summary() const {
     return s;
 }
 
-PlacementClass classify_pair(int cpu_a, int cpu_b, std::string* reason) {
-    std::string why;
+PlacementClass classify_pair(int cpu_a, int cpu_b, std::string* reason) { return classify_pair(Topology::machine(), cpu_a, cpu_b, reason); }
+
+PlacementClass classify_pair(const Topology& topology, int cpu_a, int cpu_b, std::string* reason) {
+    std::string why = topology.error();
+    PlacementClass c = PlacementClass::unknown;
 #if SPILL_MEASURE_HAVE_HWLOC
-    Topology t = load_topology(why);
-    PlacementClass c = t ? classify_with(t.get(), cpu_a, cpu_b, why) : PlacementClass::unknown;
+    if (topology.loaded()) c = classify_with(topology.native(), cpu_a, cpu_b, why);
 #else
     (void)cpu_a;
     (void)cpu_b;
-    why = "built without hwloc";
-    PlacementClass c = PlacementClass::unknown;
 #endif
     if (reason) *reason = why;
     return c;
 }
 
-PlacementReport classify_placements() {
+PlacementReport classify_placements() { return classify_placements(Topology::machine()); }
+
+PlacementReport classify_placements(const Topology& topology) {
     PlacementReport r;
-    r.cpus = affinity_cpus();
+    r.where = topology.source().describe();
+    if (topology.source().kind == TopologySource::Kind::machine) {
+        r.cpus = affinity_cpus();
+    } else {
+        r.cpus = topology.pus();
+        std::sort(r.cpus.begin(), r.cpus.end());
+    }
 #if SPILL_MEASURE_HAVE_HWLOC
-    Topology t = load_topology(r.reason);
-    if (t) {
+    if (topology.loaded()) {
         r.topology_available = true;
         std::array<PlacementExample, all_classes.size()> found{};
         for (std::size_t i = 0; i < r.cpus.size(); ++i) {
             for (std::size_t k = i + 1; k < r.cpus.size(); ++k) {
                 std::string why;
-                const PlacementClass c = classify_with(t.get(), r.cpus[i], r.cpus[k], why);
+                const PlacementClass c = classify_with(topology.native(), r.cpus[i], r.cpus[k], why);
                 auto& e = found[static_cast<std::size_t>(c)];
                 if (e.pairs++ == 0) {
                     e.cls = c;
@@ -165,6 +153,8 @@ PlacementReport classify_placements() {
             r.reason = "some CPUs of the affinity mask are missing from the hwloc topology";
         }
         if (r.cpus.size() < 2) r.reason = "fewer than two usable CPUs: no pair to place";
+    } else {
+        r.reason = topology.error();
     }
 #else
     r.reason = "built without hwloc";

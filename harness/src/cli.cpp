@@ -41,6 +41,10 @@ po::options_description run_options() {
         placement_option, po::value<std::string>(),
         "run the threads (and measure the floors) on the CPU pair of a placement class; a list sweeps them: same_core|same_l2|same_l3|other_l3|other_numa|other_package|all [threads follow --pin]")(
         "point-timeout", po::value<std::string>(), "seconds one point may take before the run is aborted as hung (0: never) [900]")(
+        "topology", po::value<std::string>(),
+        "plan on another machine's topology: FILE.xml (as `lstopo FILE.xml` writes it) or synthetic:DESC (hwloc's synthetic syntax); run and sweep need --dry-run unless it is this machine's")(
+        "dry-run", po::bool_switch(), "run and sweep: print every point's threads, the CPU each would get and the placement classes; run nothing, write nothing")(
+        "force", po::bool_switch(), "merge: join shards of different commits or build flags (recorded in the merged file)")(
         "json", po::bool_switch(), "list: print the scenarios and their facts as JSON")("help,h", po::bool_switch(), "this help");
     return d;
 }
@@ -56,6 +60,13 @@ po::options_description hidden_options() {
 }
 
 std::string opt(const po::variables_map& vm, const char* name) { return vm.count(name) ? vm[name].as<std::string>() : std::string(); }
+
+/// --topology's value; an empty one is bad input (an absent option means this machine).
+std::string topology_value(const po::variables_map& vm) {
+    std::string v = opt(vm, "topology");
+    if (v.empty()) throw InputError("--topology: empty value (expected FILE.xml or synthetic:DESCRIPTION)");
+    return v;
+}
 
 /// Options common to run and sweep, applied over what a sweep file set
 /// (grid options override every grid).
@@ -84,6 +95,8 @@ void apply_options(const po::variables_map& vm, RunOptions& o) {
     }
     if (vm.count("shard")) o.shard = parse_shard(opt(vm, "shard"));
     if (vm.count("point-timeout")) o.point_timeout_s = parse_uint(opt(vm, "point-timeout"), "--point-timeout");
+    if (vm.count("topology")) o.topology = topology_value(vm);
+    o.dry_run = vm["dry-run"].as<bool>();
     if (vm.count("inject-slowdown")) {
         o.slowdown_pct = parse_uint(opt(vm, "inject-slowdown"), "--inject-slowdown");
         if (o.slowdown_pct > 10000) throw InputError("--inject-slowdown: " + std::to_string(o.slowdown_pct) + " is above the limit of 10000 percent");
@@ -124,8 +137,10 @@ void usage(std::ostream& o) {
          "  spill-bench list [--json]                 scenarios, their facts and the parameters they sweep\n"
          "  spill-bench run SCENARIO [options]        run the cartesian grid of one scenario\n"
          "  spill-bench sweep FILE [options]          run every section of a sweep file (scenarios/...)\n"
-         "  spill-bench merge OUT.json SHARD.json... [--csv]  join shard result files\n"
-         "  spill-bench topology [--pin P] [--counters C]  hwloc topology, pinning plan, readable counters\n\n"
+         "  spill-bench merge OUT.json SHARD.json... [--csv] [--force]  join shard result files (of one commit and build)\n"
+         "  spill-bench topology [--pin P] [--counters C] [--topology FILE.xml|synthetic:DESC]\n"
+         "                                            hwloc topology, pinning plans, placement classes, readable counters\n"
+         "  spill-bench run|sweep ... --dry-run [--topology FILE.xml|synthetic:DESC]  the plan: each thread's CPU, per point\n\n"
       << grid_options() << "\n"
       << run_options() << "\nSee harness/README.md.\n";
 }
@@ -172,11 +187,13 @@ Command parse_command_line(int argc, char** argv) {
         c.kind = Command::Kind::topology;
         if (vm.count("pin")) c.pin = parse_pin(opt(vm, "pin"));
         if (vm.count("counters")) c.counters = opt(vm, "counters");
+        if (vm.count("topology")) c.topology = topology_value(vm);
         return c;
     }
     if (cmd == "merge") {
         c.kind = Command::Kind::merge;
         c.csv = vm["csv"].as<bool>();
+        c.force = vm["force"].as<bool>();
         return c;
     }
     c.kind = Command::Kind::run;

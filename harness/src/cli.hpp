@@ -43,6 +43,8 @@ struct RunOptions {
     std::uint64_t point_timeout_s = 900;
     bool calibrate = true;        // measure the floors before the run (--no-calibrate: skip)
     std::string placement;        // --placement as given: classes from placement.hpp and/or "all", or empty
+    std::string topology;         // --topology FILE.xml|synthetic:DESC as given; empty: this machine's
+    bool dry_run = false;         // --dry-run: print each point's threads and CPUs; run and write nothing
 };
 
 /// A parsed command line.
@@ -54,6 +56,8 @@ struct Command {
     std::vector<std::string> args;  // merge: OUT.json SHARD.json...
     PinPolicy pin = PinPolicy::compact;  // topology
     std::string counters = "default";    // topology
+    std::string topology;                // topology --topology: another machine's (empty: this one)
+    bool force = false;                  // merge --force: merge shards of different builds (recorded)
     RunOptions run;                 // run, sweep
 };
 

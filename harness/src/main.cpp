@@ -3,8 +3,8 @@
 //   spill-bench list [--json]
 //   spill-bench run SCENARIO [options]
 //   spill-bench sweep FILE [options]
-//   spill-bench merge OUT.json SHARD.json... [--csv]
-//   spill-bench topology [--pin POLICY] [--counters LIST]
+//   spill-bench merge OUT.json SHARD.json... [--csv] [--force]
+//   spill-bench topology [--pin POLICY] [--counters LIST] [--topology FILE.xml|synthetic:DESC]
 //
 // See harness/README.md. Bad input ends with one line on stderr naming the
 // value, exit code 2, and no output file. The work is split by job:
@@ -27,8 +27,8 @@ int real_main(int argc, char** argv) {
             usage(c.usage_error ? std::cerr : std::cout);
             return c.usage_error ? exit_input : 0;
         case Command::Kind::list: return cmd_list(c.json);
-        case Command::Kind::topology: return cmd_topology(c.pin, c.counters);
-        case Command::Kind::merge: return cmd_merge(c.args, c.csv, join_args(argc, argv));
+        case Command::Kind::topology: return cmd_topology(c.pin, c.counters, c.topology);
+        case Command::Kind::merge: return cmd_merge(c.args, c.csv, c.force, join_args(argc, argv));
         case Command::Kind::run: return cmd_run(c.run);
     }
     return exit_input;

@@ -81,6 +81,9 @@ json provenance(const std::string& command_line) {
     p["date_utc"] = utc_now_iso();
     p["host"] = machine_info().hostname;
     p["command_line"] = command_line;
+    // What merge compares across shards (with the commit): the same sources
+    // built another way measure something else.
+    p["build"] = {{"compiler", b.compiler}, {"flags", b.flags}, {"build_type", b.build_type}};
     return p;
 }
 
@@ -132,6 +135,8 @@ json metadata_for(const RunOptions& o, const Pinner& pinner, const Papi& papi) {
     md["repetitions"] = o.repetitions;
     md["warmup"] = o.warmup;
     if (!o.sweep_file.empty()) md["sweep_file"] = o.sweep_file;
+    // --topology on a real run: checked to describe this machine (cmd_run), which the run then pins on.
+    if (!o.topology.empty()) md["topology_checked"] = {{"option", o.topology}, {"describes_this_machine", true}};
     {
         m::ManifestOptions mo;
         mo.topology_xml_path = o.out.empty() ? std::string() : o.out + ".topology.xml";

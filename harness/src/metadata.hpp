@@ -18,8 +18,9 @@
 namespace spill::bench {
 
 /// metadata.provenance: every result file names the commit it was built
-/// from (and whether the tree had uncommitted changes), when and on which
-/// host it was written, and the command line that wrote it.
+/// from (and whether the tree had uncommitted changes), how it was built
+/// (compiler, flags, build type), when and on which host it was written, and
+/// the command line that wrote it.
 json provenance(const std::string& command_line);
 
 /// The metadata of a new run (without the floors).

@@ -36,11 +36,11 @@ std::vector<std::string> resolve_placements(const Grid& g, const m::PlacementRep
     }
     const std::string where = g.origin.empty() || g.origin == "command line" ? "" : " (" + g.origin + ")";
     if (!absent.empty() && (g.placement.size() == 1 || out.empty()))
-        throw InputError("--placement: class '" + absent.front() + "'" + where + " is not present on this machine (present: " + listed + ")");
+        throw InputError("--placement: class '" + absent.front() + "'" + where + " is not present on " + pr.where + " (present: " + listed + ")");
     for (const std::string& c : absent) {
-        std::cerr << "spill-bench: note: --placement" << where << ": skipping class '" << c << "', not present on this machine (present: " << listed
+        std::cerr << "spill-bench: note: --placement" << where << ": skipping class '" << c << "', not present on " << pr.where << " (present: " << listed
                   << ")\n";
-        skipped.push_back({{"class", c}, {"scenario", g.scenario}, {"reason", "not present on this machine (present: " + listed + ")"}});
+        skipped.push_back({{"class", c}, {"scenario", g.scenario}, {"reason", "not present on " + pr.where + " (present: " + listed + ")"}});
     }
     // Closest first, as the classes are listed.
     std::vector<std::string> ordered;
@@ -51,9 +51,11 @@ std::vector<std::string> resolve_placements(const Grid& g, const m::PlacementRep
 
 }  // namespace
 
-Plan make_plan(const RunOptions& o) {
+Plan make_plan(const RunOptions& o) { return make_plan(o, m::Topology::machine()); }
+
+Plan make_plan(const RunOptions& o, const m::Topology& topology) {
     Plan plan;
-    plan.placements = m::classify_placements();
+    plan.placements = m::classify_placements(topology);
     std::vector<PlannedPoint> all;
     std::set<std::string> ids;
     for (const Grid& g : o.grids) {
@@ -102,6 +104,17 @@ Plan make_plan(const RunOptions& o) {
         std::shuffle(plan.points.begin(), plan.points.end(), rng);
     }
     return plan;
+}
+
+std::vector<PlannedThread> planned_threads(const PlannedPoint& p, const Pinner& pinner) {
+    // Slots as the scenarios take them: the roles in the declared order,
+    // producers P threads, mergers and stage-2 workers M, every other role one.
+    std::vector<PlannedThread> out;
+    for (const std::string& role : p.scenario->facts().roles) {
+        const std::uint64_t n = role == "producer" ? p.spec.params.producers : role == "merger" || role == "stage2" ? p.spec.params.mergers : 1;
+        for (std::uint64_t k = 0; k < n; ++k) out.push_back(PlannedThread{role, k, out.size(), pinner.planned_cpu(out.size())});
+    }
+    return out;
 }
 
 std::vector<PlannedPoint> still_to_run(const Plan& plan, const ResultDoc& done) {

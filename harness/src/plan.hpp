@@ -37,6 +37,23 @@ struct Plan {
 /// built named on the command line, an absent placement class...); prints a
 /// note for each sweep section it skips.
 Plan make_plan(const RunOptions& o);
+/// The same, with the placement classes of `topology` (--topology: a plan
+/// for another machine, which only --dry-run prints).
+Plan make_plan(const RunOptions& o, const spill::measure::Topology& topology);
+
+/// One thread of a point: its role and index, its pinning slot, and the CPU
+/// (OS index) the slot is bound to, -1 if unbound.
+struct PlannedThread {
+    std::string role;
+    std::uint64_t index = 0;
+    std::size_t slot = 0;
+    int cpu = -1;
+};
+/// The threads of point `p` in slot order (from its scenario's roles:
+/// producers P, mergers and stage-2 workers M, every other role one) and the
+/// CPUs `pinner` binds them to: what --dry-run prints, and what a run's
+/// `threads` records say (planned_cpu).
+std::vector<PlannedThread> planned_threads(const PlannedPoint& p, const Pinner& pinner);
 
 /// The planned points that `done` (a resumed file) does not hold yet.
 std::vector<PlannedPoint> still_to_run(const Plan& plan, const ResultDoc& done);

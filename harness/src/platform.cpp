@@ -60,158 +60,70 @@ void block_ns(std::uint64_t ns) noexcept {
 
 // --------------------------------------------------------------- pinning ----
 
-struct Pinner::Impl {
-#if SPILL_HAVE_HWLOC
-    hwloc_topology_t topo = nullptr;
-    ~Impl() {
-        if (topo) hwloc_topology_destroy(topo);
+Pinner::Pinner(PinPolicy policy)
+    : Pinner(policy, std::make_shared<const spill::measure::Topology>(spill::measure::Topology::machine())) {}
+
+Pinner::Pinner(PinPolicy policy, const std::vector<int>& cpus)
+    : Pinner(policy, std::make_shared<const spill::measure::Topology>(spill::measure::Topology::machine()), cpus) {}
+
+Pinner::Pinner(PinPolicy policy, std::shared_ptr<const spill::measure::Topology> topology, const std::vector<int>& cpus)
+    : topology_(std::move(topology)), policy_(policy) {
+    namespace m = spill::measure;
+    const m::Topology& t = *topology_;
+    const bool here = t.source().kind == m::TopologySource::Kind::machine;
+    if (here) {
+        const long n = sysconf(_SC_NPROCESSORS_ONLN);
+        logical_cpus_ = n > 0 ? static_cast<unsigned>(n) : 1u;
     }
-#endif
-};
-
-namespace {
-[[maybe_unused]] std::string mib(unsigned long long bytes) {
-    std::ostringstream o;
-    if (bytes >= (1ull << 20)) o << (bytes >> 20) << " MiB";
-    else o << (bytes >> 10) << " KiB";
-    return o.str();
-}
-}  // namespace
-
-Pinner::Pinner(PinPolicy policy) : impl_(std::make_unique<Impl>()), policy_(policy) {
-    const long n = sysconf(_SC_NPROCESSORS_ONLN);
-    logical_cpus_ = n > 0 ? static_cast<unsigned>(n) : 1u;
+    summary_ = t.summary();
+    if (!t.loaded()) {
 #if SPILL_HAVE_HWLOC
-    if (hwloc_topology_init(&impl_->topo) != 0 || hwloc_topology_load(impl_->topo) != 0) {
-        reason_ = "hwloc could not load the machine topology";
+        reason_ = here ? "hwloc could not load the machine topology (" + t.error() + ")" : t.error();
         summary_ = "unknown (hwloc failed)";
+#else
+        summary_ = std::to_string(logical_cpus_) + " logical CPUs (hwloc not available at build time)";
+        reason_ = "spill-bench was built without hwloc";
+        for (unsigned i = 0; i < logical_cpus_; ++i) plan_.push_back(static_cast<int>(i));
+#endif
+        if (!cpus.empty()) plan_ = cpus;
         return;
     }
-    hwloc_topology_t t = impl_->topo;
-    const int packages = hwloc_get_nbobjs_by_type(t, HWLOC_OBJ_PACKAGE);
-    const int numa = hwloc_get_nbobjs_by_type(t, HWLOC_OBJ_NUMANODE);
-    const int cores = hwloc_get_nbobjs_by_type(t, HWLOC_OBJ_CORE);
-    const int pus = hwloc_get_nbobjs_by_type(t, HWLOC_OBJ_PU);
-    logical_cpus_ = pus > 0 ? static_cast<unsigned>(pus) : logical_cpus_;
-    std::ostringstream s;
-    s << packages << (packages == 1 ? " package, " : " packages, ") << numa << (numa == 1 ? " NUMA node, " : " NUMA nodes, ") << cores
-      << (cores == 1 ? " core, " : " cores, ") << pus << (pus == 1 ? " PU" : " PUs");
-    if (hwloc_obj_t l3 = hwloc_get_obj_by_type(t, HWLOC_OBJ_L3CACHE, 0); l3 && l3->attr)
-        s << ", L3 " << mib(static_cast<unsigned long long>(l3->attr->cache.size));
-    summary_ = s.str();
-
-    // Cores grouped by package, PUs by core.
-    std::vector<std::vector<hwloc_obj_t>> by_package(static_cast<std::size_t>(std::max(packages, 1)));
-    for (int i = 0; i < cores; ++i) {
-        hwloc_obj_t c = hwloc_get_obj_by_type(t, HWLOC_OBJ_CORE, static_cast<unsigned>(i));
-        if (c == nullptr) continue;
-        hwloc_obj_t p = hwloc_get_ancestor_obj_by_type(t, HWLOC_OBJ_PACKAGE, c);
-        const std::size_t pi = p ? p->logical_index : 0;
-        if (pi >= by_package.size()) by_package.resize(pi + 1);
-        by_package[pi].push_back(c);
-    }
-    std::vector<hwloc_obj_t> core_order;
-    if (policy == PinPolicy::scatter) {
-        // Spread: core 0 of each package, then core 1 of each package...
-        std::size_t longest = 0;
-        for (auto& v : by_package) longest = std::max(longest, v.size());
-        for (std::size_t k = 0; k < longest; ++k)
-            for (auto& v : by_package)
-                if (k < v.size()) core_order.push_back(v[k]);
-    } else {
-        for (auto& v : by_package) core_order.insert(core_order.end(), v.begin(), v.end());
-    }
-    auto pus_of = [&](hwloc_obj_t c) {
-        std::vector<int> v;
-        for (int i = 0; i < pus; ++i) {
-            hwloc_obj_t pu = hwloc_get_obj_by_type(t, HWLOC_OBJ_PU, static_cast<unsigned>(i));
-            if (pu != nullptr && hwloc_bitmap_isincluded(pu->cpuset, c->cpuset)) v.push_back(static_cast<int>(pu->os_index));
-        }
-        return v;
-    };
-    if (policy == PinPolicy::scatter) {
-        // First PU of every core, then second PU of every core (hyper-threads last).
-        std::vector<std::vector<int>> per_core;
-        std::size_t widest = 0;
-        for (hwloc_obj_t c : core_order) {
-            per_core.push_back(pus_of(c));
-            widest = std::max(widest, per_core.back().size());
-        }
-        for (std::size_t r = 0; r < widest; ++r)
-            for (auto& v : per_core)
-                if (r < v.size()) plan_.push_back(v[r]);
-    } else {
-        // Compact: all PUs of core 0, then core 1... (siblings share a core).
-        for (hwloc_obj_t c : core_order)
-            for (int pu : pus_of(c)) plan_.push_back(pu);
-    }
-    if (plan_.empty()) {
-        for (int i = 0; i < pus; ++i)
-            if (hwloc_obj_t pu = hwloc_get_obj_by_type(t, HWLOC_OBJ_PU, static_cast<unsigned>(i)); pu != nullptr)
-                plan_.push_back(static_cast<int>(pu->os_index));
-    }
-    if (policy == PinPolicy::none) {
-        reason_ = "pin policy is none";
-        available_ = false;
-    } else {
-        available_ = true;
-    }
-#else
-    summary_ = std::to_string(logical_cpus_) + " logical CPUs (hwloc not available at build time)";
-    for (unsigned i = 0; i < logical_cpus_; ++i) plan_.push_back(static_cast<int>(i));
-    reason_ = "spill-bench was built without hwloc";
-    available_ = false;
-#endif
-}
-
-Pinner::Pinner(PinPolicy policy, const std::vector<int>& cpus) : Pinner(policy) {
-    if (cpus.empty()) return;
-    plan_ = cpus;
-#if SPILL_HAVE_HWLOC
-    if (impl_->topo) {
-        available_ = true;  // a placement pins whatever --pin says
-        reason_.clear();
-    }
-#endif
+    logical_cpus_ = static_cast<unsigned>(t.counts().pus);
+    plan_ = cpus.empty() ? m::pin_order(t, policy == PinPolicy::scatter ? m::PinOrder::scatter : m::PinOrder::compact) : cpus;
+    // A placement (explicit cpus) pins whatever --pin says; a policy pins unless it is none.
+    planned_ = !cpus.empty() || policy != PinPolicy::none;
+    if (!planned_) reason_ = "pin policy is none";
+    else if (!t.is_this_machine()) reason_ = "the plan is for " + t.source().describe() + ", not this machine: nothing is bound";
+    available_ = planned_ && t.is_this_machine();
 }
 
 Pinner::~Pinner() = default;
 
-std::string Pinner::topology_tree() const {
-#if SPILL_HAVE_HWLOC
-    if (!impl_->topo) return "(no topology)\n";
-    std::ostringstream o;
-    auto walk = [&](auto&& self, hwloc_obj_t obj, int depth) -> void {
-        if (obj->type == HWLOC_OBJ_MACHINE || obj->type == HWLOC_OBJ_PACKAGE || obj->type == HWLOC_OBJ_NUMANODE ||
-            obj->type == HWLOC_OBJ_CORE || obj->type == HWLOC_OBJ_PU || hwloc_obj_type_is_cache(obj->type)) {
-            char type[64];
-            hwloc_obj_type_snprintf(type, sizeof type, obj, 0);
-            o << std::string(static_cast<std::size_t>(depth) * 2, ' ') << type << " L#" << obj->logical_index;
-            if (obj->type == HWLOC_OBJ_PU) o << " (OS cpu " << obj->os_index << ")";
-            if (hwloc_obj_type_is_cache(obj->type) && obj->attr) o << " " << mib(static_cast<unsigned long long>(obj->attr->cache.size));
-            o << "\n";
-            ++depth;
-        }
-        for (hwloc_obj_t c = obj->memory_first_child; c; c = c->next_sibling) self(self, c, depth);
-        for (hwloc_obj_t c = obj->first_child; c; c = c->next_sibling) self(self, c, depth);
-    };
-    walk(walk, hwloc_get_root_obj(impl_->topo), 0);
-    return o.str();
-#else
-    return "(hwloc not available at build time)\n";
-#endif
+std::string Pinner::topology_tree() const { return topology_->tree(); }
+
+int Pinner::planned_cpu(std::size_t slot) const noexcept {
+    if (!planned_ || plan_.empty()) return -1;
+    return plan_[slot % plan_.size()];
 }
 
 int Pinner::pin_current(std::size_t slot) const noexcept {
-    if (!available_ || plan_.empty()) return -1;
-    [[maybe_unused]] const int pu = plan_[slot % plan_.size()];
+    if (!available_) return -1;
+    [[maybe_unused]] const int pu = planned_cpu(slot);
+    if (pu < 0) return -1;
 #if SPILL_HAVE_HWLOC
-    hwloc_obj_t obj = hwloc_get_pu_obj_by_os_index(impl_->topo, static_cast<unsigned>(pu));
-    if (!obj || hwloc_set_cpubind(impl_->topo, obj->cpuset, HWLOC_CPUBIND_THREAD) != 0) return -1;
+    hwloc_topology_t t = topology_->native();
+    hwloc_obj_t obj = hwloc_get_pu_obj_by_os_index(t, static_cast<unsigned>(pu));
+    if (!obj || hwloc_set_cpubind(t, obj->cpuset, HWLOC_CPUBIND_THREAD) != 0) return -1;
     return pu;
 #else
     return -1;
 #endif
+}
+
+std::shared_ptr<const spill::measure::Topology> load_topology_option(const std::string& value) {
+    auto t = std::make_shared<const spill::measure::Topology>(spill::measure::Topology::load(spill::measure::TopologySource::from_option(value)));
+    if (!t->loaded()) throw InputError("--topology: " + t->error());
+    return t;
 }
 
 std::size_t ThreadBook::enter(const std::string& role, std::uint64_t index, std::size_t slot) {

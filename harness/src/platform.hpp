@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "grid.hpp"
+#include "topology.hpp"
 
 namespace spill::bench {
 
@@ -64,43 +65,62 @@ struct ThreadRecord {
 /// Binds threads to processing units by policy. Thread slot k of a point
 /// (in the order the scenario asks) gets PU plan[k % PUs]; more threads than
 /// PUs is allowed and flagged as oversubscribed.
+///
+/// The plan is worked out on a topology: this machine's, or another one
+/// (`--topology`, spill::measure::Topology) to plan a sweep for hardware that
+/// is not here. Only a plan on this machine's topology binds anything.
 class Pinner {
 public:
-    Pinner(PinPolicy policy);
+    /// On this machine's topology.
+    explicit Pinner(PinPolicy policy);
     /// Pins to exactly `cpus` (OS indices, slot k -> cpus[k % size]) instead
     /// of a policy's plan: --placement puts a point's threads on the CPU pair
     /// of a placement class. Needs hwloc (else it does nothing and says why).
     Pinner(PinPolicy policy, const std::vector<int>& cpus);
+    /// On `topology` (shared: a run's pinners plan on one topology); with
+    /// non-empty `cpus`, on exactly those (as above).
+    Pinner(PinPolicy policy, std::shared_ptr<const spill::measure::Topology> topology, const std::vector<int>& cpus = {});
     ~Pinner();
     Pinner(const Pinner&) = delete;
     Pinner& operator=(const Pinner&) = delete;
 
+    /// Binding works: hwloc is there, the topology is this machine's and the
+    /// policy is not none.
     [[nodiscard]] bool available() const noexcept { return available_; }
     /// Why pinning does nothing, when it does nothing; empty otherwise.
     [[nodiscard]] const std::string& reason() const noexcept { return reason_; }
     [[nodiscard]] PinPolicy policy() const noexcept { return policy_; }
     /// OS indices of the PUs in the order threads receive them.
     [[nodiscard]] const std::vector<int>& plan() const noexcept { return plan_; }
+    /// The PU thread slot `slot` is bound to on the topology planned on, -1
+    /// if it is left unbound (policy none, no topology). Unlike
+    /// pin_current(), also answers for a topology that is not this machine's.
+    [[nodiscard]] int planned_cpu(std::size_t slot) const noexcept;
     [[nodiscard]] unsigned logical_cpus() const noexcept { return logical_cpus_; }
     /// "1 package, 1 NUMA node, 2 cores, 2 PUs, L3 32 MiB" (or why unknown).
     [[nodiscard]] const std::string& topology_summary() const noexcept { return summary_; }
     /// A multi-line description of the topology tree (for `spill-bench topology`).
     [[nodiscard]] std::string topology_tree() const;
+    [[nodiscard]] const spill::measure::Topology& topology() const noexcept { return *topology_; }
 
     /// Binds the calling thread to the PU of slot `slot` (no-op when
     /// unavailable or policy none). Returns the planned PU or -1.
     int pin_current(std::size_t slot) const noexcept;
 
 private:
-    struct Impl;
-    std::unique_ptr<Impl> impl_;
+    std::shared_ptr<const spill::measure::Topology> topology_;
     PinPolicy policy_;
+    bool planned_ = false;  // plan_ is a real plan on a loaded topology (and the policy pins)
     bool available_ = false;
     std::string reason_;
     std::vector<int> plan_;
     unsigned logical_cpus_ = 1;
     std::string summary_;
 };
+
+/// The `--topology` option's topology (FILE.xml or synthetic:DESC), or
+/// InputError naming the value and what is wrong with it.
+std::shared_ptr<const spill::measure::Topology> load_topology_option(const std::string& value);
 
 /// Collects the placement of every thread of one repetition. Threads call
 /// `enter` at their start (it pins) and `leave` at their end (it records the
