@@ -145,6 +145,12 @@ def test_dry_run_gives_each_thread_of_every_point_its_cpu():
     want = [(0, "producer", 0, 0), (1, "producer", 1, 2), (2, "consumer", 0, 1), (3, "owner", 0, 3)]
     got = dry_run_points(r.stdout)
     check(r.returncode == 0 and len(got) == 1 and got[0][2] == want, f"backpressure scatter on the XML fixture: {got[0][2] if got else r.stderr} == {want}")
+    # More threads than PUs: slot k on plan[k % 8], flagged.
+    r = run("run", "pool", "--producers", "8", "--topology", TWO_PACKAGES, "--dry-run")
+    got = dry_run_points(r.stdout)
+    want = [(k, "producer", k, k) for k in range(8)] + [(8, "consumer", 0, 0)]
+    check(r.returncode == 0 and got and got[0][2] == want and "  oversubscribed: 9 threads on 8 logical CPUs" in r.stdout.splitlines(),
+          f"9 threads on 8 PUs wrap around and are flagged ({got[0][2] if got else r.stderr})")
     # --pin none: nothing is bound.
     r = run("run", "pool", "--producers", "1", "--topology", TWO_NUMA, "--pin", "none", "--dry-run")
     got = dry_run_points(r.stdout)
@@ -208,6 +214,20 @@ def test_dry_run_on_this_machine_is_what_a_run_does():
                for p in load(out)["points"]}
         planned = {p[0]: [(t[1], t[2], t[3]) for t in p[2]] for p in dry_run_points(dry.stdout)}
         check(planned == ran, f"{args}: the dry run's threads and cpus are the run's {planned} == {ran}")
+
+
+def test_dry_run_with_resume_lists_what_the_file_lacks():
+    out = path("partial.json")
+    r = run("run", "ring", *TINY, "--ring-size", "64,128", "--out", out)
+    check(r.returncode == 0, f"a partial run ({r.stderr.strip()})")
+    before = os.path.getmtime(out)
+    r = run("run", "ring", *TINY, "--ring-size", "64,128,256,512", "--out", out, "--resume", "--dry-run")
+    got = [p[0] for p in dry_run_points(r.stdout)]
+    check(r.returncode == 0 and len(got) == 2 and all("ring_size=256" in i or "ring_size=512" in i for i in got)
+          and "points: 2 (shard 0/1 of a grid of 4), 2 already in" in r.stdout,
+          f"--dry-run --resume lists only the points the file lacks ({got})")
+    check(os.path.getmtime(out) == before and len(load(out)["points"]) == 2 and "resumed" not in load(out)["metadata"],
+          "and leaves the file as it was")
 
 
 def test_a_real_run_needs_this_machines_topology():
