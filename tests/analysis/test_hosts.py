@@ -39,6 +39,16 @@ def run():
             "ids": [[p["id"] for p in s["points"]] for s in shards]}
 
 
+def two_host_merge(run) -> dict:
+    """A copy of the merged fixture whose shard 1 says it ran on FAKE."""
+    merged = copy.deepcopy(run["merged"])
+    for k, entry in enumerate(merged["metadata"]["merged_from"]):
+        assert entry.get("points", run["ids"][k]) == run["ids"][k]
+        entry["points"] = run["ids"][k]
+        entry["host"] = entry["provenance"]["host"] = FAKE if k == 1 else run["host"]
+    return merged
+
+
 def by_id(section: dict) -> dict[str, str]:
     return {row["id"]: row["host"] for row in section["rows"]}
 
@@ -70,13 +80,10 @@ def test_shard_files_from_two_hosts_put_each_point_on_its_host(run):
 
 
 def test_a_merge_that_lists_each_shards_points_puts_them_on_the_shards_host(run):
-    # The merged file as spill-bench writes it, plus what a merge records per
-    # shard (its host and its points; taken from the shard files), with
-    # shard 1 faked onto FAKE.
-    merged = copy.deepcopy(run["merged"])
-    for k, entry in enumerate(merged["metadata"]["merged_from"]):
-        entry["host"] = FAKE if k == 1 else run["host"]
-        entry["points"] = run["ids"][k]
+    # What merge records per shard (harness/SCHEMA.md, merged_from: its host
+    # and the ids it contributed; filled in from the shard files when the
+    # fixture's merge predates them), with shard 1 faked onto FAKE.
+    merged = two_host_merge(run)
     section = hosts.hosts_section([("merged.json", merged)])
     assert section["shown"]
     assert by_id(section) == {**{i: run["host"] for i in run["ids"][0]}, **{i: FAKE for i in run["ids"][1]}}
@@ -84,11 +91,12 @@ def test_a_merge_that_lists_each_shards_points_puts_them_on_the_shards_host(run)
 
 
 def test_a_merge_that_does_not_say_which_shard_a_point_came_from_does_not_guess(run):
-    # Faked: the second merged_from entry's provenance names FAKE; the file
-    # records no per-shard point list (what merge wrote when these fixtures
-    # were made), so no point can be put on either host.
+    # Faked: the second merged_from entry's provenance names FAKE, and the
+    # entries keep only {file, provenance} (what an older merge wrote), so no
+    # point can be put on either host.
     merged = copy.deepcopy(run["merged"])
-    assert not any("points" in entry for entry in merged["metadata"]["merged_from"])
+    merged["metadata"]["merged_from"] = [{"file": e["file"], "provenance": e["provenance"]}
+                                         for e in merged["metadata"]["merged_from"]]
     merged["metadata"]["merged_from"][1]["provenance"]["host"] = FAKE
     section = hosts.hosts_section([("merged.json", merged)])
     assert section["shown"] and section["names"] == sorted([run["host"], FAKE])
@@ -108,10 +116,7 @@ def test_a_file_resumed_on_another_host_does_not_guess(run):
 
 
 def test_the_report_shows_the_section_only_for_two_hosts(run, tmp_path):
-    merged = copy.deepcopy(run["merged"])
-    for k, entry in enumerate(merged["metadata"]["merged_from"]):
-        entry["host"] = FAKE if k == 1 else run["host"]
-        entry["points"] = run["ids"][k]
+    merged = two_host_merge(run)
     two = tmp_path / "two-hosts.json"
     two.write_text(json.dumps(merged), encoding="utf-8")
     for path, shown in ((str(two), True), (os.path.join(DIR, "merged.json"), False)):
@@ -126,3 +131,16 @@ def test_the_report_shows_the_section_only_for_two_hosts(run, tmp_path):
             assert f"| {FAKE} | " in md and f"| {run['host']} | " in md
     data = report.build_report(report.load_inputs([str(two)]))
     assert data["section_keys"].index("hosts") == data["section_keys"].index("metadata") + 1
+
+
+def test_a_merged_shard_resumed_on_another_host_does_not_guess(run):
+    # Faked: shard 1 of a merge was resumed on FAKE (merged_from[].hosts).
+    merged = copy.deepcopy(run["merged"])
+    for k, entry in enumerate(merged["metadata"]["merged_from"]):
+        entry["points"] = run["ids"][k]
+        entry["host"] = run["host"]
+    merged["metadata"]["merged_from"][1]["hosts"] = [run["host"], FAKE]
+    section = hosts.hosts_section([("merged.json", merged)])
+    assert section["shown"]
+    assert by_id(section) == {**{i: run["host"] for i in run["ids"][0]}, **{i: hosts.UNKNOWN for i in run["ids"][1]}}
+    assert len(section["notes"]) == 1 and "shard-1.json was resumed on another host" in section["notes"][0]
