@@ -14,7 +14,11 @@ sweeps) get the same facts derived from the scenario and its parameters:
   (`fan_in` and the baselines: `1->1` with one producer, else `P->1`;
   `backpressure`: the same with its consumer delay; `mpsm`: `P->M`); other
   scenarios measure a part of spill (a ring, a pool round) and have no job;
-* slow consumer: `consumer_delay_ns` > 0; busy neighbours: `busy_neighbours` > 0.
+* slow consumer: `consumer_delay_ns` > 0, named with its delay and mode
+  (points are compared only at the same delay); busy neighbours:
+  `facts.busy_neighbours` (spill-bench's `--contend`, also `params.contend`)
+  > 0; more producers than CPUs: `facts.producers_exceed_cpus` (the
+  oversubscribed shape: producers beyond the machine's logical CPUs).
 
 Pure functions over plain dicts.
 """
@@ -76,13 +80,16 @@ def point_facts(point: dict) -> dict:
     params = point.get("params", {})
     job = facts.get("job") if "job" in facts else _job_from_params(point)
     delay = _number(config.get("consumer_delay_ns", params.get("consumer_delay_ns")))
-    neighbours = _number(facts.get("busy_neighbours", params.get("busy_neighbours")))
+    neighbours = _number(facts.get("busy_neighbours", params.get("contend", params.get("busy_neighbours"))))
+    mode = params.get("delay_mode")
     return {
         "contender": contender(point),
         "job": job if isinstance(job, str) and job else None,
         "slow_consumer": bool(delay and delay > 0),
         "consumer_delay_ns": delay,
+        "delay_mode": mode if isinstance(mode, str) else None,
         "busy_neighbours": int(neighbours) if neighbours else 0,
+        "producers_exceed_cpus": facts.get("producers_exceed_cpus") is True,
         "producers": _int(facts.get("producers", params.get("producers"))),
         "capacity_items": _int(config.get("capacity_items", params.get("ring_size"))),
         "batch_items": _int(config.get("batch_items", params.get("batch"))),
@@ -99,11 +106,21 @@ def job_label(facts: dict) -> str | None:
         return None   # "1 thread", "pipeline": no other contender runs these jobs
     label = job.replace("->", " -> ")
     extras = []
+    if facts["producers_exceed_cpus"]:
+        extras.append("more producers than CPUs")
     if facts["slow_consumer"]:
-        extras.append("slow consumer")
+        extras.append("slow consumer " + delay_text(facts["consumer_delay_ns"], facts.get("delay_mode")))
     if facts["busy_neighbours"]:
-        extras.append("busy neighbour" + ("s" if facts["busy_neighbours"] > 1 else ""))
+        n = facts["busy_neighbours"]
+        extras.append("busy neighbour" if n == 1 else f"{n} busy neighbours")
     return label + (f" ({', '.join(extras)})" if extras else "")
+
+
+def delay_text(delay_ns: float, mode: str | None) -> str:
+    """`100 ns/item`, `20000 ns/batch blocking`: a consumer delay and how it is
+    spent (spill-bench's delay modes), so only equal delays share a job."""
+    per = "batch" if mode and mode.endswith("_batch") else "item"
+    return f"{delay_ns:g} ns/{per}" + (" blocking" if mode and mode.startswith("block_") else "")
 
 
 def job_sort_key(label: str) -> tuple:

@@ -9,10 +9,14 @@ a bootstrap CI of the ratio.  One sentence per job, computed from those
 numbers, says what the run shows: who wins, by how much, and whether the
 interval excludes a tie -- including when spill loses.
 
-Points that failed their checks are left out (their numbers are not valid),
-and so are configurations that lost items to overflow: their items per
-second count items the consumer never received, which is not the job the
-other contenders did.
+Points that failed their checks are left out (their numbers are not valid).
+A configuration that lost items to overflow ranks on the items its consumer
+received: spill-bench records `items_per_second` as delivered items per
+second (its repetitions then also carry `produced_items_per_second`), and
+the entry says what share overflowed.  A file without that field (older
+spill-bench, spill-micro) counted produced items, so its lossy
+configurations are left out, as their rate counts items the consumer never
+got.
 """
 
 from __future__ import annotations
@@ -48,6 +52,23 @@ def lost_items(point: dict) -> float:
     return total
 
 
+def delivered_rate_recorded(point: dict) -> bool:
+    """Whether the point's `items_per_second` counts delivered items: every
+    repetition also records `produced_items_per_second` (spill-bench since
+    the delivered rate; harness/SCHEMA.md, version history)."""
+    reps = point["repetitions"]
+    return bool(reps) and all(isinstance(rep, dict) and "produced_items_per_second" in rep for rep in reps)
+
+
+def _overflow_note(point: dict) -> str:
+    lost, produced = lost_items(point), point["checks"].get("produced")
+    if lost <= 0:
+        return ""
+    if isinstance(produced, (int, float)) and not isinstance(produced, bool) and produced > 0:
+        return f", {100.0 * lost / produced:.3g}% overflowed"
+    return ", items overflowed"
+
+
 def _entry(contender: str, candidates: list[dict], seed: int) -> dict | None:
     measured = [(common.median_or_none(p, METRIC), p) for p in candidates]
     measured = [(m, p) for m, p in measured if m is not None]
@@ -56,7 +77,7 @@ def _entry(contender: str, candidates: list[dict], seed: int) -> dict | None:
     med, best = max(measured, key=lambda mp: (mp[0], mp[1]["id"]))
     values = sr.metric_values(best, METRIC)
     ci = ms.bootstrap_median_ci(values, seed=seed)
-    return {"contender": contender, "id": best["id"], "configuration": facts.configuration_label(best),
+    return {"contender": contender, "id": best["id"], "configuration": facts.configuration_label(best) + _overflow_note(best),
             "configurations": len(measured), "values": values, "median": med, "n": len(values),
             "ci_low": ci.low, "ci_high": ci.high, "ci_reason": ci.reason}
 
@@ -113,7 +134,7 @@ def compute(ctx: dict) -> dict:
         if job is None:
             without_job += 1
             continue
-        if lost_items(point) > 0:
+        if lost_items(point) > 0 and not delivered_rate_recorded(point):
             # Its items per second count items the consumer never got: not the same job.
             lossy.setdefault(job, {}).setdefault(f["contender"], []).append(point["id"])
             continue
@@ -196,7 +217,8 @@ def document_blocks(data: dict, figures: dict[str, dict]) -> list[tuple]:
     lossy = sum(n for job in data["jobs"] for n in job["excluded"].values())
     if lossy:
         notes.append(f"{sr.plural(lossy, 'configuration')} that lost items to overflow (evicted into the overflow "
-                     "spout or dropped) are not eligible: their items per second count items the consumer never got.")
+                     "spout or dropped) are not eligible: their file records produced items per second, which count "
+                     "items the consumer never got.")
     if data["left_out_failed"]:
         notes.append(f"{sr.plural(data['left_out_failed'], 'point')} failed their checks and are left out.")
     if data["derived"]:

@@ -45,6 +45,7 @@ std::uint64_t config_value(ConfigValue c, const Params& p) noexcept {
     switch (c) {
         case ConfigValue::capacity_items: return p.ring_size;
         case ConfigValue::batch_items: {
+            if (p.batch != 0) return p.batch;  // a queue's items per bulk call
             const std::uint64_t per_round = p.producers * p.rounds;
             return per_round != 0 ? p.items / per_round : 0;
         }

@@ -209,10 +209,15 @@ const std::vector<GridParameter>& grid_parameters() {
          false},
         {"ring_size", "ring-size", "ring capacity, power of two 64..65536; the queue capacity of a baseline [1024]", &Grid::ring_size,
          &Params::ring_size, &ParamUse::ring_size, 1024, false},
+        {"batch", "batch",
+         "items per bulk call of a baseline queue, both sides (1 for a per-item queue) [1 per item, else min(256, ring-size)]",
+         &Grid::batch, &Params::batch, &ParamUse::batch, 0, true},
         {"consumer_delay_ns", "consumer-delay-ns", "consumer slowdown in ns [0]", &Grid::consumer_delay_ns, &Params::consumer_delay_ns,
          &ParamUse::consumer_delay, 0, false},
         {"rate_items_per_s", "rate-items-per-s", "open-loop target rate over all producers (latency_open) [100000]", &Grid::rate_items_per_s,
          &Params::rate_items_per_s, &ParamUse::rate, 0, true},
+        {"contend", "contend", "busy neighbour threads (CPU-bound, pinned after the point's threads) during the measured phase [0]",
+         &Grid::contend, &Params::contend, nullptr, 0, true},
     };
     return rows;
 }
@@ -272,6 +277,12 @@ std::vector<PointSpec> expand(const Grid& g, const ParamUse& use) {
                 throw InputError("--rate-items-per-s: " + std::to_string(r) + where + " is above the limit of " + std::to_string(max_rate_items_per_s));
         }
     }
+    if (use.batch)
+        for (std::uint64_t b : g.batch)
+            if (b == 0) throw InputError("--batch: 0" + where + " (need at least 1 item per bulk call)");
+    for (std::uint64_t c : g.contend)
+        if (c > max_contend)
+            throw InputError("--contend: " + std::to_string(c) + " busy neighbours" + where + " is above the limit of " + std::to_string(max_contend));
     for (std::uint64_t r : g.ring_size) {
         try {
             check_ring_size(r);
@@ -287,6 +298,8 @@ std::vector<PointSpec> expand(const Grid& g, const ParamUse& use) {
     for (const GridParameter& row : rows) {
         const bool swept = row.swept == nullptr || use.*row.swept;
         axes.push_back(swept ? g.*row.values : std::vector<std::uint64_t>{row.neutral});
+        // No --batch given: one placeholder value, the scenario's default below.
+        if (row.values == &Grid::batch && swept && g.batch.empty()) axes.back() = {0};
         if (axes.back().empty()) return {};
     }
     const std::vector<DelayMode> modes = use.consumer_delay ? g.delay_mode : std::vector<DelayMode>{DelayMode::busy_item};
@@ -300,6 +313,7 @@ std::vector<PointSpec> expand(const Grid& g, const ParamUse& use) {
         Params& q = p.params;
         for (std::size_t k = 0; k < rows.size(); ++k) q.*rows[k].value = axes[k][at[k]];
         q.delay_mode = q.consumer_delay_ns != 0 ? modes[at.back()] : DelayMode::busy_item;
+        if (use.batch && g.batch.empty()) q.batch = std::min(std::max<std::uint64_t>(use.default_batch, 1), q.ring_size);
         if (use.rate && q.items / q.rate_items_per_s > max_paced_seconds)
             throw InputError("--rate-items-per-s: " + std::to_string(q.rate_items_per_s) + " items/s" + where + " would take " +
                              std::to_string(q.items / q.rate_items_per_s) + " s for " + std::to_string(q.items) + " items (limit " +

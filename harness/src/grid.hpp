@@ -67,6 +67,8 @@ struct Grid {
     std::vector<std::uint64_t> items{100000};
     std::vector<std::uint64_t> rounds{100};
     std::vector<std::uint64_t> rate_items_per_s{100000};  // open-loop target rate (latency_open)
+    std::vector<std::uint64_t> batch;    // items per bulk call (baselines); empty: each contender's default (ParamUse::default_batch)
+    std::vector<std::uint64_t> contend{0};  // busy neighbour threads during the measured phase
     std::vector<std::string> placement;  // --placement classes (or "all"); empty: threads follow --pin
     std::string origin;  // "command line" or "FILE:LINE", for error messages
 };
@@ -89,6 +91,14 @@ struct Params {
     /// part of the point id and of `params`; 0 appears in neither, so the ids
     /// of the other scenarios are unchanged.
     std::uint64_t rate_items_per_s = 0;
+    /// Items per bulk call of a baseline queue's producer and consumer
+    /// (--batch); 0 for every scenario that has no such call. Like the rate:
+    /// non-zero is in the id and `params`, 0 in neither.
+    std::uint64_t batch = 0;
+    /// Busy neighbour threads running beside the point's own threads during
+    /// the measured phase (--contend); non-zero is in the id and `params`,
+    /// 0 (none) in neither, so the ids of uncontended points are unchanged.
+    std::uint64_t contend = 0;
     /// Placement class whose CPU pair the point's threads run on (--placement);
     /// empty when they follow --pin. Non-empty: in the id and in `params`.
     std::string placement;
@@ -104,6 +114,10 @@ struct ParamUse {
     bool rounds = true;
     bool ring_size = true;
     bool rate = false;  // paces producers at --rate-items-per-s (open loop)
+    bool batch = false; // reads --batch (items per bulk call of a queue)
+    /// The batch of a point whose grid gives no --batch: min(default_batch,
+    /// ring_size) (a bulk call never moves more than the capacity).
+    std::uint64_t default_batch = 1;
 };
 
 /// One numeric grid parameter and every name it goes by. grid_parameters()
@@ -152,6 +166,9 @@ struct PointSpec {
     Params params;
     [[nodiscard]] std::string id() const;
 };
+
+/// The most busy neighbours a point may run (--contend).
+inline constexpr std::uint64_t max_contend = 64;
 
 /// Limits of --rate-items-per-s, and of the time one paced repetition may take.
 inline constexpr std::uint64_t max_rate_items_per_s = 1000000000;

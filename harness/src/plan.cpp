@@ -73,7 +73,27 @@ Plan make_plan(const RunOptions& o, const m::Topology& topology) {
             g.placement.empty() ? std::vector<std::string>{""} : resolve_placements(g, plan.placements, plan.skipped);
         for (const std::string& c : classes)
             if (!c.empty() && std::find(plan.swept.begin(), plan.swept.end(), c) == plan.swept.end()) plan.swept.push_back(c);
-        for (const PointSpec& p : expand(g, sc->facts().sweeps)) {
+        // Points the scenario cannot run (a queue refusing a batch, a round
+        // larger than the ring): skipped with one note per grid; a command
+        // line whose every point is refused is bad input.
+        const std::vector<PointSpec> expanded = expand(g, sc->facts().sweeps);
+        std::vector<PointSpec> runnable;
+        std::string first_refusal;
+        for (const PointSpec& p : expanded) {
+            if (std::string why = sc->refusal(p.params); !why.empty()) {
+                if (first_refusal.empty()) first_refusal = std::move(why);
+            } else {
+                runnable.push_back(p);
+            }
+        }
+        if (!first_refusal.empty()) {
+            const bool command_line = g.origin.empty() || g.origin == "command line";
+            if (runnable.empty() && command_line) throw InputError(g.scenario + ": " + first_refusal);
+            const std::size_t refused = expanded.size() - runnable.size();
+            std::cerr << "spill-bench: note: [" << g.scenario << "]" << (command_line ? "" : " (" + g.origin + ")") << ": skipping " << refused
+                      << " of " << expanded.size() << " point(s) it refuses, e.g. " << first_refusal << "\n";
+        }
+        for (const PointSpec& p : runnable) {
             for (const std::string& c : classes) {
                 PointSpec q = p;
                 q.params.placement = c;

@@ -60,7 +60,10 @@ struct RepRecord {
     std::shared_ptr<const HandoffRecord> handoff;
 
     [[nodiscard]] bool passed() const noexcept { return failure.empty(); }
+    /// Delivered items per second: the throughput (an overflowed item is not).
     [[nodiscard]] Figure items_per_second() const;
+    /// Produced items per second (pushes, delivered or overflowed).
+    [[nodiscard]] Figure produced_items_per_second() const;
 };
 
 /// Where a point's threads ran (SCHEMA.md, placement).
@@ -110,14 +113,17 @@ struct PointRecord {
     [[nodiscard]] bool passed() const noexcept;
     /// Why the point failed (the first failure met); empty when it passed.
     [[nodiscard]] std::string failure() const;
-    [[nodiscard]] Stat items_per_second() const;
+    [[nodiscard]] Stat items_per_second() const;  // delivered
+    [[nodiscard]] Stat produced_items_per_second() const;
     [[nodiscard]] Stat seconds() const;
 };
 
 /// The `facts` and `config` objects of a point (also what `list --json`
 /// prints per scenario, without the per-point values).
 json facts_json(const ScenarioFacts& f);
-json point_facts_json(const ScenarioFacts& f, const Params& p);
+/// A point's facts: the scenario's, with its job, handoffs per round, busy
+/// neighbours and whether its producers outnumber `logical_cpus`.
+json point_facts_json(const ScenarioFacts& f, const Params& p, unsigned logical_cpus);
 json config_json(const ScenarioFacts& f, const Params& p);
 /// A point's `params` object: param_values() as JSON.
 json params_json(const Params& p);

@@ -95,6 +95,12 @@ std::string ResultDoc::csv() const {
         for (const json& r : p.value("repetitions", json::array())) any_latency = any_latency || r.contains("latency");
     }
     if (any_rate) param_cols.push_back("rate_items_per_s");
+    // The parameters a point records only when set (a queue's batch, busy neighbours).
+    for (const char* key : {"batch", "contend"}) {
+        bool any = false;
+        for (const json& p : doc_["points"]) any = any || (p.contains("params") && p["params"].contains(key));
+        if (any) param_cols.push_back(key);
+    }
     bool any_placement = false;  // a swept --placement class (harness/SCHEMA.md, placement)
     for (const json& p : doc_["points"]) any_placement = any_placement || (p.contains("params") && p["params"].contains("placement"));
     if (any_placement) param_cols.push_back("placement");

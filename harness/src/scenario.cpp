@@ -3,6 +3,7 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <time.h>
 
 #include <algorithm>
 #include <cstring>
@@ -10,14 +11,14 @@
 
 namespace spill::bench {
 
-RunEnv::ThreadScope::ThreadScope(RunEnv& env, const std::string& role, std::uint64_t index, std::size_t slot) : env_(&env) {
+RunEnv::ThreadScope::ThreadScope(RunEnv& env, const std::string& role, std::uint64_t index, std::size_t slot, bool count_events) : env_(&env) {
     cpu_set_t old;
     CPU_ZERO(&old);
     if (pthread_getaffinity_np(pthread_self(), sizeof old, &old) == 0) {
         old_mask_.resize(sizeof old);
         std::memcpy(old_mask_.data(), &old, sizeof old);
     }
-    papi_ = std::make_unique<Papi::Thread>(*env.papi_, role);
+    if (count_events) papi_ = std::make_unique<Papi::Thread>(*env.papi_, role);
     // Last: RunEnv::begin() waits for this record, so nothing the scope
     // allocates may come after it.
     rec_ = env.book_.enter(role, index, slot);
@@ -40,9 +41,24 @@ void RunEnv::enter_pool_thread(const std::string& role, std::uint64_t index, std
     scope = std::make_unique<ThreadScope>(*this, role, index, slot);
 }
 
-void RunEnv::begin(std::size_t threads) noexcept {
-    while (book_.size() < threads) std::this_thread::yield();
+RunEnv::~RunEnv() { stop_neighbours(); }
+
+void RunEnv::begin(std::size_t threads) {
+    const auto contend = static_cast<std::size_t>(params.contend);
+    neighbours_.reserve(contend);
+    for (std::size_t k = 0; k < contend; ++k) {
+        neighbours_.emplace_back([this, k, slot = threads + k] {
+            ThreadScope scope(*this, "neighbour", k, slot, false);
+            std::uint64_t x = k + 1;
+            while (!neighbour_stop_.load(std::memory_order_relaxed)) {  // (B)
+                for (int i = 0; i < 1024; ++i) x = x * 6364136223846793005ull + 1442695040888963407ull;
+                asm volatile("" : "+r"(x));  // the arithmetic is the point: keep it
+            }
+        });
+    }
+    while (book_.size() < threads + contend) std::this_thread::yield();
     a0_ = allocations_so_far();
+    neighbour_cpu0_ = neighbours_cpu_now();
     u0_ = Usage::now();
     t0_ = now_ns();
 }
@@ -50,7 +66,27 @@ void RunEnv::begin(std::size_t threads) noexcept {
 void RunEnv::end() noexcept {
     t1_ = now_ns();
     u1_ = Usage::now();
+    if (!neighbours_.empty()) neighbour_cpu_seconds_ = neighbours_cpu_now() - neighbour_cpu0_;
     a1_ = allocations_so_far();
+    stop_neighbours();
+}
+
+void RunEnv::stop_neighbours() noexcept {
+    neighbour_stop_.store(true, std::memory_order_relaxed);  // (A)
+    for (std::thread& t : neighbours_)
+        if (t.joinable()) t.join();
+    neighbours_.clear();
+}
+
+double RunEnv::neighbours_cpu_now() noexcept {
+    double s = 0;
+    for (std::thread& t : neighbours_) {
+        clockid_t clock;
+        timespec ts{};
+        if (pthread_getcpuclockid(t.native_handle(), &clock) == 0 && clock_gettime(clock, &ts) == 0)
+            s += static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+    }
+    return s;
 }
 
 namespace {

@@ -6,12 +6,15 @@
 // virtual call per repetition.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <spill/detail/config.hpp>
@@ -35,10 +38,12 @@ static_assert(sizeof(Item) == 16);
 enum class Fault { none, drop, reorder };
 
 /// The consumer end of every scenario: applies the consumer delay, then
-/// checks each delivered item. A spout of Item (send/flush), so it plugs into
-/// rings, fan-ins and mergers through spill::SpoutRef. Written by one
-/// consumer thread only; cache-line aligned so that the verifiers of
-/// different merger threads never share a line.
+/// checks each delivered item. A bulk spout of Item (send, send_all, flush),
+/// so it plugs into rings, fan-ins, mergers and the baseline adapters
+/// through spill::SpoutRef and reads a ring's spans where they lie: a run of
+/// items is checked in one loop, with the same checks as one send per item.
+/// Written by one consumer thread only; cache-line aligned so that the
+/// verifiers of different merger threads never share a line.
 class alignas(spill::cache_line) Verifier {
 public:
     struct Config {
@@ -53,6 +58,19 @@ public:
 
     void send(Item&& item) { deliver(item); }
     void send(const Item& item) { deliver(item); }
+    /// Takes the whole run (F2: never a short count): each item is checked in
+    /// order, exactly as send() checks it. With a per-item delay, a slowdown
+    /// or an injected fault every item goes through send()'s path; without
+    /// them the run is checked in one loop.
+    std::size_t send_all(std::span<Item> items) {
+        if (cfg_.delay_ns != 0 || cfg_.slowdown_ns_per_64 != 0 || cfg_.fault != Fault::none) [[unlikely]] {
+            for (const Item& item : items) deliver(item);
+        } else {
+            received_ += items.size();
+            for (const Item& item : items) check(item);
+        }
+        return items.size();
+    }
     void flush() noexcept {}
 
     /// Call after each batch a collector handed over (applies *_batch delays).
@@ -105,31 +123,38 @@ private:
         check(item);
     }
 
+    // The checks of one delivered item; the failures (cold) are out of line,
+    // so a run's loop holds only the comparisons.
     void check(const Item& item) {
         ++delivered_;
         if (item.producer >= next_.size()) [[unlikely]] {
-            fail("item from unknown producer " + std::to_string(item.producer));
+            unknown_producer(item);
             return;
         }
         std::uint64_t& next = next_[item.producer];
-        if (item.seq < next) [[unlikely]] {
-            fifo_ = false;
-            fail("per-producer FIFO broken: producer " + std::to_string(item.producer) + " delivered seq " + std::to_string(item.seq) +
-                 " after seq " + std::to_string(next - 1));
-        }
+        if (item.seq < next) [[unlikely]]
+            fifo_broken(item, next);
         next = item.seq + 1;
         if (cfg_.check_order) {
             const bool after = item.round > last_.round ||
                                (item.round == last_.round && (item.producer > last_.producer ||
                                                                (item.producer == last_.producer && item.seq > last_.seq)));
-            if (delivered_ > 1 && !after) [[unlikely]] {
-                order_ = false;
-                fail("exact order broken: (round " + std::to_string(item.round) + ", producer " + std::to_string(item.producer) +
-                     ", seq " + std::to_string(item.seq) + ") delivered after (round " + std::to_string(last_.round) + ", producer " +
-                     std::to_string(last_.producer) + ", seq " + std::to_string(last_.seq) + ")");
-            }
+            if (delivered_ > 1 && !after) [[unlikely]]
+                order_broken(item);
             last_ = item;
         }
+    }
+    [[gnu::noinline, gnu::cold]] void unknown_producer(const Item& item) { fail("item from unknown producer " + std::to_string(item.producer)); }
+    [[gnu::noinline, gnu::cold]] void fifo_broken(const Item& item, std::uint64_t next) {
+        fifo_ = false;
+        fail("per-producer FIFO broken: producer " + std::to_string(item.producer) + " delivered seq " + std::to_string(item.seq) +
+             " after seq " + std::to_string(next - 1));
+    }
+    [[gnu::noinline, gnu::cold]] void order_broken(const Item& item) {
+        order_ = false;
+        fail("exact order broken: (round " + std::to_string(item.round) + ", producer " + std::to_string(item.producer) + ", seq " +
+             std::to_string(item.seq) + ") delivered after (round " + std::to_string(last_.round) + ", producer " +
+             std::to_string(last_.producer) + ", seq " + std::to_string(last_.seq) + ")");
     }
     void fail(std::string m) {
         if (message_.empty()) message_ = std::move(m);
@@ -191,6 +216,10 @@ class RunEnv {
 public:
     RunEnv(const Params& p, const Pinner& pinner, Papi& papi, Fault fault, std::uint64_t slowdown_ns_per_64)
         : params(p), pinner_(&pinner), papi_(&papi), book_(pinner), fault_(fault), slowdown_(slowdown_ns_per_64) {}
+    /// Stops the busy neighbours if end() did not (a repetition that threw).
+    ~RunEnv();
+    RunEnv(const RunEnv&) = delete;
+    RunEnv& operator=(const RunEnv&) = delete;
 
     const Params params;
     /// Hidden --inject-stall-ns: the latency scenarios' consumer stalls
@@ -214,7 +243,9 @@ public:
     /// thread's former affinity at the end (the main thread lives on).
     class ThreadScope {
     public:
-        ThreadScope(RunEnv& env, const std::string& role, std::uint64_t index, std::size_t slot);
+        /// `count_events` false: no PAPI events (a busy neighbour's work is
+        /// not the point's).
+        ThreadScope(RunEnv& env, const std::string& role, std::uint64_t index, std::size_t slot, bool count_events = true);
         ~ThreadScope();
         ThreadScope(const ThreadScope&) = delete;
         ThreadScope& operator=(const ThreadScope&) = delete;
@@ -229,22 +260,38 @@ public:
     void enter_pool_thread(const std::string& role, std::uint64_t index, std::size_t slot);
 
     /// Brackets the measured phase: wall time, rusage and allocations.
-    /// begin() first waits until `threads` threads have entered their scope
-    /// (pinned and recorded), so no set-up work leaks into the phase.
-    void begin(std::size_t threads) noexcept;
+    /// `threads` is the point's own threads. begin() first starts
+    /// params.contend busy neighbours (role "neighbour", CPU-bound
+    /// arithmetic that nothing checks) on pinning slots threads ..
+    /// threads + contend - 1, so the pin policy places them like any other
+    /// thread, then waits until every thread has entered its scope (pinned
+    /// and recorded), so no set-up work leaks into the phase. end() closes
+    /// the phase, then stops and joins the neighbours.
+    void begin(std::size_t threads);
     void end() noexcept;
 
     [[nodiscard]] double seconds() const noexcept { return static_cast<double>(t1_ - t0_) * 1e-9; }
     /// now_ns() at begin(): the time origin of the repetition's time series.
     [[nodiscard]] std::uint64_t begin_ns() const noexcept { return t0_; }
     [[nodiscard]] const ThreadBook& book() const noexcept { return book_; }
-    [[nodiscard]] Usage usage() const noexcept { return u1_ - u0_; }
+    /// getrusage(RUSAGE_SELF) over the phase, less the neighbours' CPU time
+    /// (their thread CPU clocks over the phase); their context switches and
+    /// page faults, which no clock of another thread gives, stay in.
+    [[nodiscard]] Usage usage() const noexcept {
+        Usage u = u1_ - u0_;
+        u.cpu_seconds -= neighbour_cpu_seconds_;
+        return u;
+    }
     [[nodiscard]] std::optional<std::uint64_t> allocations() const noexcept {
         if (!a0_ || !a1_) return std::nullopt;
         return *a1_ - *a0_;
     }
 
 private:
+    void stop_neighbours() noexcept;
+    /// The neighbours' CPU time so far (their thread CPU clocks), in seconds.
+    [[nodiscard]] double neighbours_cpu_now() noexcept;
+
     const Pinner* pinner_;
     Papi* papi_;
     ThreadBook book_;
@@ -253,6 +300,14 @@ private:
     std::uint64_t t0_ = 0, t1_ = 0;
     Usage u0_, u1_;
     std::optional<std::uint64_t> a0_, a1_;
+    // The busy neighbours (--contend): started by begin(), stopped by end().
+    // neighbour_stop_: (A) relaxed store by the owner in stop_neighbours(),
+    // (B) relaxed loads in the neighbours' loops; it only ends a loop whose
+    // results nobody reads, and join() orders everything after it.
+    std::vector<std::thread> neighbours_;
+    std::atomic<bool> neighbour_stop_{false};
+    double neighbour_cpu0_ = 0;          // their CPU time at begin()
+    double neighbour_cpu_seconds_ = 0;   // over the phase (set by end())
 };
 
 /// How many handoffs one round of a scenario makes (items change hands
@@ -281,7 +336,8 @@ const char* to_string(FloorKind f) noexcept;
 /// (a report picks each contender's best configuration by it).
 enum class ConfigValue {
     capacity_items,  // ring or queue capacity: params.ring_size
-    batch_items,     // items a producer hands over at once: items / (producers x rounds)
+    batch_items,     // items a producer hands over at once: params.batch (a queue's bulk call),
+                     // else the round size items / (producers x rounds)
 };
 const char* to_string(ConfigValue c) noexcept;
 std::uint64_t config_value(ConfigValue c, const Params& p) noexcept;
@@ -325,6 +381,12 @@ public:
     /// Empty if the scenario can run; otherwise why not (a dependency that
     /// was missing at build time). Sweeps skip such scenarios with a notice.
     [[nodiscard]] virtual std::string unavailable() const { return {}; }
+    /// Empty if the scenario runs the point `p`; otherwise one line naming
+    /// the value it cannot run (a queue that refuses the batch or the
+    /// producer count, a round larger than the ring). The plan skips such a
+    /// point with a note, or refuses a command line whose every point is
+    /// refused (harness/README.md).
+    [[nodiscard]] virtual std::string refusal(const Params&) const { return {}; }
     /// Runs one repetition; calls env.begin()/env.end() around the measured phase.
     virtual RepResult run(RunEnv& env) const = 0;
 

@@ -98,7 +98,10 @@ RepResult run_latency(RunEnv& env) {
                             }
                             mine.last_push_ns = now;
                         } else {
-                            for (std::uint64_t i = 0; i < a.per_round; ++i) ring.push(TimedItem{producer, round, base + i, latency_clock_ns()});
+                            // One run in place; each item is stamped as it is written.
+                            ring.push_n(static_cast<std::size_t>(a.per_round), [producer, round, base](std::size_t i) noexcept {
+                                return TimedItem{producer, round, base + i, latency_clock_ns()};
+                            });
                         }
                         task_end_ns[static_cast<std::size_t>(w * rounds + (a.round - 1))] = latency_clock_ns();
                     });

@@ -1,12 +1,15 @@
 // harness/src/scenarios_spill.cpp: the scenarios that exercise the spill core,
-// one per roadmap feature. Each body is a template over the ring size N
-// (SpillRing and WorkerPool take N at compile time); with_ring_size picks the
-// instantiation from the runtime parameter.
+// one per feature of docs/design.md. Each body is a template over the ring
+// size N (SpillRing and WorkerPool take N at compile time); with_ring_size
+// picks the instantiation from the runtime parameter.
 //
-// Shape shared by all: P producers each push `per_round` items per round
-// (Item{producer, round, seq}); one or more Verifiers consume; overflow
+// Shape shared by all: P producers each write `per_round` items per round
+// (Item{producer, round, seq}) into their rings with push_n, in place; one
+// or more Verifiers consume the rings' spans in place (send_all); overflow
 // spouts count evictions into OverflowCount cells that outlive the pool.
 #include <atomic>
+#include <span>
+#include <string>
 #include <thread>
 
 #include <spill/spill.hpp>
@@ -22,14 +25,14 @@ struct RoundArgs {
     std::uint64_t per_round = 0;  // items per producer per round
 };
 
-/// The producer task: pushes this round's items of worker `w` into its ring.
+/// The producer task: writes this round's items of worker `w` into its ring
+/// as one run, constructed in place (SpillRing::push_n).
 template <class Ring>
 inline void produce(Ring& ring, std::size_t w, const RoundArgs& a) {
     const std::uint64_t base = (a.round - 1) * a.per_round;
     const auto producer = static_cast<std::uint32_t>(w);
     const auto round = static_cast<std::uint32_t>(a.round);
-    auto cursor = ring.writer();  // the positions stay in registers (SpillRing::Writer)
-    for (std::uint64_t i = 0; i < a.per_round; ++i) cursor.push(Item{producer, round, base + i});
+    ring.push_n(static_cast<std::size_t>(a.per_round), [producer, round, base](std::size_t i) noexcept { return Item{producer, round, base + i}; });
 }
 
 std::uint64_t per_round(const Params& p) { return p.items / (p.producers * p.rounds); }
@@ -115,7 +118,9 @@ RepResult run_ring(RunEnv& env) {
     std::uint64_t seq = 0;
     env.begin(1);
     for (std::uint64_t r = 1; r <= p.rounds; ++r) {
-        for (std::uint64_t i = 0; i < per; ++i) ring->push(Item{0, static_cast<std::uint32_t>(r), seq++});
+        const auto round = static_cast<std::uint32_t>(r);
+        ring->push_n(static_cast<std::size_t>(per), [round, seq](std::size_t i) noexcept { return Item{0, round, seq + i}; });
+        seq += per;
         if (ring->drain(v) != 0) v.end_batch();
     }
     v.finish();
@@ -345,6 +350,12 @@ using Parts = std::vector<std::vector<Item>>;
 struct PartitionSpout {
     Parts* parts;
     void send(Item&& x) { (*parts)[x.producer % parts->size()].push_back(x); }
+    /// A ring's span, in place: each item appended to its producer's part
+    /// (the parts were reserved for a whole round: no allocation).
+    std::size_t send_all(std::span<Item> items) {
+        for (const Item& x : items) (*parts)[x.producer % parts->size()].push_back(x);
+        return items.size();
+    }
     void flush() noexcept {}
 };
 
@@ -367,7 +378,8 @@ RepResult run_pipeline(RunEnv& env) {
     OccupancyProbe probe;  // on stage 2: the pool whose batches reach the consumer
     auto stage1 = make_pool<N, RoundArgs>(env, P, overflow1, "producer", 0, producer_task());
     auto stage2 = make_pool<N, const Parts*>(env, M, overflow2, "stage2", P, [](auto& ring, std::size_t w, const Parts* const& in) {
-        for (const Item& x : (*in)[w]) ring.push(Item{x.producer, x.round, x.seq});
+        const Item* part = (*in)[w].data();
+        ring.push_n((*in)[w].size(), [part](std::size_t i) noexcept { return part[i]; });
     }, &probe);
     env.begin(P + M + 1);
     attach_probe(probe, stage2, env);
@@ -405,19 +417,33 @@ RepResult run_pipeline(RunEnv& env) {
 }
 
 // ------------------------------------------------------------ registry ----
+using Refusal = std::string (*)(const Params&);
+
 template <class Body>
 class SpillScenario final : public Scenario {
 public:
-    SpillScenario(ScenarioFacts facts, Body body) : Scenario(std::move(facts)), body_(std::move(body)) {}
+    SpillScenario(ScenarioFacts facts, Body body, Refusal refuses) : Scenario(std::move(facts)), body_(std::move(body)), refusal_(refuses) {}
     RepResult run(RunEnv& env) const override { return body_(env); }
+    std::string refusal(const Params& p) const override { return refusal_ ? refusal_(p) : std::string(); }
 
 private:
     Body body_;
+    Refusal refusal_;
 };
 
 template <class Body>
-std::unique_ptr<Scenario> make(ScenarioFacts facts, Body body) {
-    return std::make_unique<SpillScenario<Body>>(std::move(facts), std::move(body));
+std::unique_ptr<Scenario> make(ScenarioFacts facts, Body body, Refusal refusal = nullptr) {
+    return std::make_unique<SpillScenario<Body>>(std::move(facts), std::move(body), refusal);
+}
+
+/// fan_in runs rounds that fit its rings: a round larger than the ring
+/// would overflow by construction, which is not the job the queues do.
+std::string round_must_fit_ring(const Params& p) {
+    const std::uint64_t per = per_round(p);
+    if (per <= p.ring_size) return {};
+    return "a round of " + std::to_string(per) + " items per producer (items / (producers x rounds) = " + std::to_string(p.items) + " / (" +
+           std::to_string(p.producers) + " x " + std::to_string(p.rounds) + ")) exceeds ring-size=" + std::to_string(p.ring_size) +
+           " (it would overflow by construction: raise --rounds or --ring-size)";
 }
 
 /// The facts every pool scenario shares: spill rings handed from P producers
@@ -455,8 +481,10 @@ void add_spill_scenarios(std::vector<std::unique_ptr<Scenario>>& out) {
                        [](RunEnv& e) { return with_ring_size(e.params.ring_size, [&](auto n) { return run_pool<decltype(n)::value>(e); }); }));
     out.push_back(make(pool_facts("stream", "dispatch, collect() repeatedly while the round runs, join", {"producer", "consumer"}),
                        [](RunEnv& e) { return with_ring_size(e.params.ring_size, [&](auto n) { return run_stream<decltype(n)::value>(e); }); }));
-    out.push_back(make(pool_facts("fan_in", "FanInSpout collects round r-1 while the workers run round r", {"producer", "consumer"}),
-                       [](RunEnv& e) { return with_ring_size(e.params.ring_size, [&](auto n) { return run_fan_in<decltype(n)::value>(e); }); }));
+    out.push_back(make(pool_facts("fan_in", "FanInSpout collects round r-1 while the workers run round r (a round must fit the ring)",
+                                  {"producer", "consumer"}),
+                       [](RunEnv& e) { return with_ring_size(e.params.ring_size, [&](auto n) { return run_fan_in<decltype(n)::value>(e); }); },
+                       round_must_fit_ring));
     ScenarioFacts sequenced =
         pool_facts("sequenced", "SequencedFanIn + SequencedSpout: exact (round, worker, push) order checked", {"producer", "consumer"});
     sequenced.ordered = true;

@@ -60,9 +60,43 @@ def test_a_job_only_one_contender_ran_says_there_is_no_peer():
     assert job["sentence"].startswith("P -> M: only spill ran this job")
 
 
-def test_a_slow_consumer_is_its_own_job_shape():
-    jobs = jobs_of([point("backpressure", 1, SLOW, consumer_delay_ns=2000), point("fan_in", 1, FAST)])
-    assert list(jobs) == ["1 -> 1", "1 -> 1 (slow consumer)"]
+def test_a_slow_consumer_is_its_own_job_shape_one_per_delay():
+    jobs = jobs_of([point("backpressure", 1, SLOW, consumer_delay_ns=2000), point("fan_in", 1, FAST),
+                    point("baseline_mutex_deque", 1, SLOW, consumer_delay_ns=100),
+                    point("fan_in", 1, FAST, consumer_delay_ns=100),
+                    point("backpressure", 1, SLOW, consumer_delay_ns=20000, delay_mode="block_batch")])
+    # Each contender's best is taken among points with the same delay only:
+    # spill at 2000 ns/item does not stand against a queue at 100 ns/item.
+    assert list(jobs) == ["1 -> 1", "1 -> 1 (slow consumer 100 ns/item)", "1 -> 1 (slow consumer 2000 ns/item)",
+                          "1 -> 1 (slow consumer 20000 ns/batch blocking)"]
+    assert [e["contender"] for e in jobs["1 -> 1 (slow consumer 100 ns/item)"]["entries"]] == ["spill", "mutex_deque"]
+
+
+def test_busy_neighbours_and_more_producers_than_cpus_are_job_shapes_of_their_own():
+    contended = point("fan_in", 1, SLOW, contend=1)
+    contended["facts"] = {"contender": "spill", "job": "1->1", "busy_neighbours": 1, "producers_exceed_cpus": False}
+    crowded = point("baseline_boost_spsc", 4, SLOW)
+    crowded["facts"] = {"contender": "boost_spsc", "job": "P->1", "busy_neighbours": 0, "producers_exceed_cpus": True}
+    old_style = point("fan_in", 1, SLOW, contend=2)  # no facts object: the neighbours come from params.contend
+    jobs = jobs_of([point("fan_in", 1, FAST), contended, crowded, old_style])
+    assert list(jobs) == ["1 -> 1", "1 -> 1 (2 busy neighbours)", "1 -> 1 (busy neighbour)", "P -> 1 (more producers than CPUs)"]
+
+
+def test_a_configuration_that_overflowed_ranks_on_its_delivered_rate_when_the_file_records_it():
+    def lossy(rate, ring, produced_rate_recorded):
+        p = point("backpressure", 1, [rate] * 5, ring=ring)
+        for rep in p["repetitions"]:
+            rep["checks"].update(delivered=90000, overflowed=10000)
+            if produced_rate_recorded:
+                rep["produced_items_per_second"] = rate * 100000 / 90000  # items_per_second is delivered/s
+        p["checks"].update(delivered=450000, overflowed=50000)
+        return p
+    data = headline.compute({"inputs": [], "points": [lossy(300e6, 256, True), lossy(900e6, 128, False),
+                                                      point("baseline_mutex_deque", 1, FAST)]})
+    job = data["jobs"][0]
+    spill = next(e for e in job["entries"] if e["contender"] == "spill")
+    assert spill["median"] == 300e6 and spill["configuration"].endswith(", 10% overflowed")
+    assert job["excluded"] == {"spill": 1}   # the older point's rate counts produced items: left out
 
 
 def test_configurations_that_lost_items_or_failed_checks_are_not_ranked():

@@ -114,7 +114,7 @@ def test_plots_say_which_way_is_better():
 
 def test_baselines_are_compared_with_fan_in_at_the_same_producers_and_ring_size():
     data = report.build_report(report.load_inputs([BASE]))["baselines"]
-    assert data["names"] == ["fan_in", "baseline_moodycamel", "baseline_tbb"]
+    assert data["names"] == ["fan_in", "baseline_moodycamel_cq", "baseline_tbb_bounded_blocking"]
     assert [g["label"] for g in data["groups"]] == ["producers=1, ring_size=1024", "producers=2, ring_size=1024",
                                                     "producers=4, ring_size=1024"]
     for row in data["rows"]:
@@ -123,7 +123,7 @@ def test_baselines_are_compared_with_fan_in_at_the_same_producers_and_ring_size(
         assert ref_params["producers"] == base_params["producers"]
         assert ref_params["ring_size"] == base_params["ring_size"]
         assert row["matched_on"] == "all shared parameters"
-    tbb = [row["speedup"] for row in data["rows"] if row["baseline"] == "baseline_tbb"]
+    tbb = [row["speedup"] for row in data["rows"] if row["baseline"] == "baseline_tbb_bounded_blocking"]
     assert all(1.5 < s < 2.5 for s in tbb)       # the fixture's TBB runs at ~55-70% of fan_in
 
 
@@ -253,7 +253,8 @@ def test_scaling_puts_every_contender_of_the_n_to_1_job_on_one_plot():
     groups = report.build_report(report.load_inputs([BASE]))["throughput"]["groups"]
     job = next(g for g in groups if g["kind"] == "job")
     # The fixture's points carry facts, so each line names its contender too.
-    assert {line["label"] for line in job["lines"]} == {"fan_in/spill", "baseline_moodycamel/moodycamel", "baseline_tbb/tbb"}
+    assert {line["label"] for line in job["lines"]} == {"fan_in/spill", "baseline_moodycamel_cq/moodycamel_cq",
+                                                         "baseline_tbb_bounded_blocking/tbb_bounded_blocking"}
     part = next(g for g in groups if g["kind"] == "part")
     assert "mpsm/spill" in {line["label"] for line in part["lines"]}
     for line in job["lines"]:        # at each producer count, the best configuration of that scenario

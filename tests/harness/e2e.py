@@ -22,8 +22,11 @@ ROOT = os.environ.get("SPILL_SOURCE_ROOT", os.path.join(os.path.dirname(__file__
 SMOKE = os.path.join(ROOT, "scenarios", "smoke")
 TMP = tempfile.mkdtemp(prefix="spill-e2e-")
 
-SCENARIOS = ["ring", "pool", "stream", "fan_in", "sequenced", "backpressure", "pipeline", "mpsm", "latency", "latency_open",
-             "baseline_mutex", "baseline_moodycamel", "baseline_boost_queue", "baseline_boost_spsc", "baseline_tbb"]
+# Every contender of harness/baselines/contenders.hpp is a scenario baseline_<contender>.
+BASELINES = ["baseline_" + c for c in ("mutex_deque", "boost_spsc", "boost_queue", "moodycamel_cq", "moodycamel_cq_blocking",
+                                       "moodycamel_rwq", "moodycamel_rwq_blocking", "atomic_queue", "atomic_queue_spsc",
+                                       "tbb_bounded", "tbb_bounded_blocking", "xenium_vyukov")]
+SCENARIOS = ["ring", "pool", "stream", "fan_in", "sequenced", "backpressure", "pipeline", "mpsm", "latency", "latency_open", *BASELINES]
 TINY = ["--items", "2000", "--rounds", "4", "--repetitions", "1", "--warmup", "0", "--counters", "none", "--quiet", "--no-calibrate"]
 SCHEMA_VERSION = 2
 PROVENANCE = ["tool", "commit", "dirty", "date_utc", "host", "command_line"]
@@ -88,7 +91,10 @@ def test_list_json_declares_every_scenarios_facts():
     check(not stale, f"tests/analysis/fixtures/scenarios.json matches `list --json` for {stale or 'every scenario'} (regenerate it, "
                      "then the fixtures, with tests/analysis/fixtures/make_fixtures.py)")
     params = [p["key"] for p in doc["parameters"]]
-    check({"producers", "ring_size", "items", "rounds", "delay_mode", "placement"} <= set(params), f"list --json lists the parameters {params}")
+    check({"producers", "ring_size", "items", "rounds", "delay_mode", "placement", "batch", "contend"} <= set(params),
+          f"list --json lists the parameters {params}")
+    check(all("contend" in by[s]["sweeps"] for s in SCENARIOS) and all(("batch" in by[s]["sweeps"]) == s.startswith("baseline_") for s in SCENARIOS),
+          "every scenario sweeps --contend; the baselines, and only they, --batch")
 
 
 def test_list_names_every_scenario():
@@ -157,9 +163,13 @@ def test_smoke_sweep_covers_every_scenario_and_follows_the_schema():
         f = dict(p.get("facts", {}))
         handoffs = f.pop("handoffs_per_round", None)
         job = f.pop("job", None)
+        neighbours = f.pop("busy_neighbours", None)
+        crowded = f.pop("producers_exceed_cpus", None)
+        ok = neighbours == p["params"].get("contend", 0)
+        ok = ok and crowded == ("producers" in f["sweeps"] and p["params"]["producers"] > md["logical_cpus"])
         listed_facts = dict(facts.get(p["scenario"], {}))
         listed_job = listed_facts.pop("job", None)
-        ok = f == listed_facts and isinstance(handoffs, int)
+        ok = ok and f == listed_facts and isinstance(handoffs, int)
         ok = ok and (job == listed_job or (p["params"]["producers"] == 1 and job == "1" + listed_job[1:]))
         ok = ok and set(p.get("config", {})) == set(listed_facts.get("config", [])) and all(isinstance(v, int) for v in p["config"].values())
         if not check(ok, f"point {p['id']}: facts {p.get('facts')} and config {p.get('config')} follow the scenario"):
@@ -202,6 +212,11 @@ def test_smoke_sweep_covers_every_scenario_and_follows_the_schema():
                         ["cpu_seconds", "voluntary_context_switches", "involuntary_context_switches", "page_faults", "allocations"])
         s = p["summary"]["items_per_second"]
         ok = ok and {"median", "min", "max", "cv", "n"} <= set(s)
+        # Throughput counts delivered items; the produced rate is beside it.
+        ok = ok and all(abs(r["items_per_second"] - r["checks"]["delivered"] / r["seconds"]) <= 1e-6 * r["items_per_second"]
+                        and abs(r["produced_items_per_second"] - r["checks"]["produced"] / r["seconds"]) <= 1e-6 * r["produced_items_per_second"]
+                        for r in p["repetitions"])
+        ok = ok and {"median", "n"} <= set(p["summary"]["produced_items_per_second"])
         # One repetition per point here: no spread, and the file says why instead of writing 0.
         ok = ok and (s["n"] > 1 or (s["cv"] is None and "one repetition" in s["undefined"]["cv"]))
         ok = ok and all("core" in t and "role" in t for t in p["threads"]) and isinstance(p["oversubscribed"], bool)
@@ -275,6 +290,71 @@ def test_pinned_threads_run_where_they_were_pinned():
           "--pin none binds nothing and says so")
 
 
+def test_baselines_run_every_job_shape_through_their_adapters():
+    """One baseline per job shape (1 -> 1, P -> 1, more producers than CPUs, a
+    slow consumer, a busy neighbour), each through its adapter: every item
+    delivered once, in order, and the configuration recorded as run."""
+    built = set(built_scenarios())
+    cpus = os.cpu_count() or 1
+    pick = lambda *names: next(n for n in (*names, "baseline_mutex_deque") if n in built)
+    shapes = [  # (scenario, producers, ring, batch, extra options, expected job, more producers than CPUs, neighbours)
+        (pick("baseline_boost_spsc"), 1, 1024, 64, [], "1->1", False, 0),
+        ("baseline_mutex_deque", 2, 256, 32, [], "P->1", 2 > cpus, 0),
+        (pick("baseline_xenium_vyukov", "baseline_boost_queue"), cpus + 1, 512, 1, [], "P->1", True, 0),
+        (pick("baseline_moodycamel_cq"), 2, 1024, 128, ["--consumer-delay-ns", "200", "--delay-mode", "busy_batch"], "P->1", 2 > cpus, 0),
+        (pick("baseline_tbb_bounded_blocking", "baseline_moodycamel_rwq"), 1, 1024, 1, ["--contend", "1"], "1->1", False, 1),
+    ]
+    for k, (scenario, producers, ring, batch, extra, job, crowded, neighbours) in enumerate(shapes):
+        out = path(f"shape-{k}.json")
+        r = run("run", scenario, "--items", "20000", "--producers", str(producers), "--ring-size", str(ring), "--batch", str(batch),
+                *extra, "--repetitions", "1", "--warmup", "0", "--counters", "none", "--quiet", "--no-calibrate", "--out", out)
+        if not check(r.returncode == 0, f"{scenario} ({job}, {producers} producers{', ' + ' '.join(extra) if extra else ''}) runs "
+                                        f"(exit {r.returncode}: {r.stderr.strip()[-300:]})"):
+            continue
+        p = load(out)["points"][0]
+        c, rep = p["checks"], p["repetitions"][0]
+        per = 20000 // producers
+        ok = c["passed"] and c["fifo"] and c["produced"] == c["delivered"] == per * producers and c["overflowed"] == 0
+        ok = ok and p["facts"]["job"] == job and p["facts"]["producers_exceed_cpus"] == crowded and p["facts"]["busy_neighbours"] == neighbours
+        ok = ok and p["config"] == {"capacity_items": ring, "batch_items": batch} and p["params"]["batch"] == batch
+        ok = ok and f"|batch={batch}|" in p["id"] and p["params"]["rounds"] == 1 and p["facts"]["contender"] == scenario[len("baseline_"):]
+        ok = ok and abs(rep["items_per_second"] - c["delivered"] / rep["seconds"]) <= 1e-6 * rep["items_per_second"]
+        ok = ok and sum(t["role"] == "producer" for t in p["threads"]) == producers
+        check(ok, f"{scenario} ({job}, {producers} producers{', ' + ' '.join(extra) if extra else ''}): every item delivered once and "
+                  f"in order, facts {p['facts']['job']}/{p['facts']['producers_exceed_cpus']}/{p['facts']['busy_neighbours']}, "
+                  f"config {p['config']}")
+
+
+def test_busy_neighbours_run_pinned_after_the_points_threads_and_are_recorded():
+    out = path("contend.json")
+    r = run("run", "fan_in", *TINY, "--producers", "1", "--contend", "0,1", "--pin", "compact", "--out", out)
+    if not check(r.returncode == 0, f"fan_in --contend 0,1 runs (exit {r.returncode}: {r.stderr.strip()[-300:]})"):
+        return
+    d = load(out)
+    alone, contended = sorted(d["points"], key=lambda p: p["params"].get("contend", 0))
+    check("contend" not in alone["params"] and "contend=" not in alone["id"] and alone["facts"]["busy_neighbours"] == 0
+          and [t["role"] for t in alone["threads"]] == ["producer", "consumer"],
+          "--contend 0: no neighbour, and the id and params are those of a point without --contend")
+    roles = [t["role"] for t in contended["threads"]]
+    check(contended["params"]["contend"] == 1 and "|contend=1|" in contended["id"] and contended["facts"]["busy_neighbours"] == 1,
+          f"--contend 1 is in params, the id and facts.busy_neighbours ({contended['id']})")
+    check(roles == ["producer", "consumer", "neighbour"], f"the neighbour takes the slot after the point's own threads ({roles})")
+    n = d["metadata"]["logical_cpus"]
+    check(contended["oversubscribed"] == (3 > n), "oversubscribed counts the neighbour")
+    nb = contended["threads"][-1]
+    check(nb.get("cpu_seconds", 0) > 0 and "neighbour" not in contended["cost"]["roles"],
+          f"the neighbour ran ({nb.get('cpu_seconds')} s of CPU) and is costed in no role")
+    if d["metadata"]["pinning_available"]:
+        own = [t["planned_cpu"] for t in contended["threads"][:2]]
+        # Slot k runs on plan[k % PUs]: the neighbour's slot 2 is a third PU, or wraps onto slot 0's.
+        expected_ok = nb["planned_cpu"] not in own if n >= 3 else nb["planned_cpu"] == own[0]
+        check(nb["planned_cpu"] >= 0 and nb["core"] == nb["planned_cpu"] and expected_ok,
+              f"the neighbour is pinned like slot 2 of the compact plan and ran there (planned {nb['planned_cpu']}, ran on {nb['core']}, "
+              f"own threads on {own}, {n} CPUs)")
+    else:
+        check(nb["planned_cpu"] == -1, "without pinning the neighbour is unbound too")
+
+
 def test_seed_shuffles_the_order_not_the_points():
     a, b = path("seed0.json"), path("seed7.json")
     run("run", "pool", *TINY, "--producers", "1-4", "--ring-size", "64,128,256", "--out", a)
@@ -297,7 +377,9 @@ def test_injected_faults_fail_every_scenario_loudly():
     for s in built_scenarios():
         for fault in ["drop", "reorder"]:
             out = path(f"fault-{s}-{fault}.json")
-            r = run("run", s, *TINY, "--inject-fault", fault, "--out", out)
+            # A queue that runs one producer only skips the 2-producer point (a note), and runs the other.
+            producers = ["--producers", "1,2"] if s.startswith("baseline_") else []
+            r = run("run", s, *TINY, *producers, "--inject-fault", fault, "--out", out)
             d = load(out) if os.path.exists(out) else None
             ok = r.returncode == 3 and "CHECK FAILED" in r.stderr and d is not None and d["points"][0]["checks"]["passed"] is False
             if ok and fault == "reorder":
@@ -453,9 +535,24 @@ def test_bad_inputs_get_one_line_naming_the_value_and_no_output():
         (["run", "latency_open", "--rate-items-per-s", "fast"], "'fast'"),
         (["run", "latency", "--inject-stall-ns", "20000000000"], "--inject-stall-ns: 20000000000"),
         (["run", "pool", "--bogus-option", "1"], "bogus-option"),
+        (["run", "baseline_mutex_deque", "--batch", "0"], "--batch: 0"),
+        (["run", "baseline_mutex_deque", "--batch", "2048", "--ring-size", "1024"], "batch=2048"),
+        (["run", "baseline_mutex_deque", "--batch", "many"], "'many'"),
+        (["run", "fan_in", "--items", "100000", "--rounds", "10", "--ring-size", "1024"], "exceeds ring-size=1024"),
+        (["run", "pool", "--contend", "-1"], "'-1'"),
+        (["run", "pool", "--contend", "x"], "'x'"),
+        (["run", "pool", "--contend", "65"], "--contend: 65"),
         (["list", "extra"], "'extra'"),
         (["frobnicate"], "'frobnicate'"),
     ]
+    built = set(built_scenarios())
+    # Points an adapter refuses (harness/baselines: Q::refusal), where that contender is built.
+    for scenario, args, needle in [("baseline_boost_queue", ["--batch", "64"], "batch=64 on a per-item queue"),
+                                   ("baseline_xenium_vyukov", ["--batch", "4"], "batch=4 on a per-item queue"),
+                                   ("baseline_atomic_queue", ["--producers", "2"], "producers=2"),
+                                   ("baseline_moodycamel_rwq_blocking", ["--producers", "3"], "producers=3")]:
+        if scenario in built:
+            cases.append((["run", scenario, *args], needle))
     for args, needle in cases:
         out = path("bad-out.json")
         for f in (out, out[:-5] + ".csv"):

@@ -117,14 +117,14 @@ def test_uncollected_batches_lower_the_recycle_hit_rate():
 
 def test_scenarios_without_handoff_statistics_have_no_handoff_block():
     undeclared = [name for name, f in scenario_facts().items() if not f["handoff_stats"]]
-    check("ring" in undeclared and "baseline_mutex" in undeclared, f"ring and the baselines declare no handoff statistics {undeclared}")
+    check("ring" in undeclared and "baseline_mutex_deque" in undeclared, f"ring and the baselines declare no handoff statistics {undeclared}")
     out = path("ring.json")
     r = run("run", "ring", *TINY, "--out", out)
     if check(r.returncode == 0, "ring runs"):
         check(all("handoff" not in rep for rep in load(out)["points"][0]["repetitions"]), "ring repetitions have no handoff block")
     out = path("mutex.json")
-    r = run("run", "baseline_mutex", *TINY, "--out", out)
-    if check(r.returncode == 0, "baseline_mutex runs"):
+    r = run("run", "baseline_mutex_deque", *TINY, "--out", out)
+    if check(r.returncode == 0, "baseline_mutex_deque runs"):
         check(all("handoff" not in rep for rep in load(out)["points"][0]["repetitions"]), "baseline repetitions have no handoff block")
 
 

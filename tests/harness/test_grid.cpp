@@ -288,3 +288,57 @@ TEST_CASE("grid: placement is a list of classes; a swept class is part of the id
     CHECK(f.grids[0].placement == S{"same_l3"});
     CHECK(f.grids[1].placement == S{"all"});
 }
+
+TEST_CASE("expand: --batch is read only by the scenarios with a bulk call; without it each takes its default", "[harness][grid][batch]") {
+    Grid g;
+    g.scenario = "baseline_x";
+    g.items = {1000};
+    g.ring_size = {64, 1024};
+    ParamUse queue;
+    queue.rounds = false;
+    queue.batch = true;
+    queue.default_batch = 256;
+    auto pts = expand(g, queue);
+    REQUIRE(pts.size() == 2);
+    CHECK(pts[0].params.batch == 64);  // min(default, ring size): a bulk call never moves more than the capacity
+    CHECK(pts[1].params.batch == 256);
+    CHECK(pts[1].id() == "baseline_x|batch=256|consumer_delay_ns=0|delay_mode=busy_item|items=1000|mergers=1|producers=2|ring_size=1024|rounds=1");
+    g.batch = {1, 64};
+    CHECK(expand(g, queue).size() == 4);
+    // A scenario without a bulk call: no batch in the point or its id, whatever the grid says.
+    g.scenario = "pool";
+    pts = expand(g, ParamUse{});
+    REQUIRE(pts.size() == 2);
+    CHECK(pts[0].params.batch == 0);
+    CHECK(pts[0].id().find("batch") == std::string::npos);
+    // 0 items per call is bad input, for a scenario that reads it.
+    g.batch = {0};
+    const std::string msg = error_of([&] { (void)expand(g, queue); });
+    CHECK(msg.find("--batch: 0") != std::string::npos);
+    CHECK(one_line(msg));
+    CHECK(error_of([&] { (void)expand(g, ParamUse{}); }).empty());
+}
+
+TEST_CASE("expand: --contend is swept by every scenario and named in the id when not 0", "[harness][grid][contend]") {
+    Grid g;
+    g.scenario = "ring";
+    g.items = {1000};
+    g.contend = {0, 2};
+    ParamUse single;
+    single.producers = false;
+    const auto pts = expand(g, single);
+    REQUIRE(pts.size() == 2);
+    CHECK(pts[0].id() == "ring|consumer_delay_ns=0|delay_mode=busy_item|items=1000|mergers=1|producers=1|ring_size=1024|rounds=100");
+    CHECK(pts[1].params.contend == 2);
+    CHECK(pts[1].id() == "ring|consumer_delay_ns=0|contend=2|delay_mode=busy_item|items=1000|mergers=1|producers=1|ring_size=1024|rounds=100");
+    g.contend = {max_contend + 1};
+    const std::string msg = error_of([&] { (void)expand(g, single); });
+    CHECK(msg.find("--contend: 65") != std::string::npos);
+    CHECK(one_line(msg));
+    CHECK(error_of([] { (void)parse_list("-1", "--contend"); }).find("'-1'") != std::string::npos);
+    Grid h;
+    CHECK(set_grid_param(h, "contend", "0-2"));
+    CHECK(h.contend == V{0, 1, 2});
+    CHECK(set_grid_param(h, "batch", "64,512"));
+    CHECK(h.batch == V{64, 512});
+}

@@ -191,3 +191,45 @@ TEST_CASE("record: the id and params are made from one list of parameters", "[ha
     CHECK_FALSE(params_json(p).contains("rate_items_per_s"));
     CHECK(PointSpec{"latency", p}.id().find("rate_items_per_s") == std::string::npos);
 }
+
+TEST_CASE("record: throughput counts delivered items; the produced rate is beside it", "[harness][record]") {
+    const ScenarioFacts f = pool_like();
+    PointRecord p = a_point(f, 2);
+    for (RepRecord& r : p.reps) r.checks = CheckCounts{4000, 3000, 1000, 0, 0};  // a quarter overflowed
+    const json j = to_json(p);
+    const json& rep = j["repetitions"][0];
+    CHECK(rep["items"] == 4000);
+    CHECK(rep["items_per_second"].get<double>() == Approx(3000 / 0.001));
+    CHECK(rep["produced_items_per_second"].get<double>() == Approx(4000 / 0.001));
+    CHECK(j["summary"]["items_per_second"]["median"].get<double>() < j["summary"]["produced_items_per_second"]["median"].get<double>());
+    CHECK(table_row(p).items_per_second.median.value == j["summary"]["items_per_second"]["median"].get<double>());
+}
+
+TEST_CASE("record: a queue's batch is its configuration; busy neighbours and crowded producers are facts of the point", "[harness][record]") {
+    ScenarioFacts f = pool_like();
+    f.name = "baseline_q";
+    f.contender = "q";
+    f.handoffs = HandoffRule::items;
+    f.floor = FloorKind::none;
+    f.floor_note = "no floor";
+    f.sweeps.batch = true;
+    PointRecord p = a_point(f, 1);
+    p.spec.params.batch = 64;
+    p.spec.params.contend = 1;
+    p.spec.params.producers = 4;
+    p.logical_cpus = 2;
+    const json j = to_json(p);
+    CHECK(j["config"] == json{{"capacity_items", 256}, {"batch_items", 64}});
+    CHECK(j["facts"]["busy_neighbours"] == 1);
+    CHECK(j["facts"]["producers_exceed_cpus"] == true);
+    CHECK(j["params"]["batch"] == 64);
+    CHECK(j["params"]["contend"] == 1);
+    p.spec.params.producers = 2;
+    p.spec.params.contend = 0;
+    CHECK(to_json(p)["facts"]["producers_exceed_cpus"] == false);
+    CHECK(to_json(p)["facts"]["busy_neighbours"] == 0);
+    CHECK_FALSE(to_json(p)["params"].contains("contend"));
+    // Without a bulk call the batch is the round size, items / (producers x rounds).
+    p.spec.params.batch = 0;
+    CHECK(to_json(p)["config"]["batch_items"] == 4000 / (2 * 10));
+}
