@@ -41,10 +41,11 @@
 // Why INSTANT, not PAPI's default DELTA: PAPI's SDE component keeps a DELTA
 // event's start value once per event, not per event set, so when threads
 // start their event sets at different times each one's PAPI_stop subtracts
-// the start value of whichever thread started last (two threads counting
-// 1 and 2 read 1 and -98 when one started at 100). An INSTANT read returns
-// the calling thread's total so far; a tool takes the difference of two
-// reads (spill-bench reads once right after PAPI_start).
+// the start value of whichever thread started last (measured: three threads
+// whose counts went from 0, 100 and 200 up by 1, 2 and 3 read -199, -98 and
+// 3). An INSTANT read returns the calling thread's total so far; a tool
+// takes the difference of two reads (spill-bench reads once right after
+// PAPI_start).
 //
 // Cost when on (no call, no branch, no atomic is added to a hot path):
 //   - worker events: nothing per item or per round beyond one add per
@@ -72,9 +73,10 @@
 // from PAPI that the registration fills in, or calls
 // spill::sde::register_events() first. The program links libsde (it defines
 // papi_sde_*); the tool that reads links libpapi, whose sde component finds
-// libsde's side in the process. A shared object that includes this header
-// with hidden visibility has thread-locals of its own: its pools count only
-// through the first registration's callbacks if that registration is its.
+// libsde's side in the process. With default visibility every shared object
+// shares one copy of the thread-locals and of the registration; an object
+// built with -fvisibility=hidden has its own copies, and PAPI then reads
+// through one registration's callbacks only.
 // papi_native_avail lists the events, with their descriptions, given `-sde`
 // and a shared object that defines papi_sde_hook_list_events: spill builds
 // libspill-sde-events.so for that (core/src/sde_events.cpp). A running
