@@ -273,7 +273,7 @@ constexpr std::array<Workload, 7> workloads{{
     {"sequenced_in_order", sequenced_in_order, 200'000, "SequencedSpout: batches of 64 submitted in order"},
     {"sequenced_reorder", sequenced_reorder, 200'000, "SequencedSpout: batches of 64, each group of 8 submitted in reverse"},
     {"framed_roundtrip", framed_roundtrip, 100'000, "FramedSpout<OstreamWriter> 8-byte frames, then FrameDecoder"},
-    {"pool_run_1worker", pool_run_1worker, 100'000, "WorkerPool, 1 worker, spins(0): run 512 items a round, collect"},
+    {"pool_run_1worker", pool_run_1worker, 100'000, "WorkerPool, 1 worker, spin_limit(0): run 512 items a round, collect"},
 }};
 
 // ---- command line --------------------------------------------------------------

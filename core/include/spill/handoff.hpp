@@ -122,7 +122,7 @@ struct OverflowGate {
     void (*on_first_eviction)(void*) noexcept = nullptr;
     void* context = nullptr;
     bool armed = false;
-    SPILL_SDE_ONLY(std::uint64_t overflow_items = 0;)  // items sent to `overflow` (detail/sde.hpp)
+    [[no_unique_address]] SdeCount overflow_items;  // items sent to `overflow` (detail/sde.hpp; empty when off)
 };
 
 /// The spout of a pool ring: one predictable branch, then the overflow spout.
@@ -134,13 +134,13 @@ public:
     void send(T&& item) {
         open();
         gate_->overflow->send(std::forward<T>(item));
-        SPILL_SDE_ONLY(++gate_->overflow_items;)  // after the send: an item it threw for is not counted
+        gate_->overflow_items.add(1);  // after the send: an item it threw for is not counted
     }
     template <class T>
     std::size_t send_all(std::span<T> items) {
         open();
         const std::size_t took = spill::send_all(*gate_->overflow, items);
-        SPILL_SDE_ONLY(gate_->overflow_items += took;)
+        gate_->overflow_items.add(took);
         return took;
     }
     void flush() { gate_->overflow->flush(); }

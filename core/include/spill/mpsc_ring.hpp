@@ -5,7 +5,7 @@
 // the rings after the producers have stopped (a thread join or any other
 // happens-before edge). For collection while producers run, use the
 // WorkerPool, whose handoff slots hand rings over live; `MpscRing::pool(n)`
-// is its entry point, as in the roadmap.
+// is a short way in.
 #pragma once
 
 #include <cstddef>
@@ -74,7 +74,7 @@ public:
         return n;
     }
 
-    /// The roadmap's entry to the thread-per-core pool: `MpscRing<T, N>::pool(4).spawn<A>(f)`.
+    /// A way into the thread-per-core pool from the MPSC ring: `MpscRing<T, N>::pool(4).spawn<A>(f)`.
     static PoolBuilder<T, N> pool(std::size_t workers) { return PoolBuilder<T, N>(workers); }
 
 private:

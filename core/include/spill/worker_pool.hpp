@@ -160,7 +160,7 @@ struct HandoffStats {
         items += n;
         max_items = std::max(max_items, n);
         ++by_log2[static_cast<std::size_t>(std::bit_width(n))];
-        SPILL_SDE_ONLY(detail::sde_took(n);)  // the calling thread's takes (detail/sde.hpp)
+        detail::sde_took(n);  // the calling thread's takes (detail/sde.hpp; nothing when off)
     }
 };
 
@@ -207,7 +207,7 @@ public:
     WorkerPool(Config cfg, F task) : task_(std::move(task)), spin_limit_ns_(cfg.spin_limit_ns), time_waits_(cfg.time_waits) {
         if (cfg.workers == 0) throw std::invalid_argument("spill::WorkerPool: workers must be at least 1, got 0");
         owner_.budget = detail::make_spin_budget(spin_limit_ns_, cfg.workers + 1);
-        SPILL_SDE_ONLY(static_cast<void>(sde::register_events());)  // once per process (detail/sde.hpp)
+        static_cast<void>(sde::register_events());  // once per process (detail/sde.hpp; nothing when off)
         owner_.wait.timed = time_waits_;
         workers_.reserve(cfg.workers);
         for (std::size_t w = 0; w < cfg.workers; ++w) workers_.push_back(std::make_unique<Worker>(make_overflow(cfg, w)));
@@ -469,7 +469,7 @@ private:
         batch_type* emptied = nullptr;  // the uncollected batch the first eviction spilled (word is 0)
         detail::SpinBudget budget;      // the worker's waits for `go`
         WorkerStats stats;
-        SPILL_SDE_ONLY(detail::SdeWorker sde{&stats.publishes, &stats.merge_backs, &stats.wait, &gate.overflow_items};)
+        [[no_unique_address]] detail::SdeWorker sde{&stats.publishes, &stats.merge_backs, &stats.wait, &gate.overflow_items};
         // Collector-owned: touched only by this slot's collector.
         alignas(cache_line) batch_type* front = nullptr;
         std::uint64_t complete = 0;    // every item of rounds <= complete is in front or delivered
@@ -617,7 +617,7 @@ private:
     }
 
     void worker_main(std::size_t id, const std::function<void(std::size_t)>& hook) {
-        SPILL_SDE_ONLY(detail::sde_worker = &workers_[id]->sde;)  // before the hook: a tool may start counting there
+        detail::sde_enter_worker(&workers_[id]->sde);  // before the hook: a tool may start counting there
         if (hook) hook(id);  // pinning etc.; an exception here terminates (documented on the builder)
         Worker& w = *workers_[id];
         std::uint64_t round = 0;  // rounds started
@@ -665,7 +665,7 @@ private:
         if (!w.slot.word.compare_exchange_strong(cur, 0, std::memory_order_acq_rel, std::memory_order_acquire)) return;
         batch_type* old = slot_type::ring_of(cur);
         ++w.stats.merge_backs;
-        SPILL_SDE_ONLY(w.gate.overflow_items += old->ring.size();)
+        w.gate.overflow_items.add(old->ring.size());
         old->ring.drain_fully(w.overflow);  // oldest first; must not throw (see the builder)
         old->reset();
         w.emptied = old;  // the word stays 0 until publish() puts the active ring there
@@ -675,7 +675,7 @@ private:
     // still publishes what it pushed before throwing.
     void publish(Worker& w, std::uint64_t round) noexcept {
         batch_type* a = w.active;
-        SPILL_SDE_ONLY(w.sde.published_items += a->ring.size();)  // this round's items, whichever path publishes them
+        w.sde.published_items.add(a->ring.size());  // this round's items, whichever path publishes them
         if (w.emptied != nullptr) {
             // The first eviction took the uncollected batch back and spilled it:
             // the word is 0, which only the worker changes (H2). Publish the

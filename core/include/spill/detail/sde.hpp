@@ -4,9 +4,11 @@
 // PMU, only PAPI's `sde` component and libsde.
 //
 // Off (SPILL_SDE undefined or 0; Meson: -Dsde=disabled, or `auto` without
-// libsde): this header only names the events, and every hook the pool has
-// (SPILL_SDE_ONLY(...)) expands to nothing, so push, publish, collect and the
-// waits compile to the same code as without this file.
+// libsde): this header only names the events, and every hook the pool calls
+// is an empty object or an empty inline function (SdeCount, SdeWorker,
+// sde_took, sde_enter_worker), so push, publish, collect and the waits
+// compile to the same code as without this file and the pool's code has no
+// #if of its own.
 //
 // On (SPILL_SDE=1; Meson's `sde` feature carries the define and libsde in the
 // spill dependency, and the pkg-config file carries -DSPILL_SDE=1 -lsde):
@@ -94,10 +96,6 @@
 
 #if SPILL_SDE
 #include <sde_lib.h>
-/// The pool's hooks: the code inside when the feature is on, nothing when off.
-#define SPILL_SDE_ONLY(...) __VA_ARGS__
-#else
-#define SPILL_SDE_ONLY(...)
 #endif
 
 namespace spill::sde {
@@ -141,15 +139,26 @@ inline constexpr std::array<EventInfo, 8> events{{
 
 namespace spill::detail {
 
+#if SPILL_SDE
+/// A count kept only for the events (the pool keeps no other copy of it).
+/// Written and read by one thread.
+struct SdeCount {
+    std::uint64_t n = 0;
+    void add(std::uint64_t k) noexcept { n += k; }
+    [[nodiscard]] std::uint64_t get() const noexcept { return n; }
+};
+
 /// A worker's events: pointers to the counters it keeps (set by the pool
 /// when it builds the worker) and the one count the pool keeps only for
 /// them. Written by the worker thread only.
 struct SdeWorker {
-    const std::uint64_t* publishes = nullptr;
-    const std::uint64_t* merge_backs = nullptr;
-    const WaitStats* wait = nullptr;
-    const std::uint64_t* overflow_items = nullptr;  ///< the worker's overflow gate counts them
-    std::uint64_t published_items = 0;
+    SdeWorker(const std::uint64_t* publishes_, const std::uint64_t* merge_backs_, const WaitStats* wait_, const SdeCount* overflow_items_) noexcept
+        : publishes(publishes_), merge_backs(merge_backs_), wait(wait_), overflow_items(overflow_items_) {}
+    const std::uint64_t* publishes;
+    const std::uint64_t* merge_backs;
+    const WaitStats* wait;
+    const SdeCount* overflow_items;  ///< the worker's overflow gate counts them
+    SdeCount published_items;
 };
 
 /// One thread's takes, over every slot of every pool it collected from.
@@ -158,7 +167,6 @@ struct SdeCollector {
     std::uint64_t items = 0;
 };
 
-#if SPILL_SDE
 /// The calling thread's worker, set when a worker thread starts; null on
 /// other threads. Never cleared: the worker's counters outlive its thread.
 [[gnu::tls_model("initial-exec")]] inline thread_local const SdeWorker* sde_worker = nullptr;
@@ -169,6 +177,25 @@ inline void sde_took(std::uint64_t items) noexcept {
     ++sde_collector.takes;
     sde_collector.items += items;
 }
+
+/// The calling thread is the worker whose events `w` holds.
+inline void sde_enter_worker(const SdeWorker* w) noexcept { sde_worker = w; }
+#else
+/// Off: an empty object ([[no_unique_address]] where it is a member), whose
+/// add compiles to nothing.
+struct SdeCount {
+    void add(std::uint64_t) noexcept {}
+    [[nodiscard]] std::uint64_t get() const noexcept { return 0; }
+};
+
+/// Off: takes the pointers the on-build keeps and forgets them.
+struct SdeWorker {
+    SdeWorker(const std::uint64_t*, const std::uint64_t*, const WaitStats*, const SdeCount*) noexcept {}
+    [[no_unique_address]] SdeCount published_items;
+};
+
+inline void sde_took(std::uint64_t) noexcept {}
+inline void sde_enter_worker(const SdeWorker*) noexcept {}
 #endif
 
 }  // namespace spill::detail
@@ -183,9 +210,9 @@ inline std::uint64_t value(Event e) noexcept {
     const detail::SdeCollector& c = detail::sde_collector;
     switch (e) {
         case Event::publishes: return w != nullptr ? *w->publishes : 0;
-        case Event::published_items: return w != nullptr ? w->published_items : 0;
+        case Event::published_items: return w != nullptr ? w->published_items.get() : 0;
         case Event::merge_backs: return w != nullptr ? *w->merge_backs : 0;
-        case Event::overflow_items: return w != nullptr ? *w->overflow_items : 0;
+        case Event::overflow_items: return w != nullptr ? w->overflow_items->get() : 0;
         case Event::waits_spun: return w != nullptr ? w->wait->waits - w->wait->blocks : 0;
         case Event::waits_parked: return w != nullptr ? w->wait->blocks : 0;
         case Event::takes: return c.takes;
