@@ -181,8 +181,10 @@ def render_figures(data: dict) -> dict[str, dict]:
     if not jobs:
         return {}
     plt = common.pyplot()
-    heights = [0.5 + 0.38 * len(job["entries"]) for job in jobs]
-    fig, axes = plt.subplots(len(jobs), 1, figsize=(9.6, min(5.4 * 2, 0.9 + sum(heights))), squeeze=False,
+    # A fixed height per bar (no cap on the figure): every label stays legible
+    # however many contenders and jobs the run has.
+    heights = [0.6 + 0.24 * len(job["entries"]) for job in jobs]
+    fig, axes = plt.subplots(len(jobs), 1, figsize=(9.6, 0.9 + sum(heights)), squeeze=False,
                              gridspec_kw={"height_ratios": heights})
     for ax, job in zip(axes[:, 0], jobs):
         entries = list(reversed(job["entries"]))
