@@ -251,9 +251,16 @@ def perf_targets_block(ctx: Context) -> list[str]:
     out += ["", "Runs, oldest first (`results/perf-runs/`):", ""]
     for i, (run, doc) in enumerate(zip(runs, docs)):
         c = _run_context(doc)
-        load = c.get("load_avg")
-        load_text = (f", load average {fmt(load[0])} on {c.get('num_cpus')} CPUs at the start"
-                     if isinstance(load, list) and load and isinstance(load[0], (int, float)) else "")
+        load, before = c.get("load_avg"), c.get("load_before_run")
+        if isinstance(before, (int, float)):
+            load_text = f", load average {fmt(before)} on {c.get('num_cpus')} CPUs before the run"
+        elif isinstance(load, list) and load and isinstance(load[0], (int, float)):
+            # Older runs kept only Google Benchmark's reading, taken when the
+            # measured pass starts, after the tuning pass has kept every CPU busy.
+            load_text = (f", load average {fmt(load[0])} on {c.get('num_cpus')} CPUs when the measured pass started "
+                         "(right after the tuning pass)")
+        else:
+            load_text = ""
         out.append(f"{i + 1}. `{run}`: host `{c.get('host_name') or 'not recorded'}`, {_commit_text(c.get('commit'))}, "
                    f"{c.get('date') or 'date not recorded'}{load_text}")
     out += ["", provenance_line(f"`{PERF_RUNS}/<run>/targets.json` of the runs listed",

@@ -492,13 +492,30 @@ def format_table(results: list[Result], markdown: bool = False) -> str:
 def context_of(doc: dict) -> dict:
     ctx = doc.get("context") if isinstance(doc, dict) else None
     ctx = ctx if isinstance(ctx, dict) else {}
-    return {k: ctx.get(k) for k in ("date", "host_name", "commit", "num_cpus", "mhz_per_cpu", "load_avg", "cpu_model")}
+    out = {k: ctx.get(k) for k in ("date", "host_name", "commit", "num_cpus", "mhz_per_cpu", "load_avg", "cpu_model")}
+    out["load_before_run"] = load_before_run(ctx)
+    return out
+
+
+def load_before_run(ctx: dict) -> float | None:
+    """The 1-minute load average `./bench perf` read before its tuning pass
+    (context key load_before_run), or None when the run did not record it."""
+    v = ctx.get("load_before_run")
+    try:
+        return float(v) if v is not None else None
+    except (TypeError, ValueError):
+        return None
 
 
 def load_warning(ctx: dict) -> str:
-    la, cpus = ctx.get("load_avg"), ctx.get("num_cpus")
-    if isinstance(la, list) and la and isinstance(la[0], (int, float)) and isinstance(cpus, int) and cpus > 0 and la[0] > 0.5 * cpus:
-        return (f"warning: load average {la[0]:.2f} on {cpus} CPUs when the run started: other processes "
+    """A warning when other processes loaded the machine before the run.
+
+    Only the load read before the tuning pass tells that: Google Benchmark's
+    load_avg is read when the measured pass starts, right after the tuning
+    pass has kept every CPU busy, so it is high whatever else runs."""
+    before, cpus = ctx.get("load_before_run"), ctx.get("num_cpus")
+    if isinstance(before, (int, float)) and isinstance(cpus, int) and cpus > 0 and before > 0.5 * cpus:
+        return (f"warning: load average {before:.2f} on {cpus} CPUs before the run started: other processes "
                 "competed for the cores, so the threaded ratios may be off")
     return ""
 

@@ -326,3 +326,16 @@ def test_select_keeps_each_close_contender_s_two_best_configurations_and_drops_t
     assert fanin("boost_spsc", 1, 16384, 4096) in names  # second best configuration of a close contender
     assert fanin("mutex_deque", 1, 65536, 4096) in names  # within the first three queues
     assert not any("tbb_bounded" in n or "boost_queue" in n for n in names)  # far below the best queue
+
+
+def test_the_load_warning_reads_the_load_before_the_run_not_the_one_the_tuning_pass_raised():
+    # Google Benchmark reads load_avg when the measured pass starts, just after
+    # the tuning pass kept both CPUs busy: high on any machine, so never a warning.
+    busy_after_tuning = {"num_cpus": 2, "load_avg": [1.9], "load_before_run": "0.20"}
+    assert pt.load_warning(pt.context_of({"context": busy_after_tuning})) == ""
+    loaded_before = {"num_cpus": 2, "load_avg": [1.9], "load_before_run": "1.70"}
+    warning = pt.load_warning(pt.context_of({"context": loaded_before}))
+    assert "1.70 on 2 CPUs before the run started" in warning
+    # A run that did not record it (older runs, or /proc unreadable) gets no warning.
+    assert pt.context_of({"context": {"num_cpus": 2, "load_before_run": "unknown"}})["load_before_run"] is None
+    assert pt.load_warning(pt.context_of({"context": {"num_cpus": 2, "load_avg": [1.9]}})) == ""
