@@ -1,35 +1,28 @@
-// The global operator new of the fault_spouts test: plain malloc, except
-// that inside an AllocFaults scope the plan's failing call throws.
+// Allocation faults for the fault_spouts test, through the test program's
+// operator new (malloc_new.cpp): inside an AllocFaults scope the plan's
+// failing call throws.
 #include "alloc_fault.hpp"
 
-#include <cstdlib>
 #include <new>
+
+#include "malloc_new.hpp"
 
 namespace spill::fault {
 namespace {
 thread_local Plan* armed = nullptr;  // this thread's plan, if a scope is alive
+
+void fail_as_planned(std::size_t) {
+    if (armed != nullptr && armed->next_fails() && armed->mode == Mode::throws) {
+        armed->fire();
+        throw std::bad_alloc();
+    }
+}
+
+// Installed before main (this file is linked only into that test).
+const bool installed = (set_alloc_hook(&fail_as_planned), true);
 }  // namespace
 
 AllocFaults::AllocFaults(Plan* plan) noexcept : previous_(armed) { armed = plan; }
 AllocFaults::~AllocFaults() { armed = previous_; }
 
 }  // namespace spill::fault
-
-namespace {
-void* allocate(std::size_t n) {
-    using spill::fault::armed;
-    if (armed != nullptr && armed->next_fails() && armed->mode == spill::fault::Mode::throws) {
-        armed->fire();
-        throw std::bad_alloc();
-    }
-    if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
-    throw std::bad_alloc();
-}
-}  // namespace
-
-void* operator new(std::size_t n) { return allocate(n); }
-void* operator new[](std::size_t n) { return allocate(n); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "fault_util.hpp"
+#include "malloc_new.hpp"
 #include "spill/framed.hpp"
 
 // ---- the largest allocation, watched -------------------------------------------------
@@ -24,21 +25,13 @@
 namespace {
 // relaxed: a running maximum, read on the thread that allocated
 std::atomic<std::size_t> largest_allocation{0};
-void* allocate(std::size_t n) {
+void watch(std::size_t n) {
     std::size_t seen = largest_allocation.load(std::memory_order_relaxed);
     while (n > seen && !largest_allocation.compare_exchange_weak(seen, n, std::memory_order_relaxed)) {
     }
-    if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
-    throw std::bad_alloc();
 }
+const bool watching = (spill::fault::set_alloc_hook(&watch), true);  // before main
 }  // namespace
-
-void* operator new(std::size_t n) { return allocate(n); }
-void* operator new[](std::size_t n) { return allocate(n); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
 
 namespace {
 
