@@ -9,14 +9,13 @@ import csv
 import json
 import math
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
 
-from e2e_common import BENCH, FAILURES, check, run  # noqa: E402
+from e2e_common import BENCH, check, run, run_tests  # noqa: E402
 
 ROOT = os.environ.get("SPILL_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "..", ".."))
 SMOKE = os.path.join(ROOT, "scenarios", "smoke")
@@ -709,19 +708,7 @@ def test_open_loop_charges_a_consumer_stall_to_every_item_due_during_it():
 
 
 def main():
-    tests = [v for k, v in globals().items() if k.startswith("test_")]
-    t0 = time.time()
-    for t in tests:
-        print(f"-- {t.__name__}", flush=True)
-        t()
-    print(f"{len(FAILURES)} failure(s) in {time.time() - t0:.1f}s")
-    for f in FAILURES:
-        print("FAILED: " + f)
-    if not FAILURES:
-        shutil.rmtree(TMP, ignore_errors=True)
-    else:
-        print("files kept in " + TMP)
-    sys.exit(1 if FAILURES else 0)
+    run_tests(globals(), TMP)
 
 
 if __name__ == "__main__":

@@ -5,8 +5,10 @@ prints one line ("ok   ..." or "FAIL ...") and failures are collected in
 FAILURES for the script's summary and exit status.
 """
 import os
+import shutil
 import subprocess
 import sys
+import time
 
 BENCH = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else ""
 FAILURES = []
@@ -23,3 +25,22 @@ def check(cond, what):
     if not cond:
         FAILURES.append(what)
     return cond
+
+
+def run_tests(namespace, tmp):
+    """Runs every test_* function of `namespace` (a script's globals()) in
+    order, prints the summary, removes `tmp` when every check passed (keeps
+    it for a look otherwise) and exits 1 on a failure, 0 otherwise."""
+    tests = [v for k, v in namespace.items() if k.startswith("test_")]
+    t0 = time.time()
+    for t in tests:
+        print(f"-- {t.__name__}", flush=True)
+        t()
+    print(f"{len(FAILURES)} failure(s) in {time.time() - t0:.1f}s")
+    for f in FAILURES:
+        print("FAILED: " + f)
+    if not FAILURES:
+        shutil.rmtree(tmp, ignore_errors=True)
+    else:
+        print("files kept in " + tmp)
+    sys.exit(1 if FAILURES else 0)

@@ -18,11 +18,9 @@ import copy
 import json
 import os
 import shutil
-import sys
 import tempfile
-import time
 
-from e2e_common import FAILURES, check, run  # noqa: E402
+from e2e_common import check, run, run_tests  # noqa: E402
 
 TMP = tempfile.mkdtemp(prefix="spill-e2e-merge-")
 TINY = ["--items", "2000", "--rounds", "4", "--repetitions", "1", "--warmup", "0", "--counters", "none", "--quiet", "--no-calibrate"]
@@ -197,19 +195,7 @@ def test_shards_from_different_hosts_merge_and_say_which_points_came_from_where(
 
 
 def main():
-    tests = [v for k, v in globals().items() if k.startswith("test_")]
-    t0 = time.time()
-    for t in tests:
-        print(f"-- {t.__name__}", flush=True)
-        t()
-    print(f"{len(FAILURES)} failure(s) in {time.time() - t0:.1f}s")
-    for f in FAILURES:
-        print("FAILED: " + f)
-    if not FAILURES:
-        shutil.rmtree(TMP, ignore_errors=True)
-    else:
-        print("files kept in " + TMP)
-    sys.exit(1 if FAILURES else 0)
+    run_tests(globals(), TMP)
 
 
 if __name__ == "__main__":

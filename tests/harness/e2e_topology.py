@@ -14,12 +14,10 @@ reason. Without hwloc in the build nothing here can run: a failure in CI
 import json
 import os
 import re
-import shutil
 import sys
 import tempfile
-import time
 
-from e2e_common import FAILURES, check, run  # noqa: E402
+from e2e_common import check, run, run_tests  # noqa: E402
 
 ROOT = os.environ.get("SPILL_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "..", ".."))
 SMOKE = os.path.join(ROOT, "scenarios", "smoke")
@@ -285,19 +283,7 @@ def main():
             print("FAIL a required check cannot run in CI")
             sys.exit(1)
         sys.exit(77)
-    tests = [v for k, v in globals().items() if k.startswith("test_")]
-    t0 = time.time()
-    for t in tests:
-        print(f"-- {t.__name__}", flush=True)
-        t()
-    print(f"{len(FAILURES)} failure(s) in {time.time() - t0:.1f}s")
-    for f in FAILURES:
-        print("FAILED: " + f)
-    if not FAILURES:
-        shutil.rmtree(TMP, ignore_errors=True)
-    else:
-        print("files kept in " + TMP)
-    sys.exit(1 if FAILURES else 0)
+    run_tests(globals(), TMP)
 
 
 if __name__ == "__main__":
