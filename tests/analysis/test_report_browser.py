@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 
 import browser_check
 from conftest import FIXTURES
@@ -25,8 +26,15 @@ MICRO = os.path.join(FIXTURES, "micro_small.json")
 
 
 def _out_dir(tmp_path, name: str) -> str:
+    """Where a test writes its report: kept in the build directory when meson
+    names one (for a look afterwards), emptied first, so a file an earlier run
+    left there can neither pass nor fail this run's checks."""
     base = os.environ.get("SPILL_REPORT_CHECK_DIR")
-    return os.path.join(base, name) if base else str(tmp_path / name)
+    if not base:
+        return str(tmp_path / name)
+    out = os.path.join(base, name)
+    shutil.rmtree(out, ignore_errors=True)
+    return out
 
 
 def _check(cli, tmp_path, name: str, *inputs: str) -> dict:
