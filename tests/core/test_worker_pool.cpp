@@ -394,3 +394,113 @@ TEST_CASE("worker_pool: the start hook runs once on each worker's own thread", "
 TEST_CASE("worker_pool: bad construction arguments are refused with a message", "[pool]") {
     CHECK_THROWS_WITH((spill::pool<int, 16>(0).spawn<int>([](auto&, std::size_t, const int&) {})), Catch::Contains("at least 1"));
 }
+
+namespace {
+
+#if defined(__linux__)
+/// A CPU set of the given CPUs (as if read on a thread pinned to them).
+spill::detail::CpuSet cpus_of(std::initializer_list<int> ids) {
+    spill::detail::CpuSet c;
+    c.known = true;
+    CPU_ZERO(&c.set);
+    for (int id : ids) CPU_SET(id, &c.set);
+    return c;
+}
+
+/// The CPUs this thread may use, in order.
+std::vector<int> my_cpus() {
+    const spill::detail::CpuSet c = spill::detail::CpuSet::of_this_thread();
+    std::vector<int> ids;
+    for (int i = 0; i < CPU_SETSIZE; ++i)
+        if (CPU_ISSET(i, &c.set)) ids.push_back(i);
+    return ids;
+}
+
+void pin_this_thread(int cpu) {
+    cpu_set_t s;
+    CPU_ZERO(&s);
+    CPU_SET(cpu, &s);
+    REQUIRE(::sched_setaffinity(0, sizeof s, &s) == 0);
+}
+
+/// Restores the calling thread's CPU set when the test ends.
+struct KeepAffinity {
+    cpu_set_t saved{};
+    KeepAffinity() { REQUIRE(::sched_getaffinity(0, sizeof saved, &saved) == 0); }
+    ~KeepAffinity() { ::sched_setaffinity(0, sizeof saved, &saved); }
+};
+#endif
+
+}  // namespace
+
+#if defined(__linux__)
+TEST_CASE("wait placement: a thread yields only when more pool threads may run on its CPUs than it has", "[pool][wait]") {
+    using spill::detail::wait_placement;
+    SECTION("pinned apart: nobody yields") {
+        const std::vector<spill::detail::CpuSet> t{cpus_of({0}), cpus_of({1})};
+        for (std::size_t i = 0; i < t.size(); ++i) {
+            const spill::WaitPlacement p = wait_placement(t, i);
+            CHECK(p.cpus == 1);
+            CHECK(p.sharers == 1);
+            CHECK_FALSE(p.yields);
+        }
+    }
+    SECTION("unpinned, as many threads as CPUs: nobody yields") {
+        const std::vector<spill::detail::CpuSet> t(2, cpus_of({0, 1}));
+        CHECK_FALSE(wait_placement(t, 0).yields);
+        CHECK(wait_placement(t, 1).sharers == 2);
+    }
+    SECTION("unpinned, more threads than CPUs: everybody yields") {
+        const std::vector<spill::detail::CpuSet> t(5, cpus_of({0, 1}));
+        for (std::size_t i = 0; i < t.size(); ++i) CHECK(wait_placement(t, i).yields);
+    }
+    SECTION("two pinned to one CPU, one alone: the two yield, the third does not") {
+        const std::vector<spill::detail::CpuSet> t{cpus_of({0}), cpus_of({0}), cpus_of({1})};
+        CHECK(wait_placement(t, 0).yields);
+        CHECK(wait_placement(t, 1).yields);
+        CHECK(wait_placement(t, 1).sharers == 2);
+        CHECK_FALSE(wait_placement(t, 2).yields);
+    }
+    SECTION("an unknown set counts as every CPU: it shares with all") {
+        std::vector<spill::detail::CpuSet> t{cpus_of({0}), spill::detail::CpuSet{}};
+        CHECK(wait_placement(t, 0).sharers == 2);
+        CHECK(wait_placement(t, 0).yields);
+    }
+}
+
+TEST_CASE("worker_pool: threads pinned alone to their CPUs wait with a pause, never by yielding", "[pool][wait]") {
+    const std::vector<int> cpus = my_cpus();
+    INFO("this specification needs two usable CPUs; this process has " << cpus.size());
+    REQUIRE(cpus.size() >= 2);
+    KeepAffinity keep;
+    pin_this_thread(cpus[0]);  // the owner: the thread that dispatches first
+    auto pool = spill::pool<Item, 64>(1)
+                    .on_worker_start([&cpus](std::size_t) { pin_this_thread(cpus[1]); })
+                    .spawn<std::uint32_t>([](auto& ring, std::size_t w, const std::uint32_t& round) { ring.push(make_item(round, w, 0)); });
+    CHECK(pool.placement(0).cpus == 0);  // not decided before the first dispatch
+    pool.run(1);
+    CHECK(pool.owner_placement().cpus == 1);
+    CHECK(pool.owner_placement().sharers == 1);
+    CHECK_FALSE(pool.owner_placement().yields);
+    CHECK(pool.placement(0).cpus == 1);
+    CHECK_FALSE(pool.placement(0).yields);
+}
+
+TEST_CASE("worker_pool: threads pinned to one shared CPU wait by yielding it", "[pool][wait]") {
+    const std::vector<int> cpus = my_cpus();
+    KeepAffinity keep;
+    pin_this_thread(cpus[0]);
+    auto pool = spill::pool<Item, 64>(2)
+                    .on_worker_start([&cpus](std::size_t) { pin_this_thread(cpus[0]); })
+                    .spawn<std::uint32_t>([](auto& ring, std::size_t w, const std::uint32_t& round) { ring.push(make_item(round, w, 0)); });
+    spill::CollectSpout<Item> out;
+    for (std::uint32_t r = 1; r <= 50; ++r) pool.run(r);  // yielding waits still deliver every round
+    CHECK(pool.collect(out) == 100);
+    CHECK(pool.owner_placement().sharers == 3);
+    CHECK(pool.owner_placement().yields);
+    for (std::size_t w = 0; w < 2; ++w) {
+        CHECK(pool.placement(w).sharers == 3);
+        CHECK(pool.placement(w).yields);
+    }
+}
+#endif

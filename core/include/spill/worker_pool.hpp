@@ -36,6 +36,10 @@
 //   (C) worker: signal.done.publish(round) publishes the worker's stats,
 //       error and its handoff (P3, P4); paired with (D) owner:
 //       await_value(done), an acquire load.
+//   (S1) worker: started_.fetch_add(release), once, after its start hook,
+//       publishes its CPU set (cpus_[1 + w]); paired with (S2) owner:
+//       started_.load(acquire) at the first dispatch, which then writes each
+//       worker's WaitPlacement before (A) publishes round 1.
 //   Each wait spins for a budget measured in time, then parks on a futex;
 //   the protocol that keeps a wake-up from being lost is in detail/wait.hpp.
 //   The ring transfers (P1..P4, C1..C3) are described in handoff.hpp.
@@ -206,7 +210,8 @@ public:
 
     WorkerPool(Config cfg, F task) : task_(std::move(task)), spin_limit_ns_(cfg.spin_limit_ns), time_waits_(cfg.time_waits) {
         if (cfg.workers == 0) throw std::invalid_argument("spill::WorkerPool: workers must be at least 1, got 0");
-        owner_.budget = detail::make_spin_budget(spin_limit_ns_, cfg.workers + 1);
+        owner_.budget = detail::make_spin_budget(spin_limit_ns_);
+        cpus_.resize(cfg.workers + 1);  // [0] the owner's, [1 + w] worker w's: written once, at start
         static_cast<void>(sde::register_events());  // once per process (detail/sde.hpp; nothing when off)
         owner_.wait.timed = time_waits_;
         workers_.reserve(cfg.workers);
@@ -362,6 +367,12 @@ public:
     [[nodiscard]] const HandoffStats& handoff_stats(std::size_t w) const { return workers_.at(w)->taken; }
     /// The owner's waits for rounds to finish (join, run, dispatch of the next round).
     [[nodiscard]] const WaitStats& owner_wait() const noexcept { return owner_.wait; }
+    /// How worker `w` waits for its rounds, and how the owner waits for them
+    /// to finish: pausing, or yielding the CPU when pool threads share it.
+    /// Decided at the first dispatch (all zero before) from where each thread
+    /// may run then: pin threads in on_worker_start and before the first dispatch.
+    [[nodiscard]] const WaitPlacement& placement(std::size_t w) const { return workers_.at(w)->placement; }
+    [[nodiscard]] const WaitPlacement& owner_placement() const noexcept { return owner_placement_; }
     /// Worker w's overflow spout; touch it only when no round is in flight.
     [[nodiscard]] S& overflow(std::size_t w) { return workers_.at(w)->overflow; }
 
@@ -468,6 +479,7 @@ private:
         alignas(cache_line) batch_type* active = nullptr;
         batch_type* emptied = nullptr;  // the uncollected batch the first eviction spilled (word is 0)
         detail::SpinBudget budget;      // the worker's waits for `go`
+        WaitPlacement placement;        // written by the owner before (A) of round 1, read by the worker after (B)
         WorkerStats stats;
         [[no_unique_address]] detail::SdeWorker sde{&stats.publishes, &stats.merge_backs, &stats.wait, &gate.overflow_items};
         // Collector-owned: touched only by this slot's collector.
@@ -562,6 +574,7 @@ private:
     }
 
     void start_round(const A* args) {
+        if (owner_.round == 0) place_threads();
         ++owner_.round;
         const auto r32 = static_cast<std::uint32_t>(owner_.round);
         const std::size_t slot = owner_.round % rounds_in_flight;
@@ -574,6 +587,19 @@ private:
             }
             w->signal.go.publish(r32);  // (A) publishes signal.args[slot] and the round (N1, N2)
         }
+    }
+
+    // Decides once, at the first dispatch, which of the pool's threads wait by
+    // yielding their CPU (detail::wait_placement()): the dispatching thread is
+    // the owner, and each worker read its CPUs after its start hook.
+    void place_threads() noexcept {
+        // Once per pool: the workers record their CPUs as they start, within
+        // microseconds of the pool's construction (a start hook must return).
+        while (started_.load(std::memory_order_acquire) != workers_.size()) std::this_thread::yield();  // (S2) sees every (S1)
+        cpus_[0] = detail::CpuSet::of_this_thread();
+        owner_placement_ = detail::wait_placement(cpus_, 0);
+        owner_.budget.yield = owner_placement_.yields;
+        for (std::size_t w = 0; w < workers_.size(); ++w) workers_[w]->placement = detail::wait_placement(cpus_, 1 + w);  // published by (A)
     }
 
     // Waits until every worker finished round `r` (and so every round before
@@ -626,13 +652,16 @@ private:
         // (C) must not write what the owner may be reading.
         WaitStats waits;
         waits.timed = time_waits_;
-        w.budget = detail::make_spin_budget(spin_limit_ns_, workers_.size() + 1);
+        w.budget = detail::make_spin_budget(spin_limit_ns_);
+        cpus_[1 + id] = detail::CpuSet::of_this_thread();  // after the hook: where it pinned us
+        started_.fetch_add(1, std::memory_order_release);  // (S1) publishes cpus_[1 + id]
         for (;;) {
             // A round already dispatched starts at once; otherwise wait for the next.
             if (static_cast<std::uint32_t>(round) == seen) {
                 seen = detail::await_change(w.signal.go, seen, w.budget, round != 0 ? &waits : nullptr);  // (B)
                 if (w.signal.stop) return;
             }
+            if (round == 0) w.budget.yield = w.placement.yields;  // decided before (A) of round 1
             ++round;  // rounds run one after another, in order
             w.gate.armed = true;  // the round's first eviction first spills the uncollected batch
             try {
@@ -828,6 +857,10 @@ private:
     alignas(cache_line) std::atomic<int> collector_{static_cast<int>(Collector::none)};
     std::atomic<int> live_mergers_{0};
     std::atomic<int> handles_{0};
+    // Where the threads may run: written once by each thread at start, read by the owner at the first dispatch.
+    alignas(cache_line) std::atomic<std::size_t> started_{0};  // workers that recorded their CPUs
+    std::vector<detail::CpuSet> cpus_;
+    WaitPlacement owner_placement_;
 };
 
 /// Builds a WorkerPool. Obtain one with `spill::pool<T, N>(workers)`.

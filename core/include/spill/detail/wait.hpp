@@ -25,10 +25,16 @@
 // running (other processes share the machine), and a parked waiter would
 // need the scheduler to wake it, which on a busy machine costs far more than
 // a wake-up on an idle one; a yielding waiter stays runnable, gives its CPU
-// to whoever needs it, and sees the answer at its next turn. Threads that
-// outnumber the CPUs they may run on (a pool with more threads than cores)
-// yield from the first poll: the thread they wait for may be queued behind
-// them on their own core.
+// to whoever needs it, and sees the answer at its next turn. A pool thread
+// whose CPUs may run more of the pool's threads than it has CPUs (a pool with
+// more threads than cores, or threads pinned to a shared core) yields from
+// the first poll: the thread it waits for may be queued behind it on its own
+// core. The pool decides that once, at its first dispatch, from every pool
+// thread's affinity mask as read on that thread (see shares_cpu()); a thread
+// pinned alone to its core never yields, so a busy neighbour process on that
+// core cannot take the rest of the time slice from a waiter whose answer is
+// a few microseconds away (under Linux's EEVDF scheduler sched_yield hands
+// the CPU to such a neighbour for its whole slice, several milliseconds).
 //
 // Protocol (labels used by the callers' comments):
 //   (N1) publisher: value.store(v, seq_cst)        the release half publishes
@@ -49,6 +55,7 @@
 #include <chrono>
 #include <climits>
 #include <cstdint>
+#include <span>
 #include <thread>
 #include <vector>
 
@@ -82,6 +89,17 @@ struct WaitStats {
     /// path of a round trip. Off by default; PoolBuilder::time_waits() turns
     /// it on. Untimed, spin_ns is the spin time up to the last clock read.
     bool timed = false;
+};
+
+/// How one pool thread waits, decided once at the pool's first dispatch from
+/// where its threads may run (detail::wait_placement()): all zero before.
+///
+///     const spill::WaitPlacement& p = pool.placement(0);
+///     std::printf("worker 0: %u CPUs, %u pool threads on them, %s\n", p.cpus, p.sharers, p.yields ? "yields" : "pauses");
+struct WaitPlacement {
+    unsigned cpus = 0;     ///< CPUs the thread may run on
+    unsigned sharers = 0;  ///< threads of the pool (itself included) that may run on one of them
+    bool yields = false;   ///< its waits poll by yielding the CPU (sharers > cpus), else with a pause hint
 };
 
 /// What parking costs on this machine, measured once per process (see
@@ -124,13 +142,59 @@ inline void futex_wake_all(std::atomic<std::uint32_t>& word) noexcept {
 #endif
 }
 
-/// CPUs this process may run on (its affinity mask), at least 1.
-inline unsigned usable_cpus() noexcept {
+/// The CPUs one thread may run on: its affinity mask, read on that thread.
+/// Where the platform does not say (not Linux, or the call failed), `known`
+/// is false and the set stands for every CPU of the machine.
+struct CpuSet {
 #if defined(__linux__)
-    cpu_set_t set;
-    if (::sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
+    cpu_set_t set{};
 #endif
-    return std::max(1u, std::thread::hardware_concurrency());
+    bool known = false;
+
+    /// The calling thread's CPUs.
+    [[nodiscard]] static CpuSet of_this_thread() noexcept {
+        CpuSet c;
+#if defined(__linux__)
+        c.known = ::sched_getaffinity(0, sizeof c.set, &c.set) == 0;
+#endif
+        return c;
+    }
+    /// How many CPUs, at least 1.
+    [[nodiscard]] unsigned count() const noexcept {
+#if defined(__linux__)
+        if (known) return static_cast<unsigned>(std::max(1, CPU_COUNT(&set)));
+#endif
+        return std::max(1u, std::thread::hardware_concurrency());
+    }
+    /// Whether the two sets have a CPU in common (an unknown set has them all).
+    [[nodiscard]] bool intersects(const CpuSet& other) const noexcept {
+#if defined(__linux__)
+        if (known && other.known) {
+            cpu_set_t both;
+            CPU_AND(&both, &set, &other.set);
+            return CPU_COUNT(&both) != 0;
+        }
+#endif
+        return true;
+    }
+};
+
+/// How thread `i` of a group of cooperating threads (a pool: its owner and
+/// its workers) should wait: by yielding its CPU when more of the group's
+/// threads may run on its CPUs (itself included) than it has CPUs, since a
+/// thread it waits for may then be queued behind it on its own CPU.
+///
+///     {0}, {1}        (pinned apart)     -> neither yields
+///     {0,1} x 2       (unpinned, 2 CPUs) -> neither yields
+///     {0,1} x 5       (unpinned, 2 CPUs) -> every one yields
+///     {0}, {0}, {1}   (two on CPU 0)     -> threads 0 and 1 yield, thread 2 does not
+[[nodiscard]] inline WaitPlacement wait_placement(std::span<const CpuSet> threads, std::size_t i) noexcept {
+    WaitPlacement p;
+    p.cpus = threads[i].count();
+    for (const CpuSet& t : threads)
+        if (t.intersects(threads[i])) ++p.sharers;
+    p.yields = p.sharers > p.cpus;
+    return p;
 }
 
 /// A counter one thread advances and other threads wait on. The two fields
@@ -231,12 +295,11 @@ inline const WaitCalibration& wait_calibration() {
 
 namespace detail {
 
-/// A budget for a thread of a pool with `threads` threads: adaptive unless
-/// `fixed_ns` is set, yielding when the threads outnumber the usable CPUs.
-inline SpinBudget make_spin_budget(std::uint64_t fixed_ns, std::size_t threads) {
+/// A budget for one thread of a pool: adaptive unless `fixed_ns` is set. It
+/// polls with a pause hint until the pool sets `yield` (see shares_cpu()).
+inline SpinBudget make_spin_budget(std::uint64_t fixed_ns) {
     SpinBudget b;
     b.fixed_ns = fixed_ns;
-    b.yield = threads > usable_cpus();
     if (fixed_ns == SpinBudget::adaptive) {
         const WaitCalibration& c = wait_calibration();
         b.floor_ns = c.floor_ns;
