@@ -19,22 +19,20 @@
 // waits that are long compared with the ceiling (an idle pool) poll only the
 // floor, so an idle pool costs almost no CPU.
 //
-// Two ways to poll. For the first `floor` nanoseconds, with a pause hint: the
-// awaited thread is running and about to answer. Beyond that, with
-// sched_yield: a wait that long usually means the awaited thread is not
-// running (other processes share the machine), and a parked waiter would
-// need the scheduler to wake it, which on a busy machine costs far more than
-// a wake-up on an idle one; a yielding waiter stays runnable, gives its CPU
-// to whoever needs it, and sees the answer at its next turn. A pool thread
-// whose CPUs may run more of the pool's threads than it has CPUs (a pool with
-// more threads than cores, or threads pinned to a shared core) yields from
+// Two ways to poll, chosen per thread. A thread pinned alone to its CPUs (or
+// one of no more pool threads than CPUs) polls with a pause hint: the thread
+// it waits for runs elsewhere and is about to answer, or is itself waiting
+// for a CPU it does not share with us, and nothing we do on our CPU brings
+// the answer sooner. Giving our CPU away instead would cost a whole turn:
+// under Linux's EEVDF scheduler sched_yield hands the CPU to a busy
+// neighbour process for its full time slice (4 ms at HZ=250): spill-bench's
+// fan_in 1->1 at ring 16384 with such a neighbour ran at 13-56 M items/s
+// with a yield phase after the floor, 90-162 pausing throughout. A pool thread whose CPUs may
+// run more of the pool's threads than it has CPUs (a pool with more threads
+// than cores, or threads pinned to a shared core) polls with sched_yield from
 // the first poll: the thread it waits for may be queued behind it on its own
-// core. The pool decides that once, at its first dispatch, from every pool
-// thread's affinity mask as read on that thread (see shares_cpu()); a thread
-// pinned alone to its core never yields, so a busy neighbour process on that
-// core cannot take the rest of the time slice from a waiter whose answer is
-// a few microseconds away (under Linux's EEVDF scheduler sched_yield hands
-// the CPU to such a neighbour for its whole slice, several milliseconds).
+// CPU. The pool decides that once, at its first dispatch, from every pool
+// thread's affinity mask as read on that thread (wait_placement()).
 //
 // Protocol (labels used by the callers' comments):
 //   (N1) publisher: value.store(v, seq_cst)        the release half publishes
@@ -109,8 +107,8 @@ struct WaitPlacement {
 ///     std::printf("park %llu ns, spin %llu..%llu ns\n", ...);
 struct WaitCalibration {
     std::uint64_t park_ns = 0;     ///< median cost of one futex wake-up (half a futex ping-pong round trip)
-    std::uint64_t floor_ns = 0;    ///< every wait polls at least this long before parking, with a pause hint (2 x park_ns, clamped)
-    std::uint64_t ceiling_ns = 0;  ///< no wait polls longer (64 x park_ns, clamped); beyond the floor it polls with sched_yield
+    std::uint64_t floor_ns = 0;    ///< every wait polls at least this long before parking (2 x park_ns, clamped)
+    std::uint64_t ceiling_ns = 0;  ///< no wait polls longer (64 x park_ns, clamped)
     std::uint32_t samples = 0;     ///< round trips measured
 };
 
@@ -220,7 +218,7 @@ struct SpinBudget {
     std::uint64_t floor_ns = 0;         ///< adaptive: from wait_calibration()
     std::uint64_t ceiling_ns = 0;
     std::uint64_t typical_ns = 0;       ///< adaptive: moving average of recent wait lengths
-    bool yield = false;                 ///< poll with sched_yield (threads outnumber CPUs)
+    bool yield = false;                 ///< poll with sched_yield, else with a pause hint (wait_placement())
 
     /// How long the next wait polls before it parks.
     [[nodiscard]] std::uint64_t limit_ns() const noexcept {
@@ -230,12 +228,6 @@ struct SpinBudget {
         // them, so poll only the floor.
         if (typical_ns <= ceiling_ns) return std::clamp(2 * typical_ns, floor_ns, ceiling_ns);
         return floor_ns;
-    }
-    /// How long the next wait polls with a pause hint before it polls with
-    /// sched_yield (a fixed budget pauses throughout).
-    [[nodiscard]] std::uint64_t pause_ns() const noexcept {
-        if (yield) return 0;
-        return fixed_ns != adaptive ? fixed_ns : floor_ns;
     }
     void record(std::uint64_t waited_ns) noexcept {
         // Exponential moving average, weight 1/8, of waits clipped at twice
@@ -296,7 +288,7 @@ inline const WaitCalibration& wait_calibration() {
 namespace detail {
 
 /// A budget for one thread of a pool: adaptive unless `fixed_ns` is set. It
-/// polls with a pause hint until the pool sets `yield` (see shares_cpu()).
+/// polls with a pause hint until the pool sets `yield` (wait_placement()).
 inline SpinBudget make_spin_budget(std::uint64_t fixed_ns) {
     SpinBudget b;
     b.fixed_ns = fixed_ns;
@@ -322,7 +314,7 @@ inline std::uint32_t await_change(WaitWord& w, std::uint32_t old, SpinBudget& bu
         if (v != old) return v;
     }
     const std::uint64_t limit = budget.limit_ns();
-    const std::uint64_t pause = budget.pause_ns();
+    const bool yield = budget.yield;
     const std::uint64_t t0 = wait_clock_ns();
     std::uint64_t now = t0;
     if (st != nullptr) ++st->waits;
@@ -338,7 +330,6 @@ inline std::uint32_t await_change(WaitWord& w, std::uint32_t old, SpinBudget& bu
     // Poll: check the clock every 8 polls (a clock read costs about as much
     // as a poll; the budget is far longer than 8 polls).
     while (now - t0 < limit) {
-        const bool yield = now - t0 >= pause;
         for (int i = 0; i < 8; ++i) {
             ++polls;
             if (yield) {
