@@ -434,38 +434,52 @@ struct KeepAffinity {
 }  // namespace
 
 #if defined(__linux__)
-TEST_CASE("wait placement: a thread yields only when more pool threads may run on its CPUs than it has", "[pool][wait]") {
+TEST_CASE("wait placement: a thread alone on its CPUs pauses, one sharing them yields after the floor, one oversubscribed yields at once", "[pool][wait]") {
+    using spill::PollMode;
     using spill::detail::wait_placement;
-    SECTION("pinned apart: nobody yields") {
+    SECTION("pinned apart: each pauses throughout") {
         const std::vector<spill::detail::CpuSet> t{cpus_of({0}), cpus_of({1})};
         for (std::size_t i = 0; i < t.size(); ++i) {
             const spill::WaitPlacement p = wait_placement(t, i);
             CHECK(p.cpus == 1);
             CHECK(p.sharers == 1);
-            CHECK_FALSE(p.yields);
+            CHECK(p.poll == PollMode::pause);
         }
     }
-    SECTION("unpinned, as many threads as CPUs: nobody yields") {
+    SECTION("unpinned, as many threads as CPUs: pause, then yield") {
         const std::vector<spill::detail::CpuSet> t(2, cpus_of({0, 1}));
-        CHECK_FALSE(wait_placement(t, 0).yields);
+        CHECK(wait_placement(t, 0).poll == PollMode::pause_then_yield);
         CHECK(wait_placement(t, 1).sharers == 2);
+        CHECK(wait_placement(t, 1).cpus == 2);
     }
-    SECTION("unpinned, more threads than CPUs: everybody yields") {
+    SECTION("unpinned, more threads than CPUs: every one yields from the first poll") {
         const std::vector<spill::detail::CpuSet> t(5, cpus_of({0, 1}));
-        for (std::size_t i = 0; i < t.size(); ++i) CHECK(wait_placement(t, i).yields);
+        for (std::size_t i = 0; i < t.size(); ++i) CHECK(wait_placement(t, i).poll == PollMode::yield);
     }
-    SECTION("two pinned to one CPU, one alone: the two yield, the third does not") {
+    SECTION("two pinned to one CPU, one alone: the two yield, the third pauses") {
         const std::vector<spill::detail::CpuSet> t{cpus_of({0}), cpus_of({0}), cpus_of({1})};
-        CHECK(wait_placement(t, 0).yields);
-        CHECK(wait_placement(t, 1).yields);
+        CHECK(wait_placement(t, 0).poll == PollMode::yield);
+        CHECK(wait_placement(t, 1).poll == PollMode::yield);
         CHECK(wait_placement(t, 1).sharers == 2);
-        CHECK_FALSE(wait_placement(t, 2).yields);
+        CHECK(wait_placement(t, 2).poll == PollMode::pause);
     }
-    SECTION("an unknown set counts as every CPU: it shares with all") {
+    SECTION("an unknown set counts as every CPU: it may share with all") {
         std::vector<spill::detail::CpuSet> t{cpus_of({0}), spill::detail::CpuSet{}};
         CHECK(wait_placement(t, 0).sharers == 2);
-        CHECK(wait_placement(t, 0).yields);
+        CHECK(wait_placement(t, 0).poll == PollMode::yield);
     }
+}
+
+TEST_CASE("spin budget: pause-only, pause-then-yield and yield budgets poll with a pause hint for all, the floor, none of the wait", "[pool][wait]") {
+    spill::detail::SpinBudget b;
+    b.floor_ns = 1000;
+    b.ceiling_ns = 100000;
+    b.poll = spill::PollMode::pause;
+    CHECK(b.pause_ns() >= b.limit_ns());
+    b.poll = spill::PollMode::pause_then_yield;
+    CHECK(b.pause_ns() == 1000);
+    b.poll = spill::PollMode::yield;
+    CHECK(b.pause_ns() == 0);
 }
 
 TEST_CASE("worker_pool: threads pinned alone to their CPUs wait with a pause, never by yielding", "[pool][wait]") {
@@ -481,9 +495,9 @@ TEST_CASE("worker_pool: threads pinned alone to their CPUs wait with a pause, ne
     pool.run(1);
     CHECK(pool.owner_placement().cpus == 1);
     CHECK(pool.owner_placement().sharers == 1);
-    CHECK_FALSE(pool.owner_placement().yields);
+    CHECK(pool.owner_placement().poll == spill::PollMode::pause);
     CHECK(pool.placement(0).cpus == 1);
-    CHECK_FALSE(pool.placement(0).yields);
+    CHECK(pool.placement(0).poll == spill::PollMode::pause);
 }
 
 TEST_CASE("worker_pool: threads pinned to one shared CPU wait by yielding it", "[pool][wait]") {
@@ -497,10 +511,10 @@ TEST_CASE("worker_pool: threads pinned to one shared CPU wait by yielding it", "
     for (std::uint32_t r = 1; r <= 50; ++r) pool.run(r);  // yielding waits still deliver every round
     CHECK(pool.collect(out) == 100);
     CHECK(pool.owner_placement().sharers == 3);
-    CHECK(pool.owner_placement().yields);
+    CHECK(pool.owner_placement().poll == spill::PollMode::yield);
     for (std::size_t w = 0; w < 2; ++w) {
         CHECK(pool.placement(w).sharers == 3);
-        CHECK(pool.placement(w).yields);
+        CHECK(pool.placement(w).poll == spill::PollMode::yield);
     }
 }
 #endif

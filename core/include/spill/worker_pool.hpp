@@ -368,7 +368,7 @@ public:
     /// The owner's waits for rounds to finish (join, run, dispatch of the next round).
     [[nodiscard]] const WaitStats& owner_wait() const noexcept { return owner_.wait; }
     /// How worker `w` waits for its rounds, and how the owner waits for them
-    /// to finish: pausing, or yielding the CPU when pool threads share it.
+    /// to finish: with a pause hint, or yielding the CPU when pool threads may share it (PollMode).
     /// Decided at the first dispatch (all zero before) from where each thread
     /// may run then: pin threads in on_worker_start and before the first dispatch.
     [[nodiscard]] const WaitPlacement& placement(std::size_t w) const { return workers_.at(w)->placement; }
@@ -589,8 +589,8 @@ private:
         }
     }
 
-    // Decides once, at the first dispatch, which of the pool's threads wait by
-    // yielding their CPU (detail::wait_placement()): the dispatching thread is
+    // Decides once, at the first dispatch, how each of the pool's threads
+    // polls (detail::wait_placement()): the dispatching thread is
     // the owner, and each worker read its CPUs after its start hook.
     void place_threads() noexcept {
         // Once per pool: the workers record their CPUs as they start, within
@@ -598,7 +598,7 @@ private:
         while (started_.load(std::memory_order_acquire) != workers_.size()) std::this_thread::yield();  // (S2) sees every (S1)
         cpus_[0] = detail::CpuSet::of_this_thread();
         owner_placement_ = detail::wait_placement(cpus_, 0);
-        owner_.budget.yield = owner_placement_.yields;
+        owner_.budget.poll = owner_placement_.poll;
         for (std::size_t w = 0; w < workers_.size(); ++w) workers_[w]->placement = detail::wait_placement(cpus_, 1 + w);  // published by (A)
     }
 
@@ -661,7 +661,7 @@ private:
                 seen = detail::await_change(w.signal.go, seen, w.budget, round != 0 ? &waits : nullptr);  // (B)
                 if (w.signal.stop) return;
             }
-            if (round == 0) w.budget.yield = w.placement.yields;  // decided before (A) of round 1
+            if (round == 0) w.budget.poll = w.placement.poll;  // decided before (A) of round 1
             ++round;  // rounds run one after another, in order
             w.gate.armed = true;  // the round's first eviction first spills the uncollected batch
             try {

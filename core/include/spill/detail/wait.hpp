@@ -19,20 +19,33 @@
 // waits that are long compared with the ceiling (an idle pool) poll only the
 // floor, so an idle pool costs almost no CPU.
 //
-// Two ways to poll, chosen per thread. A thread pinned alone to its CPUs (or
-// one of no more pool threads than CPUs) polls with a pause hint: the thread
-// it waits for runs elsewhere and is about to answer, or is itself waiting
-// for a CPU it does not share with us, and nothing we do on our CPU brings
-// the answer sooner. Giving our CPU away instead would cost a whole turn:
-// under Linux's EEVDF scheduler sched_yield hands the CPU to a busy
-// neighbour process for its full time slice (4 ms at HZ=250): spill-bench's
-// fan_in 1->1 at ring 16384 with such a neighbour ran at 13-56 M items/s
-// with a yield phase after the floor, 90-162 pausing throughout. A pool thread whose CPUs may
-// run more of the pool's threads than it has CPUs (a pool with more threads
-// than cores, or threads pinned to a shared core) polls with sched_yield from
-// the first poll: the thread it waits for may be queued behind it on its own
-// CPU. The pool decides that once, at its first dispatch, from every pool
-// thread's affinity mask as read on that thread (wait_placement()).
+// Three ways to poll, chosen per thread from where the pool's threads may
+// run (PollMode; the pool decides once, at its first dispatch, from every
+// pool thread's affinity mask as read on that thread: wait_placement()):
+//   pause             no other pool thread may run on this thread's CPUs (it
+//                     is pinned alone): a pause hint until the budget, then
+//                     park. The awaited thread runs, or waits for, a CPU we
+//                     do not share, and nothing done on ours brings the answer
+//                     sooner; giving ours away costs a whole turn when a
+//                     busy neighbour process shares it (Linux's EEVDF hands
+//                     a yielded CPU to it for its full slice, 4 ms at
+//                     HZ=250): spill-bench's fan_in 1->1 at ring 16384 with
+//                     such a neighbour ran at 13-56 M items/s with a yield
+//                     phase, 132-152 pausing throughout.
+//   pause_then_yield  other pool threads may run on its CPUs, but no more
+//                     threads than CPUs (unpinned threads): a pause hint for
+//                     the floor, then sched_yield. A wait past the floor
+//                     usually means the awaited thread is not running: the
+//                     machine is shared, and the scheduler may have queued it
+//                     behind us on our CPU, which a yield hands it at once
+//                     (spill-micro's fan-in with a busy neighbour and
+//                     unpinned threads, target T11: 0.27 of the best queue
+//                     pausing throughout, in one ./bench perf run; 0.79-1.14
+//                     in five runs with the yield phase).
+//   yield             more pool threads than CPUs may run there (a pool with
+//                     more threads than cores, or threads pinned to a shared
+//                     core): sched_yield from the first poll, since the
+//                     awaited thread may be queued behind us.
 //
 // Protocol (labels used by the callers' comments):
 //   (N1) publisher: value.store(v, seq_cst)        the release half publishes
@@ -89,15 +102,22 @@ struct WaitStats {
     bool timed = false;
 };
 
+/// How a waiting thread polls before it parks (detail/wait.hpp says why).
+enum class PollMode : std::uint8_t {
+    pause,             ///< no other pool thread may run on its CPUs: a pause hint throughout
+    pause_then_yield,  ///< other pool threads may, no more than its CPUs: a pause hint for the floor, then sched_yield
+    yield,             ///< more pool threads than its CPUs may run there: sched_yield from the first poll
+};
+
 /// How one pool thread waits, decided once at the pool's first dispatch from
 /// where its threads may run (detail::wait_placement()): all zero before.
 ///
 ///     const spill::WaitPlacement& p = pool.placement(0);
-///     std::printf("worker 0: %u CPUs, %u pool threads on them, %s\n", p.cpus, p.sharers, p.yields ? "yields" : "pauses");
+///     bool pinned_alone = p.poll == spill::PollMode::pause;   // p.sharers == 1
 struct WaitPlacement {
     unsigned cpus = 0;     ///< CPUs the thread may run on
     unsigned sharers = 0;  ///< threads of the pool (itself included) that may run on one of them
-    bool yields = false;   ///< its waits poll by yielding the CPU (sharers > cpus), else with a pause hint
+    PollMode poll = PollMode::pause;  ///< how its waits poll before they park
 };
 
 /// What parking costs on this machine, measured once per process (see
@@ -178,20 +198,19 @@ struct CpuSet {
 };
 
 /// How thread `i` of a group of cooperating threads (a pool: its owner and
-/// its workers) should wait: by yielding its CPU when more of the group's
-/// threads may run on its CPUs (itself included) than it has CPUs, since a
-/// thread it waits for may then be queued behind it on its own CPU.
+/// its workers) should poll, from how many of the group's threads may run on
+/// its CPUs (itself included) against how many CPUs it has (PollMode).
 ///
-///     {0}, {1}        (pinned apart)     -> neither yields
-///     {0,1} x 2       (unpinned, 2 CPUs) -> neither yields
-///     {0,1} x 5       (unpinned, 2 CPUs) -> every one yields
-///     {0}, {0}, {1}   (two on CPU 0)     -> threads 0 and 1 yield, thread 2 does not
+///     {0}, {1}        (pinned apart)     -> pause, pause
+///     {0,1} x 2       (unpinned, 2 CPUs) -> pause_then_yield for both
+///     {0,1} x 5       (unpinned, 2 CPUs) -> yield for all five
+///     {0}, {0}, {1}   (two on CPU 0)     -> yield, yield, pause
 [[nodiscard]] inline WaitPlacement wait_placement(std::span<const CpuSet> threads, std::size_t i) noexcept {
     WaitPlacement p;
     p.cpus = threads[i].count();
     for (const CpuSet& t : threads)
         if (t.intersects(threads[i])) ++p.sharers;
-    p.yields = p.sharers > p.cpus;
+    p.poll = p.sharers == 1 ? PollMode::pause : p.sharers <= p.cpus ? PollMode::pause_then_yield : PollMode::yield;
     return p;
 }
 
@@ -218,7 +237,7 @@ struct SpinBudget {
     std::uint64_t floor_ns = 0;         ///< adaptive: from wait_calibration()
     std::uint64_t ceiling_ns = 0;
     std::uint64_t typical_ns = 0;       ///< adaptive: moving average of recent wait lengths
-    bool yield = false;                 ///< poll with sched_yield, else with a pause hint (wait_placement())
+    PollMode poll = PollMode::pause;    ///< wait_placement()
 
     /// How long the next wait polls before it parks.
     [[nodiscard]] std::uint64_t limit_ns() const noexcept {
@@ -228,6 +247,16 @@ struct SpinBudget {
         // them, so poll only the floor.
         if (typical_ns <= ceiling_ns) return std::clamp(2 * typical_ns, floor_ns, ceiling_ns);
         return floor_ns;
+    }
+    /// How long the next wait polls with a pause hint before it polls with
+    /// sched_yield (a fixed budget, when it may yield at all, pauses throughout).
+    [[nodiscard]] std::uint64_t pause_ns() const noexcept {
+        switch (poll) {
+            case PollMode::pause: return ~std::uint64_t{0};
+            case PollMode::pause_then_yield: return fixed_ns != adaptive ? fixed_ns : floor_ns;
+            case PollMode::yield: break;
+        }
+        return 0;
     }
     void record(std::uint64_t waited_ns) noexcept {
         // Exponential moving average, weight 1/8, of waits clipped at twice
@@ -288,7 +317,7 @@ inline const WaitCalibration& wait_calibration() {
 namespace detail {
 
 /// A budget for one thread of a pool: adaptive unless `fixed_ns` is set. It
-/// polls with a pause hint until the pool sets `yield` (wait_placement()).
+/// polls with a pause hint until the pool sets `poll` (wait_placement()).
 inline SpinBudget make_spin_budget(std::uint64_t fixed_ns) {
     SpinBudget b;
     b.fixed_ns = fixed_ns;
@@ -314,7 +343,7 @@ inline std::uint32_t await_change(WaitWord& w, std::uint32_t old, SpinBudget& bu
         if (v != old) return v;
     }
     const std::uint64_t limit = budget.limit_ns();
-    const bool yield = budget.yield;
+    const std::uint64_t pause = budget.pause_ns();
     const std::uint64_t t0 = wait_clock_ns();
     std::uint64_t now = t0;
     if (st != nullptr) ++st->waits;
@@ -330,6 +359,7 @@ inline std::uint32_t await_change(WaitWord& w, std::uint32_t old, SpinBudget& bu
     // Poll: check the clock every 8 polls (a clock read costs about as much
     // as a poll; the budget is far longer than 8 polls).
     while (now - t0 < limit) {
+        const bool yield = now - t0 >= pause;
         for (int i = 0; i < 8; ++i) {
             ++polls;
             if (yield) {
