@@ -888,7 +888,9 @@ public:
         return b;
     }
     /// Runs on each worker thread before its first round (the harness pins
-    /// the thread here). It must not throw.
+    /// the thread here). It must not throw, and must return: the first
+    /// dispatch waits for every worker's hook, then reads where each thread
+    /// may run to choose how it waits (WorkerPool::placement()).
     PoolBuilder& on_worker_start(std::function<void(std::size_t)> hook) {
         cfg_.on_worker_start = std::move(hook);
         return *this;
