@@ -416,11 +416,14 @@ std::vector<int> my_cpus() {
     return ids;
 }
 
-void pin_this_thread(int cpu) {
+/// Pins the calling thread to `cpu`; false if that failed. No Catch2 macros:
+/// worker threads call it from their start hook (Catch2 assertions are for
+/// the test's own thread).
+bool pin_this_thread(int cpu) {
     cpu_set_t s;
     CPU_ZERO(&s);
     CPU_SET(cpu, &s);
-    REQUIRE(::sched_setaffinity(0, sizeof s, &s) == 0);
+    return ::sched_setaffinity(0, sizeof s, &s) == 0;
 }
 
 /// Restores the calling thread's CPU set when the test ends.
@@ -487,12 +490,16 @@ TEST_CASE("worker_pool: threads pinned alone to their CPUs wait with a pause, ne
     INFO("this specification needs two usable CPUs; this process has " << cpus.size());
     REQUIRE(cpus.size() >= 2);
     KeepAffinity keep;
-    pin_this_thread(cpus[0]);  // the owner: the thread that dispatches first
+    REQUIRE(pin_this_thread(cpus[0]));  // the owner: the thread that dispatches first
+    std::atomic<int> pin_failures{0};
     auto pool = spill::pool<Item, 64>(1)
-                    .on_worker_start([&cpus](std::size_t) { pin_this_thread(cpus[1]); })
+                    .on_worker_start([&cpus, &pin_failures](std::size_t) {
+                        if (!pin_this_thread(cpus[1])) pin_failures.fetch_add(1);
+                    })
                     .spawn<std::uint32_t>([](auto& ring, std::size_t w, const std::uint32_t& round) { ring.push(make_item(round, w, 0)); });
     CHECK(pool.placement(0).cpus == 0);  // not decided before the first dispatch
     pool.run(1);
+    REQUIRE(pin_failures.load() == 0);
     CHECK(pool.owner_placement().cpus == 1);
     CHECK(pool.owner_placement().sharers == 1);
     CHECK(pool.owner_placement().poll == spill::PollMode::pause);
@@ -503,12 +510,16 @@ TEST_CASE("worker_pool: threads pinned alone to their CPUs wait with a pause, ne
 TEST_CASE("worker_pool: threads pinned to one shared CPU wait by yielding it", "[pool][wait]") {
     const std::vector<int> cpus = my_cpus();
     KeepAffinity keep;
-    pin_this_thread(cpus[0]);
+    REQUIRE(pin_this_thread(cpus[0]));
+    std::atomic<int> pin_failures{0};
     auto pool = spill::pool<Item, 64>(2)
-                    .on_worker_start([&cpus](std::size_t) { pin_this_thread(cpus[0]); })
+                    .on_worker_start([&cpus, &pin_failures](std::size_t) {
+                        if (!pin_this_thread(cpus[0])) pin_failures.fetch_add(1);
+                    })
                     .spawn<std::uint32_t>([](auto& ring, std::size_t w, const std::uint32_t& round) { ring.push(make_item(round, w, 0)); });
     spill::CollectSpout<Item> out;
     for (std::uint32_t r = 1; r <= 50; ++r) pool.run(r);  // yielding waits still deliver every round
+    REQUIRE(pin_failures.load() == 0);
     CHECK(pool.collect(out) == 100);
     CHECK(pool.owner_placement().sharers == 3);
     CHECK(pool.owner_placement().poll == spill::PollMode::yield);
