@@ -11,7 +11,7 @@ import subprocess
 import sys
 import tempfile
 
-from e2e_common import BENCH, FAILURES, check, run  # noqa: E402
+from e2e_common import BENCH, check, run_tests  # noqa: E402
 
 ROOT = os.path.abspath(os.environ.get("SPILL_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "..", "..")))
 AB_RUN = os.path.join(ROOT, "analysis", "ab_run.py")
@@ -113,9 +113,4 @@ def test_ab_run_reports_a_crashing_process_and_writes_nothing():
 
 
 if __name__ == "__main__":
-    for name, fn in list(globals().items()):
-        if name.startswith("test_") and callable(fn):
-            fn()
-    if FAILURES:
-        print(f"{len(FAILURES)} check(s) failed", file=sys.stderr)
-        sys.exit(1)
+    run_tests(globals(), TMP)

@@ -8,14 +8,10 @@ usage: e2e_stats.py PATH/TO/spill-bench
 Each check prints one line; any failure exits non-zero with the reason.
 """
 import json
-import math
 import os
-import shutil
-import subprocess
-import sys
 import tempfile
 
-from e2e_common import BENCH, FAILURES, check, run  # noqa: E402
+from e2e_common import check, run, run_tests  # noqa: E402
 
 TMP = tempfile.mkdtemp(prefix="spill-e2e-stats-")
 PLACEMENTS = ["same_core", "same_l2", "same_l3", "other_l3", "other_numa", "other_package"]
@@ -230,16 +226,7 @@ def test_absent_placement_classes_are_errors_or_skipped():
 
 
 def main():
-    try:
-        for name, fn in sorted(globals().items()):
-            if name.startswith("test_") and callable(fn):
-                fn()
-    finally:
-        shutil.rmtree(TMP, ignore_errors=True)
-    if FAILURES:
-        print(f"{len(FAILURES)} check(s) failed:", *FAILURES, sep="\n  ", file=sys.stderr)
-        sys.exit(1)
-    print("all checks passed")
+    run_tests(globals(), TMP)
 
 
 if __name__ == "__main__":
