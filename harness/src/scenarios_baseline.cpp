@@ -50,6 +50,18 @@ bl::Config config_of(const Params& p) {
     return bl::Config{static_cast<std::size_t>(p.producers), static_cast<std::size_t>(p.ring_size), static_cast<std::size_t>(p.batch)};
 }
 
+/// Takes and counts the warm-up's items (run_queue).
+struct WarmSink {
+    std::uint64_t n = 0;
+    void send(Item&&) noexcept { ++n; }
+    void send(const Item&) noexcept { ++n; }
+    std::size_t send_all(std::span<Item> items) noexcept {
+        n += items.size();
+        return items.size();
+    }
+    void flush() noexcept {}
+};
+
 /// One repetition of the P-to-1 job through the queue Q.
 template <class Q>
 RepResult run_queue(RunEnv& env) {
@@ -57,6 +69,7 @@ RepResult run_queue(RunEnv& env) {
     const auto P = static_cast<std::size_t>(p.producers);
     const std::uint64_t per = p.items / p.producers;
     const std::uint64_t total = per * p.producers;
+    const std::uint64_t warm = p.ring_size;  // warm-up items per producer: one queue's capacity
 
     // Everything the measured phase uses is made here: the queue (it
     // preallocates), the handles (tokens, the consumer's buffer).
@@ -80,8 +93,14 @@ RepResult run_queue(RunEnv& env) {
             RunEnv::ThreadScope s(env, "producer", w, w);
             auto& prod = handles[w];
             const auto producer = static_cast<std::uint32_t>(w);
-            while (!go.load(std::memory_order_acquire)) std::this_thread::yield();  // (B)
             try {
+                for (std::uint64_t i = 0; i < warm;) {  // the warm-up (below), in round 0
+                    auto gen = [producer, i](std::size_t k) noexcept { return Item{producer, 0, i + k}; };
+                    const std::size_t n = prod.enqueue(static_cast<std::size_t>(warm - i), gen);
+                    if (n == 0) return;  // shut down: another thread failed
+                    i += n;
+                }
+                while (!go.load(std::memory_order_acquire)) std::this_thread::yield();  // (B)
                 for (std::uint64_t i = 0; i < per;) {
                     auto gen = [producer, i](std::size_t k) noexcept { return Item{producer, 1, i + k}; };
                     const std::size_t n = prod.enqueue(static_cast<std::size_t>(per - i), gen);
@@ -97,11 +116,28 @@ RepResult run_queue(RunEnv& env) {
             }
         });
     }
-    env.begin(P + 1);
-    go.store(true, std::memory_order_release);  // (A)
     std::string consumer_failure;
     try {
-        for (std::uint64_t got = 0; got < total;) {
+        // Warm-up, before the clock starts: each producer sends one queue's
+        // capacity of items through it into a counting spout, so every page
+        // of the queue's storage is mapped and every thread has run, as a
+        // pool's workers start and touch their rings before a spill point's
+        // clock starts (WorkerPool::await_ready). Exactly P x warm items, so
+        // none is left behind for the verifier.
+        WarmSink sink;
+        for (std::uint64_t got = 0; got < P * warm;) {
+            const std::size_t n = consumer.deliver(static_cast<std::size_t>(P * warm - got), sink);
+            if (n == 0) break;  // shut down: a producer failed
+            got += n;
+        }
+    } catch (const std::exception& e) {
+        consumer_failure = std::string("consumer failed in the warm-up: ") + e.what();
+        q.shutdown();
+    }
+    env.begin(P + 1);
+    go.store(true, std::memory_order_release);  // (A)
+    try {
+        for (std::uint64_t got = 0; got < total && consumer_failure.empty();) {
             const std::size_t n = consumer.deliver(static_cast<std::size_t>(total - got), v);
             if (n == 0) break;  // shut down: a producer failed
             got += n;

@@ -106,6 +106,7 @@ RepResult run_latency(RunEnv& env) {
                         task_end_ns[static_cast<std::size_t>(w * rounds + (a.round - 1))] = latency_clock_ns();
                     });
     auto fan = pool.fan_in(SpoutRef<LatencySink>(sink));  // declared after the pool: destroyed first
+    pool.await_ready();  // thread start-up and first touch of the rings: before the clock starts
     env.begin(P + 1);
     // The first item is due a little after the start, so the first dispatch
     // (waking P threads) is not charged to it.

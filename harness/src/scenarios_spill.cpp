@@ -116,6 +116,7 @@ RepResult run_ring(RunEnv& env) {
     auto ring = std::make_unique<SpillRing<Item, N, OverflowSpout>>(OverflowSpout(overflow[0]));
     const std::uint64_t per = p.items / p.rounds;
     std::uint64_t seq = 0;
+    ring->prefault();  // the ring's pages mapped before the clock starts, as a pool's are
     env.begin(1);
     for (std::uint64_t r = 1; r <= p.rounds; ++r) {
         const auto round = static_cast<std::uint32_t>(r);
@@ -141,6 +142,7 @@ RepResult run_pool(RunEnv& env) {
     OccupancyProbe probe;
     auto pool = make_pool<N, RoundArgs>(env, P, overflow, "producer", 0, producer_task(), &probe);
     const std::uint64_t per = per_round(p);
+    pool.await_ready();  // thread start-up and first touch of the rings: before the clock starts
     env.begin(P + 1);
     attach_probe(probe, pool, env);
     for (std::uint64_t r = 1; r <= p.rounds; ++r) {
@@ -175,6 +177,7 @@ RepResult run_stream(RunEnv& env) {
     }, &probe);
     const std::uint64_t per = per_round(p);
     IdlePoll idle;
+    pool.await_ready();  // thread start-up and first touch of the rings: before the clock starts
     env.begin(P + 1);
     attach_probe(probe, pool, env);
     for (std::uint64_t r = 1; r <= p.rounds; ++r) {
@@ -216,6 +219,7 @@ RepResult run_fan_in(RunEnv& env) {
     auto pool = make_pool<N, RoundArgs>(env, P, overflow, "producer", 0, producer_task(), &probe);
     auto fan = pool.fan_in(SpoutRef<Verifier>(v));  // declared after the pool: destroyed first
     const std::uint64_t per = per_round(p);
+    pool.await_ready();  // thread start-up and first touch of the rings: before the clock starts
     env.begin(P + 1);
     attach_probe(probe, pool, env);
     for (std::uint64_t r = 1; r <= p.rounds; ++r) {
@@ -247,6 +251,7 @@ RepResult run_sequenced(RunEnv& env) {
     const std::uint64_t per = per_round(p);
     using Seq = SequencedSpout<Item, SpoutRef<Verifier>>;
     auto fan = pool.sequenced_fan_in(Seq(SpoutRef<Verifier>(v), 4 * P, static_cast<std::size_t>(std::min<std::uint64_t>(per, N))));
+    pool.await_ready();  // thread start-up and first touch of the rings: before the clock starts
     env.begin(P + 1);
     attach_probe(probe, pool, env);
     for (std::uint64_t r = 1; r <= p.rounds; ++r) {
@@ -318,6 +323,7 @@ RepResult run_mergers(RunEnv& env, std::size_t M, const char* role) {
         });
     }
     const std::uint64_t per = per_round(p);
+    pool.await_ready();  // thread start-up and first touch of the rings: before the clock starts
     env.begin(P + M + 1);
     attach_probe(probe, pool, env);
     go.store(true, std::memory_order_release);  // (A)
@@ -381,6 +387,8 @@ RepResult run_pipeline(RunEnv& env) {
         const Item* part = (*in)[w].data();
         ring.push_n((*in)[w].size(), [part](std::size_t i) noexcept { return part[i]; });
     }, &probe);
+    stage1.await_ready();  // thread start-up and first touch of the rings: before the clock starts
+    stage2.await_ready();
     env.begin(P + M + 1);
     attach_probe(probe, stage2, env);
     for (std::uint64_t r = 1; r <= p.rounds; ++r) {

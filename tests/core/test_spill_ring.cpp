@@ -535,3 +535,18 @@ TEST_CASE("spill_ring: a writer whose spout throws leaves the ring as push would
     }
     CHECK(Tracked::live() == 0);
 }
+
+TEST_CASE("spill_ring: prefault maps the storage without constructing an item", "[ring]") {
+    Tracked::reset();
+    {
+        auto ring = std::make_unique<spill::SpillRing<Tracked, 1024, spill::CountingSpout<>>>();
+        ring->prefault();
+        CHECK(ring->empty());
+        CHECK(Tracked::constructed.load() == 0);
+        for (std::int64_t i = 0; i < 1500; ++i) ring->push(Tracked{i});
+        CHECK(ring->size() == 1024);
+        CHECK(ring->front().id() == 1500 - 1024);
+        CHECK(ring->spout().count() == 1500 - 1024);
+    }
+    CHECK(Tracked::live() == 0);
+}

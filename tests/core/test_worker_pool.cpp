@@ -2,6 +2,8 @@
 // collection), failures (docs/design.md, section 9), overflow inside a round, stats.
 #include <catch2/catch.hpp>
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -389,6 +391,40 @@ TEST_CASE("worker_pool: the start hook runs once on each worker's own thread", "
     CHECK(ids == std::vector<std::size_t>{0, 1, 2});
     CHECK(threads.size() == 3);
     CHECK(threads.count(std::this_thread::get_id()) == 0);
+}
+
+TEST_CASE("worker_pool: await_ready waits for every start hook, and after it rounds take no page faults", "[pool]") {
+    // Rings of 65536 8-byte items: 512 KiB each, three per worker, from fresh
+    // pages. Each worker maps its own rings before it counts as started, so
+    // rounds that fill every ring (the three rotate) fault no page in.
+    constexpr std::size_t N = 65536;
+    std::atomic<int> hooks_done{0};
+    auto pool = spill::pool<std::uint64_t, N>(2)
+                    .on_worker_start([&](std::size_t) {
+                        std::this_thread::sleep_for(20ms);  // a slow hook: await_ready must wait for it
+                        hooks_done.fetch_add(1, std::memory_order_relaxed);  // read after await_ready's acquire
+                    })
+                    .overflow([](std::size_t) { return spill::CountingSpout<>{}; })
+                    .spawn<std::uint64_t>([](auto& ring, std::size_t, const std::uint64_t& r) {
+                        ring.push_n(N, [r](std::size_t i) noexcept { return r * N + i; });
+                    });
+    pool.await_ready();
+    CHECK(hooks_done.load(std::memory_order_relaxed) == 2);
+    spill::CountingSpout<> sink;
+    const auto minor_faults = [] {
+        rusage u{};
+        getrusage(RUSAGE_SELF, &u);
+        return u.ru_minflt;
+    };
+    const long before = minor_faults();
+    for (std::uint64_t r = 0; r < 6; ++r) {
+        pool.run(r);
+        (void)pool.collect(sink);
+    }
+    const long faults = minor_faults() - before;
+    CHECK(sink.count() == 6 * 2 * N);
+    // Without the first touch: 2 workers x 3 rings x 128 pages = 768 faults.
+    CHECK(faults < 64);
 }
 
 TEST_CASE("worker_pool: bad construction arguments are refused with a message", "[pool]") {

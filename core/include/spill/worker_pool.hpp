@@ -36,7 +36,8 @@
 //   (C) worker: signal.done.publish(round) publishes the worker's stats,
 //       error and its handoff (P3, P4); paired with (D) owner:
 //       await_value(done), an acquire load.
-//   (S1) worker: started_.fetch_add(release), once, after its start hook,
+//   (S1) worker: started_.fetch_add(release), once, after its start hook
+//       and after touching its rings (await_ready() waits for it too),
 //       publishes its CPU set (cpus_[1 + w]); paired with (S2) owner:
 //       started_.load(acquire) at the first dispatch, which then writes each
 //       worker's WaitPlacement before (A) publishes round 1.
@@ -263,6 +264,14 @@ public:
     [[nodiscard]] bool in_flight() const noexcept { return owner_.round != owner_.joined; }
     /// Who collects from the slots now (none, the owner, a fan-in, mergers).
     [[nodiscard]] Collector collector() const noexcept { return static_cast<Collector>(collector_.load(std::memory_order_acquire)); }
+
+    /// Blocks until every worker thread has started: its start hook returned
+    /// and it touched its rings' pages (worker_main). The first dispatch
+    /// waits for this anyway; call it before timing the first rounds, to keep
+    /// thread start-up and page faults out of them.
+    void await_ready() const noexcept {
+        while (started_.load(std::memory_order_acquire) != workers_.size()) std::this_thread::yield();  // (S2) sees every (S1)
+    }
 
     /// Starts a round and returns at once. Up to `rounds_in_flight` rounds
     /// run ahead of the owner: while that many are in flight, dispatch first
@@ -593,9 +602,9 @@ private:
     // polls (detail::wait_placement()): the dispatching thread is
     // the owner, and each worker read its CPUs after its start hook.
     void place_threads() noexcept {
-        // Once per pool: the workers record their CPUs as they start, within
-        // microseconds of the pool's construction (a start hook must return).
-        while (started_.load(std::memory_order_acquire) != workers_.size()) std::this_thread::yield();  // (S2) sees every (S1)
+        // Once per pool: the workers record their CPUs as they start, soon
+        // after the pool's construction (a start hook must return).
+        await_ready();  // (S2) sees every (S1)
         cpus_[0] = detail::CpuSet::of_this_thread();
         owner_placement_ = detail::wait_placement(cpus_, 0);
         owner_.budget.poll = owner_placement_.poll;
@@ -654,6 +663,11 @@ private:
         waits.timed = time_waits_;
         w.budget = detail::make_spin_budget(spin_limit_ns_);
         cpus_[1 + id] = detail::CpuSet::of_this_thread();  // after the hook: where it pinned us
+        // First touch of the worker's rings, on its own thread and CPU (after
+        // the hook pinned it): their pages come from its NUMA node, and no
+        // round pays a page fault. Only the storage bytes are written; a
+        // collector polling an empty front reads only its positions.
+        for (auto& r : w.rings) r->ring.prefault();
         started_.fetch_add(1, std::memory_order_release);  // (S1) publishes cpus_[1 + id]
         for (;;) {
             // A round already dispatched starts at once; otherwise wait for the next.

@@ -23,6 +23,11 @@ inline constexpr std::size_t cache_line = 128;
 
 namespace detail {
 
+/// Stride for touching memory once per page: the smallest page size of the
+/// platforms spill runs on. Where pages are larger, a page is touched more
+/// than once, which costs a few stores and changes nothing.
+inline constexpr std::size_t min_page_bytes = 4096;
+
 /// One spin-wait hint: tells the core we are in a busy-wait loop so it yields
 /// pipeline resources to the sibling hyper-thread and avoids the memory-order
 /// machine clear when the awaited line finally changes.
