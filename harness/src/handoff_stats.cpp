@@ -122,6 +122,8 @@ json handoff_json(const HandoffRecord& h) {
             const std::string no_time = "the repetition took no measurable time";
             put(x, "spin_fraction", Figure::ratio(static_cast<double>(rw.w.spin_ns) * 1e-9, thread_seconds, no_time));
             put(x, "blocked_fraction", Figure::ratio(static_cast<double>(rw.w.block_ns) * 1e-9, thread_seconds, no_time));
+            if (rw.poll_modes[0] + rw.poll_modes[1] + rw.poll_modes[2] != 0)
+                x["poll_modes"] = {{"pause", rw.poll_modes[0]}, {"pause_then_yield", rw.poll_modes[1]}, {"yield", rw.poll_modes[2]}};
             roles[role_names[r]] = x;
         }
         j["wait_by_role"] = roles;

@@ -102,10 +102,19 @@ struct alignas(spill::cache_line) IdlePoll {  // one polling thread's: its own l
     }
 };
 
+static_assert(static_cast<int>(spill::PollMode::pause) == 0 && static_cast<int>(spill::PollMode::pause_then_yield) == 1 &&
+                  static_cast<int>(spill::PollMode::yield) == 2,
+              "RoleWait::poll_modes is indexed by PollMode");
+
 /// Wait counters of one role, summed over its threads.
 struct RoleWait {
     std::uint32_t threads = 0;
     spill::WaitStats w;
+    /// The role's pool threads by how their waits poll (spill::PollMode:
+    /// pause, pause_then_yield, yield), as their pool decided at its first
+    /// dispatch. Threads that are not a pool's (harness pollers) are not in it.
+    std::array<std::uint32_t, 3> poll_modes{};
+    void place(const spill::WaitPlacement& p) noexcept { ++poll_modes[static_cast<std::size_t>(p.poll)]; }
     void add(const spill::WaitStats& s, std::uint32_t n_threads = 1) noexcept {
         threads += n_threads;
         w.waits += s.waits;
@@ -157,7 +166,10 @@ struct HandoffRecord {
     /// Adds the waits of a pool's workers to `role` (0 producer, 1 merger, 2 consumer).
     template <class Pool>
     void add_worker_waits(const Pool& pool, std::size_t role) {
-        for (std::size_t w = 0; w < pool.workers(); ++w) wait[role].add(pool.stats(w).wait);
+        for (std::size_t w = 0; w < pool.workers(); ++w) {
+            wait[role].add(pool.stats(w).wait);
+            wait[role].place(pool.placement(w));
+        }
     }
 };
 

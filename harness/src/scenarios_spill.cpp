@@ -95,6 +95,7 @@ std::shared_ptr<HandoffRecord> handoff_of(const Pool& pool, const OccupancyProbe
     h->add_pool(pool);
     h->add_worker_waits(pool, 0);
     h->wait[2].add(pool.owner_wait());
+    h->wait[2].place(pool.owner_placement());
     h->occupancy = probe.points();
     h->wall_seconds = env.seconds();
     return h;
@@ -417,6 +418,7 @@ RepResult run_pipeline(RunEnv& env) {
     h->add_worker_waits(stage1, 0);
     h->add_worker_waits(stage2, 1);
     h->wait[2].add(stage1.owner_wait());
+    h->wait[2].place(stage1.owner_placement());  // once: the same thread owns stage 2
     h->wait[2].add(stage2.owner_wait(), 0);  // the same owner thread
     h->occupancy = probe.points();
     h->wall_seconds = env.seconds();
