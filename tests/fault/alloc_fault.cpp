@@ -1,11 +1,11 @@
 // Allocation faults for the fault_spouts test, through the test program's
-// operator new (malloc_new.cpp): inside an AllocFaults scope the plan's
+// operator new (tests/support/alloc_counter.cpp): inside an AllocFaults scope the plan's
 // failing call throws.
 #include "alloc_fault.hpp"
 
 #include <new>
 
-#include "malloc_new.hpp"
+#include "alloc_counter.hpp"
 
 namespace spill::fault {
 namespace {
@@ -19,7 +19,7 @@ void fail_as_planned(std::size_t) {
 }
 
 // Installed before main (this file is linked only into that test).
-const bool installed = (set_alloc_hook(&fail_as_planned), true);
+const bool installed = (spill::test::set_alloc_hook(&fail_as_planned), true);
 }  // namespace
 
 AllocFaults::AllocFaults(Plan* plan) noexcept : previous_(armed) { armed = plan; }

@@ -2,7 +2,7 @@
 // heap allocation that thread makes through operator new is a call of the
 // scope's plan, and the failing one throws std::bad_alloc (plans in mode
 // `throws`; the other modes do not apply to an allocation). Linked only into
-// the test that uses it, with malloc_new.cpp (the program's operator new).
+// the test that uses it, with the alloc_counter library (the program's operator new).
 #pragma once
 
 #include "fault_util.hpp"

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "fault_util.hpp"
-#include "malloc_new.hpp"
+#include "alloc_counter.hpp"
 #include "spill/framed.hpp"
 
 // ---- the largest allocation, watched -------------------------------------------------
@@ -30,7 +30,7 @@ void watch(std::size_t n) {
     while (n > seen && !largest_allocation.compare_exchange_weak(seen, n, std::memory_order_relaxed)) {
     }
 }
-const bool watching = (spill::fault::set_alloc_hook(&watch), true);  // before main
+const bool watching = (spill::test::set_alloc_hook(&watch), true);  // before main
 }  // namespace
 
 namespace {
