@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core_test_util.hpp"
+#include "cpus.hpp"
 #include "spill/spill.hpp"
 
 using spill::test::DeterministicTask;
@@ -443,15 +444,6 @@ spill::detail::CpuSet cpus_of(std::initializer_list<int> ids) {
     return c;
 }
 
-/// The CPUs this thread may use, in order.
-std::vector<int> my_cpus() {
-    const spill::detail::CpuSet c = spill::detail::CpuSet::of_this_thread();
-    std::vector<int> ids;
-    for (int i = 0; i < CPU_SETSIZE; ++i)
-        if (CPU_ISSET(i, &c.set)) ids.push_back(i);
-    return ids;
-}
-
 /// Pins the calling thread to `cpu`; false if that failed. No Catch2 macros:
 /// worker threads call it from their start hook (Catch2 assertions are for
 /// the test's own thread).
@@ -522,7 +514,7 @@ TEST_CASE("spin budget: pause-only, pause-then-yield and yield budgets poll with
 }
 
 TEST_CASE("worker_pool: threads pinned alone to their CPUs wait with a pause, never by yielding", "[pool][wait]") {
-    const std::vector<int> cpus = my_cpus();
+    const std::vector<int> cpus = spill::test::usable_cpus();
     INFO("this specification needs two usable CPUs; this process has " << cpus.size());
     REQUIRE(cpus.size() >= 2);
     KeepAffinity keep;
@@ -544,7 +536,7 @@ TEST_CASE("worker_pool: threads pinned alone to their CPUs wait with a pause, ne
 }
 
 TEST_CASE("worker_pool: threads pinned to one shared CPU wait by yielding it", "[pool][wait]") {
-    const std::vector<int> cpus = my_cpus();
+    const std::vector<int> cpus = spill::test::usable_cpus();
     KeepAffinity keep;
     REQUIRE(pin_this_thread(cpus[0]));
     std::atomic<int> pin_failures{0};

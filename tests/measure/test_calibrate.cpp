@@ -8,22 +8,12 @@
 #include <vector>
 
 #include "calibrate.hpp"
+#include "cpus.hpp"
 
 using namespace spill::measure;
+using spill::test::usable_cpus;
 
 namespace {
-
-std::vector<int> usable_cpus() {
-    std::vector<int> out;
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    if (sched_getaffinity(0, sizeof(set), &set) == 0) {
-        for (int c = 0; c < CPU_SETSIZE; ++c) {
-            if (CPU_ISSET(static_cast<std::size_t>(c), &set)) out.push_back(c);
-        }
-    }
-    return out;
-}
 
 CalibrationOptions quick() {
     CalibrationOptions o;
