@@ -425,7 +425,15 @@ TEST_CASE("worker_pool: await_ready waits for every start hook, and after it rou
     const long faults = minor_faults() - before;
     CHECK(sink.count() == 6 * 2 * N);
     // Without the first touch: 2 workers x 3 rings x 128 pages = 768 faults.
+#if defined(__SANITIZE_THREAD__)
+    // Not under ThreadSanitizer: it maps its shadow and metadata memory for
+    // every address the items are written to, on first write, several times
+    // the rings' size, so the count measures TSan (5638 faults here). The
+    // plain and ASan builds run this check.
+    (void)faults;
+#else
     CHECK(faults < 64);
+#endif
 }
 
 TEST_CASE("worker_pool: bad construction arguments are refused with a message", "[pool]") {

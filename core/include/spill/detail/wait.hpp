@@ -276,7 +276,11 @@ inline WaitCalibration measure_wait_calibration() {
     WaitWord pong;
     auto park_until = [](WaitWord& w, std::uint32_t want) {
         w.parked.fetch_add(1, std::memory_order_seq_cst);  // (W2)
-        while (w.value.load(std::memory_order_seq_cst) != want) futex_wait(w.value, w.value.load(std::memory_order_relaxed));  // (W3)
+        // (W3) Sleep on the value just seen to differ from `want`, never on a
+        // fresh read: a value that became `want` between the check and the
+        // call would make the kernel sleep on `want` itself, after the
+        // publisher's wake-up, and the partner waits for us: a deadlock.
+        for (std::uint32_t v; (v = w.value.load(std::memory_order_seq_cst)) != want;) futex_wait(w.value, v);
         w.parked.fetch_sub(1, std::memory_order_relaxed);  // a stale count only costs a spare wake-up
     };
     std::thread partner([&] {
