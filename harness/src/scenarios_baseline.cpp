@@ -50,18 +50,6 @@ bl::Config config_of(const Params& p) {
     return bl::Config{static_cast<std::size_t>(p.producers), static_cast<std::size_t>(p.ring_size), static_cast<std::size_t>(p.batch)};
 }
 
-/// Takes and counts the warm-up's items (run_queue).
-struct WarmSink {
-    std::uint64_t n = 0;
-    void send(Item&&) noexcept { ++n; }
-    void send(const Item&) noexcept { ++n; }
-    std::size_t send_all(std::span<Item> items) noexcept {
-        n += items.size();
-        return items.size();
-    }
-    void flush() noexcept {}
-};
-
 /// One repetition of the P-to-1 job through the queue Q.
 template <class Q>
 RepResult run_queue(RunEnv& env) {
@@ -93,20 +81,21 @@ RepResult run_queue(RunEnv& env) {
             RunEnv::ThreadScope s(env, "producer", w, w);
             auto& prod = handles[w];
             const auto producer = static_cast<std::uint32_t>(w);
+            // Enqueues items 0..count-1 of `round`; false if the queue shut
+            // down first (another thread failed).
+            auto send = [&prod, producer](std::uint32_t round, std::uint64_t count) {
+                for (std::uint64_t i = 0; i < count;) {
+                    auto gen = [producer, round, i](std::size_t k) noexcept { return Item{producer, round, i + k}; };
+                    const std::size_t n = prod.enqueue(static_cast<std::size_t>(count - i), gen);
+                    if (n == 0) return false;
+                    i += n;
+                }
+                return true;
+            };
             try {
-                for (std::uint64_t i = 0; i < warm;) {  // the warm-up (below), in round 0
-                    auto gen = [producer, i](std::size_t k) noexcept { return Item{producer, 0, i + k}; };
-                    const std::size_t n = prod.enqueue(static_cast<std::size_t>(warm - i), gen);
-                    if (n == 0) return;  // shut down: another thread failed
-                    i += n;
-                }
+                if (!send(0, warm)) return;  // the warm-up (below), in round 0
                 while (!go.load(std::memory_order_acquire)) std::this_thread::yield();  // (B)
-                for (std::uint64_t i = 0; i < per;) {
-                    auto gen = [producer, i](std::size_t k) noexcept { return Item{producer, 1, i + k}; };
-                    const std::size_t n = prod.enqueue(static_cast<std::size_t>(per - i), gen);
-                    if (n == 0) return;  // shut down: another producer failed
-                    i += n;
-                }
+                (void)send(1, per);
             } catch (const std::exception& e) {
                 failed[w] = "producer " + std::to_string(w) + " failed: " + e.what();
                 q.shutdown();
@@ -116,6 +105,16 @@ RepResult run_queue(RunEnv& env) {
             }
         });
     }
+    // Delivers `count` items into `out`, calling `after` after each run;
+    // stops early if the queue shut down (a producer failed).
+    auto drain = [&consumer](std::uint64_t count, auto& out, auto after) {
+        for (std::uint64_t got = 0; got < count;) {
+            const std::size_t n = consumer.deliver(static_cast<std::size_t>(count - got), out);
+            if (n == 0) return;
+            got += n;
+            after();
+        }
+    };
     std::string consumer_failure;
     try {
         // Warm-up, before the clock starts: each producer sends one queue's
@@ -124,12 +123,8 @@ RepResult run_queue(RunEnv& env) {
         // pool's workers start and touch their rings before a spill point's
         // clock starts (WorkerPool::await_ready). Exactly P x warm items, so
         // none is left behind for the verifier.
-        WarmSink sink;
-        for (std::uint64_t got = 0; got < P * warm;) {
-            const std::size_t n = consumer.deliver(static_cast<std::size_t>(P * warm - got), sink);
-            if (n == 0) break;  // shut down: a producer failed
-            got += n;
-        }
+        spill::CountingSpout<> sink;
+        drain(P * warm, sink, [] {});
     } catch (const std::exception& e) {
         consumer_failure = std::string("consumer failed in the warm-up: ") + e.what();
         q.shutdown();
@@ -137,12 +132,7 @@ RepResult run_queue(RunEnv& env) {
     env.begin(P + 1);
     go.store(true, std::memory_order_release);  // (A)
     try {
-        for (std::uint64_t got = 0; got < total && consumer_failure.empty();) {
-            const std::size_t n = consumer.deliver(static_cast<std::size_t>(total - got), v);
-            if (n == 0) break;  // shut down: a producer failed
-            got += n;
-            v.end_batch();
-        }
+        if (consumer_failure.empty()) drain(total, v, [&v] { v.end_batch(); });
     } catch (const std::exception& e) {
         consumer_failure = std::string("consumer failed: ") + e.what();
         q.shutdown();
