@@ -127,8 +127,10 @@ void BM_ref_sink(State& state, std::size_t n) {
 // and publishes it with one release store; the benchmark thread checks it in
 // place and hands it back with another. Only the keys and two flags cross
 // cores, with no bookkeeping at all: what a round costs beyond the keys
-// themselves. (It does not bound the pool from above: the pool's own
-// producer can run two rounds ahead, this one only one.) Better: higher items/s.
+// themselves: the pool's default pacing (rounds_ahead 1: the producer fills
+// round r while round r - 1 is checked) without the pool's bookkeeping. A
+// pool built with rounds_ahead(2) may run one round further ahead, so this
+// does not bound it from above. Better: higher items/s.
 void BM_ref_round_handoff(State& state, std::size_t n) {
     std::array<std::unique_ptr<std::uint64_t[]>, 3> buffers;
     for (auto& b : buffers) b = std::make_unique<std::uint64_t[]>(n);

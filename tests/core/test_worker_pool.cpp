@@ -268,7 +268,7 @@ TEST_CASE("worker_pool: several failing workers are all reported", "[pool][failu
     CHECK_THROWS_WITH(odd.run(0), Catch::Contains("non-standard exception"));
 }
 
-TEST_CASE("worker_pool: dispatch runs at most two rounds ahead, each worker's rounds in order, and loses no failure",
+TEST_CASE("worker_pool: with rounds_ahead(2) dispatch runs at most two rounds ahead, each worker's rounds in order, and loses no failure",
           "[pool][failure][streaming]") {
     constexpr std::size_t W = 3;
     std::atomic<int> started[5] = {};   // started[r]: workers that began round r (seq_cst counters)
@@ -278,15 +278,23 @@ TEST_CASE("worker_pool: dispatch runs at most two rounds ahead, each worker's ro
     std::mutex mu;
     std::vector<std::pair<std::size_t, int>> seen_args;  // (worker, args seen)
     std::atomic<int> last_done[W] = {};
-    auto pool = spill::pool<int, 16>(W).spawn<int>([&](auto& ring, std::size_t w, const int& round) {
+    std::atomic<int> ran_ahead{0};  // a round started while the round before it was still running
+    auto pool = spill::pool<int, 16>(W).rounds_ahead(2).spawn<int>([&](auto& ring, std::size_t w, const int& round) {
         {
             std::lock_guard lock(mu);
             seen_args.emplace_back(w, round);
         }
+        if (round > 1 && finished[round - 1].load() != static_cast<int>(W)) ran_ahead.fetch_add(1);
         started[round].fetch_add(1);
         if (round > 2 && finished[round - 2].load() != static_cast<int>(W)) too_far.fetch_add(1);
         if (last_done[w].load() != round - 1) unordered.fetch_add(1);
-        if (round == 1 && w == 0) std::this_thread::sleep_for(30ms);  // the slow worker of round 1
+        if (round == 1 && w == 0) {
+            // The slow worker of round 1: it finishes only once the others
+            // have begun round 2 (or after 5 s, when the pool does not run ahead).
+            const auto give_up = std::chrono::steady_clock::now() + 5s;
+            while (started[2].load() < static_cast<int>(W) - 1 && std::chrono::steady_clock::now() < give_up)
+                std::this_thread::sleep_for(1ms);
+        }
         ring.push(round);
         finished[round].fetch_add(1);
         last_done[w].store(round);
@@ -307,6 +315,7 @@ TEST_CASE("worker_pool: dispatch runs at most two rounds ahead, each worker's ro
     }
     CHECK(too_far.load() == 0);
     CHECK(unordered.load() == 0);
+    CHECK(ran_ahead.load() > 0);  // workers 1 and 2 began round 2 while worker 0 slept in round 1
     for (int r = 1; r <= 4; ++r) CHECK(finished[r].load() == static_cast<int>(W));
     // Every worker saw the arguments of its own round, in order.
     for (std::size_t w = 0; w < W; ++w) {
@@ -320,8 +329,39 @@ TEST_CASE("worker_pool: dispatch runs at most two rounds ahead, each worker's ro
     CHECK_NOTHROW(pool.join());  // reported once
 }
 
+TEST_CASE("worker_pool: with rounds_ahead(1) dispatch waits for the previous round, so no worker runs two rounds ahead of the owner",
+          "[pool][streaming]") {
+    constexpr std::size_t W = 2;
+    std::atomic<int> finished[4] = {};
+    std::atomic<int> ran_ahead{0};  // a round started before every worker finished the round before it
+    auto pool = spill::pool<int, 16>(W).rounds_ahead(1).spawn<int>([&](auto& ring, std::size_t w, const int& round) {
+        if (round > 1 && finished[round - 1].load() != static_cast<int>(W)) ran_ahead.fetch_add(1);
+        if (round == 1 && w == 0) std::this_thread::sleep_for(30ms);  // worker 1 would start round 2 meanwhile if it could
+        ring.push(round);
+        finished[round].fetch_add(1);
+    });
+    CHECK(pool.rounds_ahead() == 1);
+    pool.dispatch(1);
+    pool.dispatch(2);  // waits for round 1: the slow worker 0 holds worker 1 back
+    CHECK(finished[1].load() == static_cast<int>(W));
+    pool.dispatch(3);
+    pool.join();
+    CHECK(ran_ahead.load() == 0);
+    spill::CollectSpout<int> out;
+    CHECK(pool.collect(out) == 6);
+}
+
+TEST_CASE("worker_pool: rounds_ahead outside 1..2 is refused, naming the value", "[pool][errors]") {
+    auto task = [](auto& ring, std::size_t, const int& n) { ring.push(n); };
+    auto build = [&](std::size_t ahead) { return spill::pool<int, 16>(1).rounds_ahead(ahead).spawn<int>(task); };
+    CHECK_THROWS_AS(build(0), std::invalid_argument);
+    CHECK_THROWS_WITH(build(0), Catch::Contains("rounds_ahead") && Catch::Contains("got 0"));
+    CHECK_THROWS_WITH(build(3), Catch::Contains("got 3"));
+    CHECK(build(2).rounds_ahead() == 2);
+}
+
 TEST_CASE("worker_pool: a failure in each of two rounds in flight is reported with its own round", "[pool][failure][streaming]") {
-    auto pool = spill::pool<int, 16>(2).spawn<int>([](auto& ring, std::size_t w, const int& round) {
+    auto pool = spill::pool<int, 16>(2).rounds_ahead(2).spawn<int>([](auto& ring, std::size_t w, const int& round) {
         ring.push(round);
         if (static_cast<int>(w) == round % 2) throw std::runtime_error("round " + std::to_string(round));
     });
@@ -521,7 +561,7 @@ TEST_CASE("spin budget: pause-only, pause-then-yield and yield budgets poll with
     CHECK(b.pause_ns() == 0);
 }
 
-TEST_CASE("worker_pool: threads pinned alone to their CPUs wait with a pause, never by yielding", "[pool][wait]") {
+TEST_CASE("worker_pool: threads pinned alone to their CPUs wait with a pause, never by yielding, and run two rounds ahead", "[pool][wait]") {
     const std::vector<int> cpus = spill::test::usable_cpus();
     INFO("this specification needs two usable CPUs; this process has " << cpus.size());
     REQUIRE(cpus.size() >= 2);
@@ -534,6 +574,7 @@ TEST_CASE("worker_pool: threads pinned alone to their CPUs wait with a pause, ne
                     })
                     .spawn<std::uint32_t>([](auto& ring, std::size_t w, const std::uint32_t& round) { ring.push(make_item(round, w, 0)); });
     CHECK(pool.placement(0).cpus == 0);  // not decided before the first dispatch
+    CHECK(pool.rounds_ahead() == 0);
     pool.run(1);
     REQUIRE(pin_failures.load() == 0);
     CHECK(pool.owner_placement().cpus == 1);
@@ -541,9 +582,10 @@ TEST_CASE("worker_pool: threads pinned alone to their CPUs wait with a pause, ne
     CHECK(pool.owner_placement().poll == spill::PollMode::pause);
     CHECK(pool.placement(0).cpus == 1);
     CHECK(pool.placement(0).poll == spill::PollMode::pause);
+    CHECK(pool.rounds_ahead() == 2);  // every thread has a CPU: a worker never waits a round trip between rounds
 }
 
-TEST_CASE("worker_pool: threads pinned to one shared CPU wait by yielding it", "[pool][wait]") {
+TEST_CASE("worker_pool: threads pinned to one shared CPU wait by yielding it, and run one round ahead", "[pool][wait]") {
     const std::vector<int> cpus = spill::test::usable_cpus();
     KeepAffinity keep;
     REQUIRE(pin_this_thread(cpus[0]));
@@ -563,5 +605,6 @@ TEST_CASE("worker_pool: threads pinned to one shared CPU wait by yielding it", "
         CHECK(pool.placement(w).sharers == 3);
         CHECK(pool.placement(w).poll == spill::PollMode::yield);
     }
+    CHECK(pool.rounds_ahead() == 1);  // a worker running ahead would take the CPU the collector needs
 }
 #endif

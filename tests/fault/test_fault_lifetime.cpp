@@ -74,8 +74,9 @@ struct TakeAtMost {
 };
 
 /// What each worker's items do, step by step, by the rules in
-/// worker_pool.hpp (merge back, first-eviction spill, eviction, collect
-/// worker by worker stopping at a front left non-empty).
+/// worker_pool.hpp (merge back, first-eviction spill, eviction; a collect
+/// first takes the published batch of every worker whose front is empty,
+/// then delivers worker by worker, stopping at a front left non-empty).
 struct Model {
     struct Worker {
         std::vector<std::int64_t> front, published, overflow;
@@ -127,6 +128,11 @@ struct Model {
             budget -= n;
             return front.empty();
         };
+        for (Worker& m : w) {
+            if (!m.front.empty() || !m.has_published) continue;
+            m.front = std::exchange(m.published, {});
+            m.has_published = false;
+        }
         for (Worker& m : w) {
             if (!m.front.empty() && !take(m.front)) return;
             if (!m.has_published) continue;
@@ -240,7 +246,7 @@ TEST_CASE("fault: pool destruction flushes a merged-back batch and what a first-
             play(1, {run1(1, 2), Step{Step::collect, {}, 1}, run1(2, 3), run1(3, big)});
         }
     }
-    SECTION("two workers: one holds a front, the other an untouched merged batch") {
+    SECTION("two workers: both first batches taken, one partly delivered; the next rounds merge behind uncollected ones") {
         play(2, {Step{Step::run, Counts{1, {5, 4}}, 0}, Step{Step::collect, {}, 2}, Step{Step::run, Counts{2, {1, N}}, 0},
                  Step{Step::run, Counts{3, {2, 2}}, 0}});
     }

@@ -209,10 +209,11 @@ struct alignas(cache_line) HandoffSlot {
     std::atomic<std::uint64_t> batch_seq{0};
 };
 
-/// Rounds a pool runs ahead: the owner may dispatch round r + 1 while a
-/// worker still runs round r, so a worker that finishes a round starts the
-/// next one at once instead of waiting a round trip for it. A dispatch while
-/// this many rounds are in flight first waits for the oldest.
+/// The most rounds a pool can have in flight: the owner may dispatch round
+/// r + 1 while a worker still runs round r, so a worker that finishes a
+/// round starts the next one at once instead of waiting a round trip for
+/// it. How many a pool actually lets run is its choice, 1 or this
+/// (PoolBuilder::rounds_ahead); the signal below has room for this many.
 inline constexpr std::size_t rounds_in_flight = 2;
 
 /// Start/finish signalling between the pool's owner and worker w. `go`

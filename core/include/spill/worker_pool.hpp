@@ -207,10 +207,15 @@ public:
         std::function<void(std::size_t)> on_worker_start;
         std::uint64_t spin_limit_ns = detail::SpinBudget::adaptive;
         bool time_waits = false;
+        std::size_t rounds_ahead = 0;  ///< 1 or 2; 0: decided at the first dispatch (PoolBuilder::rounds_ahead)
     };
 
     WorkerPool(Config cfg, F task) : task_(std::move(task)), spin_limit_ns_(cfg.spin_limit_ns), time_waits_(cfg.time_waits) {
         if (cfg.workers == 0) throw std::invalid_argument("spill::WorkerPool: workers must be at least 1, got 0");
+        if (cfg.rounds_ahead > rounds_in_flight)
+            throw std::invalid_argument("spill::WorkerPool: rounds_ahead must be 1.." + std::to_string(rounds_in_flight) +
+                                        " (or 0: decided at the first dispatch), got " + std::to_string(cfg.rounds_ahead));
+        owner_.ahead = cfg.rounds_ahead;
         owner_.budget = detail::make_spin_budget(spin_limit_ns_);
         cpus_.resize(cfg.workers + 1);  // [0] the owner's, [1 + w] worker w's: written once, at start
         static_cast<void>(sde::register_events());  // once per process (detail/sde.hpp; nothing when off)
@@ -262,6 +267,10 @@ public:
     [[nodiscard]] std::uint64_t rounds() const noexcept { return owner_.round; }
     /// Whether a dispatched round has not been joined yet.
     [[nodiscard]] bool in_flight() const noexcept { return owner_.round != owner_.joined; }
+    /// How many rounds dispatch() lets run before it waits
+    /// (PoolBuilder::rounds_ahead); 0 until the first dispatch decides it,
+    /// when the builder did not.
+    [[nodiscard]] std::size_t rounds_ahead() const noexcept { return owner_.ahead; }
     /// Who collects from the slots now (none, the owner, a fan-in, mergers).
     [[nodiscard]] Collector collector() const noexcept { return static_cast<Collector>(collector_.load(std::memory_order_acquire)); }
 
@@ -273,14 +282,16 @@ public:
         while (started_.load(std::memory_order_acquire) != workers_.size()) std::this_thread::yield();  // (S2) sees every (S1)
     }
 
-    /// Starts a round and returns at once. Up to `rounds_in_flight` rounds
-    /// run ahead of the owner: while that many are in flight, dispatch first
-    /// waits for the oldest (its failures are kept and reported by the next
-    /// join()). Each worker runs its rounds one after another, in order. The
-    /// pool keeps `args` until its round is joined, so the workers never read
-    /// an object the caller may destroy.
+    /// Starts a round and returns at once. Up to rounds_ahead() rounds
+    /// (PoolBuilder::rounds_ahead) run ahead of the owner:
+    /// while that many are in flight, dispatch first waits for the oldest
+    /// (its failures are kept and reported by the next join()). Each worker
+    /// runs its rounds one after another, in order. The pool keeps `args`
+    /// until its round is joined, so the workers never read an object the
+    /// caller may destroy.
     void dispatch(A args) {
-        if (owner_.round - owner_.joined == rounds_in_flight) wait_for(owner_.joined + 1);
+        // (ahead is 0 only before the first dispatch, with nothing in flight.)
+        if (in_flight() && owner_.round - owner_.joined >= owner_.ahead) wait_for(owner_.joined + 1);
         std::optional<A>& slot = owned_args_[(owner_.round + 1) % rounds_in_flight];  // its last round is joined
         if constexpr (std::is_move_assignable_v<A>) {
             if (slot) {
@@ -395,27 +406,23 @@ private:
 
     template <class Out>
     std::size_t collect_slots(std::size_t first, std::size_t stride, Out& out) {
+        // Two passes: first take every published ring whose collector front
+        // is empty, then drain the fronts. Taking them all before draining
+        // any frees every slot at once, so a worker that finishes its next
+        // round while the collector still drains another worker's batch
+        // publishes into an empty slot instead of merging back behind its
+        // own uncollected batch (and, with rounds near the ring's size,
+        // overflowing).
+        for (std::size_t w = first; w < workers_.size(); w += stride) take_fresh(*workers_[w]);
         std::size_t moved = 0;
         for (std::size_t w = first; w < workers_.size(); w += stride) {
             Worker& k = *workers_[w];
-            batch_type* f = k.front;
-            if (!f->ring.empty()) {
-                // Older items first; a spout that did not take them all (F2)
-                // stops the collection here, so the order is kept.
-                if (!drain_front(*f, out, moved)) return moved;
-            }
-            std::uintptr_t cur = k.slot.word.load(std::memory_order_acquire);  // (C2)
-            if (!slot_type::is_fresh(cur)) continue;  // nothing published, or the worker is merging
-            // (C3) acq_rel: acquire takes the worker's writes into the fresh
-            // ring (paired with P3's release); release hands over our drained
-            // front, which the worker will fill next (paired with P1/P2's acquire).
-            f->reset();  // empty: hand it back ready to fill from its start
-            if (!k.slot.word.compare_exchange_strong(cur, slot_type::recycled(f), std::memory_order_acq_rel,
-                                                     std::memory_order_relaxed))  // lost to a merge back: retry next collect
-                continue;
-            k.front = f = slot_type::ring_of(cur);
-            k.taken.record(f->ring.size());
-            if (!drain_front(*f, out, moved)) return moved;
+            // Older items first; a spout that did not take them all (F2)
+            // stops the collection here, so the order is kept.
+            if (!k.front->ring.empty() && !drain_front(*k.front, out, moved)) return moved;
+            // Then a batch published behind that front, or while we drained
+            // the others.
+            if (take_fresh(k) && !drain_front(*k.front, out, moved)) return moved;
         }
         return moved;
     }
@@ -513,6 +520,7 @@ private:
     struct alignas(cache_line) OwnerState {
         std::uint64_t round = 0;   // rounds dispatched
         std::uint64_t joined = 0;  // rounds every worker has finished (and whose failures were taken)
+        std::size_t ahead = 0;     // rounds dispatch lets run before it waits: set once (construction or place_threads)
         detail::SpinBudget budget;  // the owner's waits for `done`
         WaitStats wait;
     };
@@ -608,7 +616,14 @@ private:
         cpus_[0] = detail::CpuSet::of_this_thread();
         owner_placement_ = detail::wait_placement(cpus_, 0);
         owner_.budget.poll = owner_placement_.poll;
-        for (std::size_t w = 0; w < workers_.size(); ++w) workers_[w]->placement = detail::wait_placement(cpus_, 1 + w);  // published by (A)
+        bool crowded = owner_placement_.poll == PollMode::yield;
+        for (std::size_t w = 0; w < workers_.size(); ++w) {
+            workers_[w]->placement = detail::wait_placement(cpus_, 1 + w);  // published by (A)
+            crowded = crowded || workers_[w]->placement.poll == PollMode::yield;
+        }
+        // PoolBuilder::rounds_ahead: with more pool threads than CPUs to run
+        // them, a worker that runs ahead takes the CPU its collector needs.
+        if (owner_.ahead == 0) owner_.ahead = crowded ? 1 : rounds_in_flight;
     }
 
     // Waits until every worker finished round `r` (and so every round before
@@ -783,6 +798,27 @@ private:
         w.stats.merged_items += n;
     }
 
+    // Takes worker k's published ring into its collector front when that
+    // front is empty, handing the empty front back in the same step. False
+    // when nothing was taken (a non-empty front, nothing published, or the
+    // worker is merging back).
+    bool take_fresh(Worker& k) {
+        batch_type* f = k.front;
+        if (!f->ring.empty()) return false;
+        std::uintptr_t cur = k.slot.word.load(std::memory_order_acquire);  // (C2)
+        if (!slot_type::is_fresh(cur)) return false;  // nothing published, or the worker is merging
+        // (C3) acq_rel: acquire takes the worker's writes into the fresh
+        // ring (paired with P3's release); release hands over our drained
+        // front, which the worker will fill next (paired with P1/P2's acquire).
+        f->reset();  // empty: hand it back ready to fill from its start
+        if (!k.slot.word.compare_exchange_strong(cur, slot_type::recycled(f), std::memory_order_acq_rel,
+                                                 std::memory_order_relaxed))  // lost to a merge back: retry next collect
+            return false;
+        k.front = slot_type::ring_of(cur);
+        k.taken.record(k.front->ring.size());
+        return true;
+    }
+
     // Drains the collector's front into `out`; false when `out` took only a
     // prefix (F2), so the caller stops and keeps the order.
     // An emptied front keeps stale segments until reset() (they all end at
@@ -898,6 +934,7 @@ public:
         b.cfg_.on_worker_start = cfg_.on_worker_start;
         b.cfg_.spin_limit_ns = cfg_.spin_limit_ns;
         b.cfg_.time_waits = cfg_.time_waits;
+        b.cfg_.rounds_ahead = cfg_.rounds_ahead;
         b.cfg_.make_overflow = std::move(factory);
         return b;
     }
@@ -927,6 +964,27 @@ public:
         cfg_.time_waits = on;
         return *this;
     }
+    /// How many rounds dispatch() lets run before it waits for the oldest,
+    /// 1 or 2 (rounds_in_flight). Without it the pool decides at its first
+    /// dispatch, from where its threads may run (placement()): 1 when more
+    /// pool threads than CPUs may share a CPU (some thread polls with
+    /// PollMode::yield), 2 otherwise.
+    ///  - 2: a worker that finishes round r and finds round r + 1
+    ///    dispatched starts it at once, without waiting a round trip for
+    ///    it. A collector that falls two rounds behind makes the workers
+    ///    merge back (and spill, with rounds near the ring's size).
+    ///  - 1: dispatch(r) waits for round r - 1, so an owner that collects
+    ///    after each dispatch drains round r - 1 while the workers run round
+    ///    r, and a worker that finishes round r finds its slot empty: a
+    ///    collector slower than the workers holds them back instead of
+    ///    letting them spill. Where pool threads share CPUs, a worker running
+    ///    ahead takes the CPU its collector needs, and this is the default.
+    PoolBuilder& rounds_ahead(std::size_t n) {
+        if (n == 0 || n > rounds_in_flight)
+            throw std::invalid_argument("spill::PoolBuilder::rounds_ahead: must be 1.." + std::to_string(rounds_in_flight) + ", got " + std::to_string(n));
+        cfg_.rounds_ahead = n;
+        return *this;
+    }
     /// Starts the threads. The task is called as `f(ring, worker, const A&)`.
     template <class A, class F>
     WorkerPool<T, N, S, std::decay_t<F>, A> spawn(F&& task) const {
@@ -936,6 +994,7 @@ public:
         cfg.on_worker_start = cfg_.on_worker_start;
         cfg.spin_limit_ns = cfg_.spin_limit_ns;
         cfg.time_waits = cfg_.time_waits;
+        cfg.rounds_ahead = cfg_.rounds_ahead;
         return WorkerPool<T, N, S, std::decay_t<F>, A>(std::move(cfg), std::forward<F>(task));
     }
 
@@ -948,6 +1007,7 @@ private:
         std::function<void(std::size_t)> on_worker_start;
         std::uint64_t spin_limit_ns = detail::SpinBudget::adaptive;
         bool time_waits = false;
+        std::size_t rounds_ahead = 0;
     } cfg_;
 };
 
