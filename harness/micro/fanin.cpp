@@ -58,7 +58,7 @@ void check_fanin(State& state, Pool& pool, const CheckSink& sink, std::uint64_t 
 }
 
 // P producers -> 1 consumer through the pool: each iteration dispatches a
-// round of `batch` keys per producer (which first joins the round before) and
+// round of `batch` keys per producer (the pool paces it: rounds_ahead()) and
 // collects while the workers produce; the consumer reads the rings in place.
 // P producers, rounds of R <= N keys per producer, `nb` busy neighbours.
 // Better: higher items/s.
@@ -81,7 +81,7 @@ void BM_fanin_spill(State& state, std::size_t P, std::uint64_t R, int nb) {
         const std::uint64_t a0 = allocations();
         const std::uint64_t d0 = sink.count();
         for (auto _ : state) {
-            pool.dispatch(r++);   // joins the previous round, starts this one
+            pool.dispatch(r++);   // waits for the oldest round if rounds_ahead() are in flight, starts this one
             (void)fan.collect();  // drains the previous round while the workers produce
         }
         // Items delivered in the timed loop (the round still in flight is
@@ -127,10 +127,11 @@ void BM_ref_sink(State& state, std::size_t n) {
 // and publishes it with one release store; the benchmark thread checks it in
 // place and hands it back with another. Only the keys and two flags cross
 // cores, with no bookkeeping at all: what a round costs beyond the keys
-// themselves: the pool's default pacing (rounds_ahead 1: the producer fills
-// round r while round r - 1 is checked) without the pool's bookkeeping. A
-// pool built with rounds_ahead(2) may run one round further ahead, so this
-// does not bound it from above. Better: higher items/s.
+// themselves: a pool's pacing one round ahead (the producer fills round r
+// while round r - 1 is checked) without the pool's bookkeeping. A pool that
+// runs two rounds ahead (its choice when each of its threads has a CPU) may
+// run one round further, so this does not bound it from above. Better:
+// higher items/s.
 void BM_ref_round_handoff(State& state, std::size_t n) {
     std::array<std::unique_ptr<std::uint64_t[]>, 3> buffers;
     for (auto& b : buffers) b = std::make_unique<std::uint64_t[]>(n);

@@ -82,6 +82,7 @@ json handoff_json(const HandoffRecord& h) {
     j["publishes"] = h.publishes;
     j["recycle_hits"] = h.recycle_hits;
     j["merge_backs"] = h.merge_backs;
+    if (h.rounds_ahead != 0) j["rounds_ahead"] = h.rounds_ahead;
     put(j, "recycle_hit_rate", Figure::ratio(static_cast<double>(h.recycle_hits), static_cast<double>(h.publishes), no_publishes));
     {
         json o;

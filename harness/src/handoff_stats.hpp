@@ -128,6 +128,9 @@ struct RoleWait {
 /// What one repetition of a ring-handing scenario measured.
 struct HandoffRecord {
     std::uint64_t ring_capacity = 0;
+    /// How many rounds the pool's dispatch let run ahead (WorkerPool::rounds_ahead();
+    /// the last pool added: a pipeline's stage 2, which the same owner paces alike).
+    std::uint64_t rounds_ahead = 0;
     // Collector side (spill::HandoffStats summed over the slots).
     std::uint64_t takes = 0;
     std::uint64_t taken_items = 0;
@@ -149,6 +152,7 @@ struct HandoffRecord {
     template <class Pool>
     void add_pool(const Pool& pool) {
         ring_capacity = Pool::ring_capacity();
+        rounds_ahead = pool.rounds_ahead();
         for (std::size_t w = 0; w < pool.workers(); ++w) {
             const spill::WorkerStats& s = pool.stats(w);
             publishes += s.publishes;

@@ -112,7 +112,7 @@ RepResult run_latency(RunEnv& env) {
     // (waking P threads) is not charged to it.
     if constexpr (Open) pacer = spill::measure::OpenLoopPacer(latency_clock_ns() + 200000, static_cast<double>(p.rate_items_per_s));
     for (std::uint64_t r = 1; r <= p.rounds; ++r) {
-        pool.dispatch(LatencyArgs{r, per});     // joins round r-1's workers, starts round r
+        pool.dispatch(LatencyArgs{r, per});     // waits for the oldest round if rounds_ahead() are in flight, starts round r
         if (fan.collect() != 0) v.end_batch();  // round r-1, while round r runs
     }
     pool.join();

@@ -224,7 +224,7 @@ RepResult run_fan_in(RunEnv& env) {
     env.begin(P + 1);
     attach_probe(probe, pool, env);
     for (std::uint64_t r = 1; r <= p.rounds; ++r) {
-        pool.dispatch(RoundArgs{r, per});  // joins round r-1's workers, starts round r
+        pool.dispatch(RoundArgs{r, per});  // waits for the oldest round if rounds_ahead() are in flight, starts round r
         if (fan.collect() != 0) v.end_batch();  // overlaps with round r
     }
     pool.join();
