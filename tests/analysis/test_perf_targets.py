@@ -197,6 +197,15 @@ def test_a_missed_oversubscribed_round_trip_says_what_a_thread_switch_costs():
     assert not r.passed and "ref_switch_pingpong" in r.note
 
 
+def test_a_missed_push_says_what_the_same_job_written_by_hand_reaches():
+    doc = good_run()
+    add(doc, "ref_evict_count/N=1024/B=8", [1.6e9] * REPS)
+    doc = set_values(doc, "push_count/N=1024/B=8", "items_per_second", [1.5e9] * REPS)
+    r = results(doc)["T1"]
+    assert not r.passed and "ref_evict_count" in r.note and "0.80 of the masked store" in r.note
+    assert "ref_evict_count" not in results(doc)["T1b"].note  # passed: no reason given, and none measured at 65536
+
+
 def test_the_headline_needs_spill_first_at_every_producer_count():
     sweep = good_sweep()
     for p in sweep["points"]:
