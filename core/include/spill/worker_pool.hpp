@@ -268,8 +268,8 @@ public:
     /// Whether a dispatched round has not been joined yet.
     [[nodiscard]] bool in_flight() const noexcept { return owner_.round != owner_.joined; }
     /// How many rounds dispatch() lets run before it waits
-    /// (PoolBuilder::rounds_ahead); 0 until the first dispatch decides it,
-    /// when the builder did not.
+    /// (PoolBuilder::rounds_ahead); 0 until the first round (dispatch() or
+    /// run()) decides it, when the builder did not.
     [[nodiscard]] std::size_t rounds_ahead() const noexcept { return owner_.ahead; }
     /// Who collects from the slots now (none, the owner, a fan-in, mergers).
     [[nodiscard]] Collector collector() const noexcept { return static_cast<Collector>(collector_.load(std::memory_order_acquire)); }
