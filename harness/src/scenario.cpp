@@ -11,16 +11,6 @@
 
 namespace spill::bench {
 
-std::size_t Verifier::send_all(std::span<Item> items) {
-    if (cfg_.delay_ns != 0 || cfg_.slowdown_ns_per_64 != 0 || cfg_.fault != Fault::none) [[unlikely]] {
-        for (const Item& item : items) deliver(item);
-    } else {
-        received_ += items.size();
-        for (const Item& item : items) check(item);
-    }
-    return items.size();
-}
-
 RunEnv::ThreadScope::ThreadScope(RunEnv& env, const std::string& role, std::uint64_t index, std::size_t slot, bool count_events) : env_(&env) {
     cpu_set_t old;
     CPU_ZERO(&old);

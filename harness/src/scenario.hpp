@@ -63,7 +63,7 @@ public:
     /// or an injected fault every item goes through send()'s path; without
     /// them the run is checked in one loop.
     ///
-    /// Defined once, in scenario.cpp, and never inlined: every contender
+    /// Defined once, in verifier.cpp, and never inlined: every contender
     /// (the pool's collectors, every baseline adapter) calls the same machine
     /// code per run. Left to the inliner, each translation unit made its own
     /// choice: the baselines' copy had the checks inlined into their drain
@@ -122,6 +122,8 @@ private:
         check(item);
     }
 
+    // check() over a span, one producer's run at a time (verifier.cpp).
+    void check_runs(std::span<const Item> items);
     // The checks of one delivered item; the failures (cold) are out of line,
     // so a run's loop holds only the comparisons (inlined into it, always).
     [[gnu::always_inline]] void check(const Item& item) {
