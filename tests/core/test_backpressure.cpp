@@ -193,3 +193,56 @@ TEST_CASE("backpressure: an uncollected batch is spilled before a newer round's 
         CHECK(pool.stats(0).merged_items == 2);
     }
 }
+
+namespace {
+
+/// An overflow spout that holds the worker inside its merge back: its first
+/// item waits until the test says a collect has begun, then sleeps `hold` so
+/// that the collect reads the slot while the worker still merges.
+struct MergeHold {
+    std::atomic<bool>* merging;          // (A) release store: the worker is inside the merge
+    std::atomic<bool>* collect_started;  // (C) acquire load of the test's (B)
+    std::chrono::milliseconds hold;
+    std::vector<int>* items;
+    void send(int&& x) {
+        if (items->empty()) {
+            merging->store(true, std::memory_order_release);  // (A)
+            while (!collect_started->load(std::memory_order_acquire)) std::this_thread::yield();  // (C)
+            std::this_thread::sleep_for(hold);
+        }
+        items->push_back(x);
+    }
+    void flush() noexcept {}
+};
+
+}  // namespace
+
+TEST_CASE("backpressure: a collect that arrives while its worker merges back waits for the merge and takes the batch",
+          "[backpressure]") {
+    // Ring of 8, one worker. Round 1 publishes 0..5 and nobody collects; round
+    // 2 pushes 6..11 and merges them behind it at publish, evicting 0..3. The
+    // collect below starts while that merge is held inside the overflow spout:
+    // the slot's word is 0 (the worker took its batch back) until the merge
+    // ends. The collect waits for it (the pool's spin limit bounds the wait:
+    // a second here, far past the hold) instead of finding nothing.
+    std::atomic<bool> merging{false};
+    std::atomic<bool> collect_started{false};
+    std::vector<int> overflowed;
+    auto pool = spill::pool<int, 8>(1)
+                    .spin_limit(std::chrono::seconds(1))
+                    .overflow([&](std::size_t) { return MergeHold{&merging, &collect_started, std::chrono::milliseconds(50), &overflowed}; })
+                    .spawn<int>([](auto& ring, std::size_t, const int& first) {
+                        for (int x = first; x < first + 6; ++x) ring.push(x);
+                    });
+    pool.run(0);
+    pool.dispatch(6);
+    while (!merging.load(std::memory_order_acquire)) std::this_thread::yield();  // pairs with (A)
+    collect_started.store(true, std::memory_order_release);                       // (B)
+    spill::CollectSpout<int> delivered;
+    const std::size_t took = pool.collect(delivered);
+    pool.join();
+    CHECK(took == 8);
+    CHECK(delivered.items() == std::vector<int>{4, 5, 6, 7, 8, 9, 10, 11});
+    CHECK(overflowed == std::vector<int>{0, 1, 2, 3});
+    CHECK(pool.stats(0).merge_backs == 1);
+}

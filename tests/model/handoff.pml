@@ -412,7 +412,9 @@ col_take: atomic {                                  /* (C3) CAS FRESH -> front, 
                 front[w] = RING(cur);
                 check_ownership(w);
                 drain_front(w, front[w])
-            :: else                                 /* nothing published, or lost to a merge back */
+            :: else                                 /* nothing published, or lost to a merge back (the code
+                                                       waits for that merge and tries once more: the same
+                                                       steps as the next take here) */
             fi;
             cur = 0; w = w + M
         }

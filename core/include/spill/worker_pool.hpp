@@ -800,23 +800,52 @@ private:
 
     // Takes worker k's published ring into its collector front when that
     // front is empty, handing the empty front back in the same step. False
-    // when nothing was taken (a non-empty front, nothing published, or the
-    // worker is merging back).
+    // when nothing was taken (a non-empty front, nothing published, or a
+    // merge back that outlasted await_merge).
     bool take_fresh(Worker& k) {
         batch_type* f = k.front;
         if (!f->ring.empty()) return false;
         std::uintptr_t cur = k.slot.word.load(std::memory_order_acquire);  // (C2)
-        if (!slot_type::is_fresh(cur)) return false;  // nothing published, or the worker is merging
+        if (cur == 0) cur = await_merge(k);
+        if (!slot_type::is_fresh(cur)) return false;  // nothing published
+        f->reset();  // empty: hand it back ready to fill from its start
         // (C3) acq_rel: acquire takes the worker's writes into the fresh
         // ring (paired with P3's release); release hands over our drained
         // front, which the worker will fill next (paired with P1/P2's acquire).
-        f->reset();  // empty: hand it back ready to fill from its start
-        if (!k.slot.word.compare_exchange_strong(cur, slot_type::recycled(f), std::memory_order_acq_rel,
-                                                 std::memory_order_relaxed))  // lost to a merge back: retry next collect
-            return false;
+        // A failure means the worker took the batch back to merge after our
+        // load (P2): wait for the merge once, then try again.
+        for (int attempt = 0; !k.slot.word.compare_exchange_strong(cur, slot_type::recycled(f), std::memory_order_acq_rel,
+                                                                    std::memory_order_relaxed);
+             ++attempt) {
+            if (attempt == 1) return false;  // it merged again behind our back: the next collect takes it
+            cur = await_merge(k);
+            if (!slot_type::is_fresh(cur)) return false;
+        }
         k.front = slot_type::ring_of(cur);
         k.taken.record(k.front->ring.size());
         return true;
+    }
+
+    // Worker k's word is 0: it took its uncollected batch back to merge this
+    // round's items behind it (P2), a copy of at most N items, and publishes
+    // it again when done (P3). Polls the word for up to the longest the
+    // pool's waits ever spin before they park (the calibrated ceiling, or the
+    // builder's spin_limit), and returns it (acquire, as C2). Without this wait, a
+    // collector whose collect comes round just as the worker merges again
+    // misses the batch every time, the worker merges round after round into
+    // the same batch, and once it is full every round's items are evicted.
+    // A word still 0 after the wait (the worker spilled its batch at its
+    // round's first eviction and publishes at the round's end) is left to
+    // the next collect.
+    std::uintptr_t await_merge(Worker& k) const noexcept {
+        const std::uint64_t limit = spin_limit_ns_ != detail::SpinBudget::adaptive ? spin_limit_ns_ : wait_calibration().ceiling_ns;
+        const std::uint64_t give_up = detail::wait_clock_ns() + limit;
+        std::uintptr_t cur = 0;
+        do {
+            detail::cpu_relax();
+            cur = k.slot.word.load(std::memory_order_acquire);  // (C2)
+        } while (cur == 0 && detail::wait_clock_ns() < give_up);
+        return cur;
     }
 
     // Drains the collector's front into `out`; false when `out` took only a
