@@ -24,11 +24,12 @@
 //       CAS from a FRESH value to something else can race, and it is the one
 //       race in the protocol: worker (merge back, to 0) against collector
 //       (take, to its empty front). Exactly one wins. A collector that finds
-//       the word 0, or loses that race, polls the word for up to the longest
-//       the pool's waits spin (a merge back copies at most one ring) and takes
-//       the merged batch when it reappears; otherwise a collector whose
-//       collects keep coming round during merges would miss the batch round
-//       after round while every merge evicts from it.
+//       the word 0, or loses that race, polls the word (pausing, then
+//       yielding the CPU) for up to the longest the pool's waits spin (a
+//       merge back copies at most one ring) and takes the merged batch when
+//       it reappears; otherwise a collector whose collects keep coming round
+//       during merges would miss the batch round after round while every
+//       merge evicts from it.
 //   H3  A ring is touched only by its current owner; ownership moves only by a
 //       release operation on the word paired with an acquire operation that
 //       reads it, so all writes to the items happen-before the new owner reads

@@ -830,7 +830,10 @@ private:
     // round's items behind it (P2), a copy of at most N items, and publishes
     // it again when done (P3). Polls the word for up to the longest the
     // pool's waits ever spin before they park (the calibrated ceiling, or the
-    // builder's spin_limit), and returns it (acquire, as C2). Without this wait, a
+    // builder's spin_limit), and returns it (acquire, as C2): with a pause
+    // hint for the calibrated floor, then by yielding the CPU, which the
+    // worker may be waiting for when it shares ours (the collector may be any
+    // thread, so its placement is not known here). Without this wait, a
     // collector whose collect comes round just as the worker merges again
     // misses the batch every time, the worker merges round after round into
     // the same batch, and once it is full every round's items are evicted.
@@ -838,14 +841,21 @@ private:
     // round's first eviction and publishes at the round's end) is left to
     // the next collect.
     std::uintptr_t await_merge(Worker& k) const noexcept {
-        const std::uint64_t limit = spin_limit_ns_ != detail::SpinBudget::adaptive ? spin_limit_ns_ : wait_calibration().ceiling_ns;
-        const std::uint64_t give_up = detail::wait_clock_ns() + limit;
+        const WaitCalibration& c = wait_calibration();
+        const std::uint64_t limit = spin_limit_ns_ != detail::SpinBudget::adaptive ? spin_limit_ns_ : c.ceiling_ns;
+        const std::uint64_t start = detail::wait_clock_ns();
+        const std::uint64_t pause_until = start + std::min(limit, c.floor_ns);
+        const std::uint64_t give_up = start + limit;
         std::uintptr_t cur = 0;
-        do {
-            detail::cpu_relax();
+        for (std::uint64_t now = start;; now = detail::wait_clock_ns()) {
+            if (now < pause_until) {
+                detail::cpu_relax();
+            } else {
+                std::this_thread::yield();
+            }
             cur = k.slot.word.load(std::memory_order_acquire);  // (C2)
-        } while (cur == 0 && detail::wait_clock_ns() < give_up);
-        return cur;
+            if (cur != 0 || now >= give_up) return cur;
+        }
     }
 
     // Drains the collector's front into `out`; false when `out` took only a
