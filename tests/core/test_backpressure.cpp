@@ -217,7 +217,7 @@ struct MergeHold {
 
 }  // namespace
 
-TEST_CASE("backpressure: a collect that arrives while its worker merges back waits for the merge and takes the batch",
+TEST_CASE("backpressure: a collect (plain or ordered) that arrives while its worker merges back waits for the merge and takes the batch",
           "[backpressure]") {
     // Ring of 8, one worker. Round 1 publishes 0..5 and nobody collects; round
     // 2 pushes 6..11 and merges them behind it at publish, evicting 0..3. The
@@ -239,7 +239,9 @@ TEST_CASE("backpressure: a collect that arrives while its worker merges back wai
     while (!merging.load(std::memory_order_acquire)) std::this_thread::yield();  // pairs with (A)
     collect_started.store(true, std::memory_order_release);                       // (B)
     spill::CollectSpout<int> delivered;
-    const std::size_t took = pool.collect(delivered);
+    std::size_t took = 0;
+    SECTION("collect") { took = pool.collect(delivered); }
+    SECTION("collect_ordered") { took = pool.collect_ordered(delivered); }
     pool.join();
     CHECK(took == 8);
     CHECK(delivered.items() == std::vector<int>{4, 5, 6, 7, 8, 9, 10, 11});

@@ -910,12 +910,18 @@ private:
         const std::uint64_t before = k.complete;
         const std::uint64_t published = k.slot.batch_seq.load(std::memory_order_acquire);  // (C1)
         std::uintptr_t cur = k.slot.word.load(std::memory_order_acquire);                 // (C2)
+        // A merge back in progress (word 0) or one that began after our load
+        // (a lost take): wait for it, as take_fresh does, when we could take.
+        // The word read later is newer still, so H4 holds for `published`.
+        if (cur == 0 && f.ring.empty()) cur = await_merge(k);
         if (slot_type::is_fresh(cur)) {
             waiting = waiting || !f.ring.empty();
             if (f.ring.empty()) f.reset();  // hand it back ready to fill from its start (if the take below wins)
-            if (f.ring.empty() &&
-                k.slot.word.compare_exchange_strong(cur, slot_type::recycled(&f), std::memory_order_acq_rel,
-                                                    std::memory_order_relaxed)) {  // (C3)
+            const auto take = [&] {
+                return k.slot.word.compare_exchange_strong(cur, slot_type::recycled(&f), std::memory_order_acq_rel,
+                                                           std::memory_order_relaxed);  // (C3)
+            };
+            if (f.ring.empty() && (take() || (slot_type::is_fresh(cur = await_merge(k)) && take()))) {
                 k.front = slot_type::ring_of(cur);
                 k.taken.record(k.front->ring.size());
                 k.complete = std::max(k.complete, published);
