@@ -31,15 +31,20 @@ std::vector<Item> interleaved_runs(std::uint32_t producers, std::size_t len, std
     return out;
 }
 
+/// Hands `items` to `v` as spans of `chunk` items (the last may be shorter).
+void send_in_spans(Verifier& v, std::vector<Item>& items, std::size_t chunk) {
+    for (std::size_t i = 0; i < items.size(); i += chunk) {
+        const std::size_t n = std::min(chunk, items.size() - i);
+        REQUIRE(v.send_all(std::span<Item>(items.data() + i, n)) == n);
+    }
+}
+
 /// Feeds `items` to one Verifier as spans of `chunk` items and to another
 /// item by item; both must agree on every observable.
 void same_as_one_by_one(std::vector<Item> items, std::size_t chunk) {
     Verifier spans(three_producers());
     Verifier single(three_producers());
-    for (std::size_t i = 0; i < items.size(); i += chunk) {
-        const std::size_t n = std::min(chunk, items.size() - i);
-        REQUIRE(spans.send_all(std::span<Item>(items.data() + i, n)) == n);
-    }
+    send_in_spans(spans, items, chunk);
     for (const Item& x : items) single.send(x);
     CHECK(spans.delivered() == single.delivered());
     CHECK(spans.received() == single.received());
@@ -50,14 +55,10 @@ void same_as_one_by_one(std::vector<Item> items, std::size_t chunk) {
 }  // namespace
 
 TEST_CASE("verifier: a clean stream passes, in spans of any size", "[verifier]") {
-    const auto items = interleaved_runs(3, 5, 12);
+    auto items = interleaved_runs(3, 5, 12);
     for (std::size_t chunk : {std::size_t{1}, std::size_t{3}, std::size_t{5}, std::size_t{7}, items.size()}) {
         Verifier v(three_producers());
-        for (std::size_t i = 0; i < items.size(); i += chunk) {
-            auto copy = std::vector<Item>(items.begin() + static_cast<std::ptrdiff_t>(i),
-                                          items.begin() + static_cast<std::ptrdiff_t>(std::min(i + chunk, items.size())));
-            v.send_all(copy);
-        }
+        send_in_spans(v, items, chunk);
         CHECK(v.fifo());
         CHECK(v.delivered() == items.size());
         CHECK(v.message().empty());

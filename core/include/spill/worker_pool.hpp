@@ -809,21 +809,25 @@ private:
         if (cur == 0) cur = await_merge(k);
         if (!slot_type::is_fresh(cur)) return false;  // nothing published
         f->reset();  // empty: hand it back ready to fill from its start
-        // (C3) acq_rel: acquire takes the worker's writes into the fresh
-        // ring (paired with P3's release); release hands over our drained
-        // front, which the worker will fill next (paired with P1/P2's acquire).
-        // A failure means the worker took the batch back to merge after our
-        // load (P2): wait for the merge once, then try again.
-        for (int attempt = 0; !k.slot.word.compare_exchange_strong(cur, slot_type::recycled(f), std::memory_order_acq_rel,
-                                                                    std::memory_order_relaxed);
-             ++attempt) {
-            if (attempt == 1) return false;  // it merged again behind our back: the next collect takes it
-            cur = await_merge(k);
-            if (!slot_type::is_fresh(cur)) return false;
-        }
+        if (!swap_front(k, *f, cur)) return false;
         k.front = slot_type::ring_of(cur);
         k.taken.record(k.front->ring.size());
         return true;
+    }
+
+    // (C3) CAS of the fresh word `cur` to our empty front `f`, acq_rel:
+    // acquire takes the worker's writes into the fresh ring (paired with
+    // P3's release); release hands over `f`, which the worker will fill next
+    // (paired with P1/P2's acquire). A failure means the worker took the
+    // batch back to merge after our load (P2): wait for that merge once and
+    // try again; if it merged again behind our back, the next collect takes
+    // it. On success `cur` is the word taken.
+    bool swap_front(Worker& k, batch_type& f, std::uintptr_t& cur) const noexcept {
+        const auto cas = [&] {
+            return k.slot.word.compare_exchange_strong(cur, slot_type::recycled(&f), std::memory_order_acq_rel,
+                                                       std::memory_order_relaxed);
+        };
+        return cas() || (slot_type::is_fresh(cur = await_merge(k)) && cas());
     }
 
     // Worker k's word is 0: it took its uncollected batch back to merge this
@@ -917,11 +921,7 @@ private:
         if (slot_type::is_fresh(cur)) {
             waiting = waiting || !f.ring.empty();
             if (f.ring.empty()) f.reset();  // hand it back ready to fill from its start (if the take below wins)
-            const auto take = [&] {
-                return k.slot.word.compare_exchange_strong(cur, slot_type::recycled(&f), std::memory_order_acq_rel,
-                                                           std::memory_order_relaxed);  // (C3)
-            };
-            if (f.ring.empty() && (take() || (slot_type::is_fresh(cur = await_merge(k)) && take()))) {
+            if (f.ring.empty() && swap_front(k, f, cur)) {  // (C3)
                 k.front = slot_type::ring_of(cur);
                 k.taken.record(k.front->ring.size());
                 k.complete = std::max(k.complete, published);
