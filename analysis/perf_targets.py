@@ -287,7 +287,7 @@ def _short(c: Config) -> str:
     return f"{c.contender} cap={c.capacity} batch={c.batch}"
 
 
-def fanin_target(tid: str, shape_id: str, bound: float, runs: dict[str, Series]) -> Result:
+def fanin_target(tid: str, shape_id: str, bound: float, runs: dict[str, Series], cpus: int | None = None) -> Result:
     """spill's best configuration in a shape / the best other contender's best configuration."""
     shape = next(s for s in SHAPES if s.id == shape_id)
     what = f"fan-in {shape.what}: spill at its best / the best queue at its best"
@@ -307,20 +307,39 @@ def fanin_target(tid: str, shape_id: str, bound: float, runs: dict[str, Series])
         if den and (c := fanin_config(den.group(1))):
             r.note = r.note.replace(den.group(0), f"vs {_short(c)}")
     if not r.passed and r.measured is not None:
-        r.note += "; " + fanin_reason(runs, spill_cfg)
+        peer = max((runs[n].median("items_per_second") or 0.0 for n in peer_names if n in runs and not runs[n].errors), default=0.0)
+        r.note += "; " + fanin_reason(runs, spill_cfg, shape, cpus, peer)
     return r
 
 
-def fanin_reason(runs: dict[str, Series], spill_cfg: Config) -> str:
-    """Why a fan-in target may be missed: where spill's rate sits between its bounds."""
+def cpu_share(shape: Shape, cpus: int) -> float:
+    """The CPUs' worth of time a fan-in of `shape` can get on `cpus` CPUs: one
+    per thread (its producers and its consumer) up to the CPUs, and beside
+    busy neighbour threads a fair scheduler's share of them."""
+    threads = shape.producers + 1
+    return min(float(threads), cpus * threads / (threads + shape.neighbours))
+
+
+def fanin_reason(runs: dict[str, Series], spill_cfg: Config, shape: Shape | None = None, cpus: int | None = None,
+                 peer: float = 0.0) -> str:
+    """Why a fan-in target may be missed: where spill's rate sits between its
+    bounds, and what the bounds leave of the target against the best queue."""
     rate = runs[spill_cfg.name].median("items_per_second") if spill_cfg.name in runs else None
     sink = _best_rate(runs, "ref_sink/")
     move = runs.get(f"ref_round_handoff/batch={spill_cfg.batch}")
+    move_rate = move.median("items_per_second") if move and not move.errors else None
+    one_core = _best_rate(runs, "ref_one_core/")
     parts = []
     if rate and sink:
         parts.append(f"spill delivers {rate / 1e6:.0f} M/s, {rate / sink:.2f} of the sink alone")
-    if rate and move and move.median("items_per_second"):
-        parts.append(f"{rate / move.median('items_per_second'):.2f} of ref_round_handoff at the same round size")
+    if rate and move_rate:
+        parts.append(f"{rate / move_rate:.2f} of ref_round_handoff at the same round size"
+                     + (f" (which is {move_rate / peer:.2f}x the best queue)" if peer else ""))
+    if rate and one_core and shape is not None and cpus:
+        share = cpu_share(shape, cpus)
+        limit = share * one_core
+        parts.append(f"{rate / limit:.2f} of the CPU-time bound ({share:.3g} CPUs x ref_one_core, {limit / 1e6:.0f} M/s"
+                     + (f", {limit / peer:.2f}x the best queue)" if peer else ")"))
     return ", ".join(parts) if parts else "no reference measured"
 
 
@@ -381,7 +400,7 @@ def push_reason(runs: dict[str, Series], n: int) -> str:
             f"reaches {h / m:.2f} of the masked store here")
 
 
-def evaluate(runs: dict[str, Series], sweep: dict | None) -> list[Result]:
+def evaluate(runs: dict[str, Series], sweep: dict | None, cpus: int | None = None) -> list[Result]:
     out = [
         ratio_target("T1", "ring push (evicting into a counting spout) / masked-store loop, 8 B, N=1024", runs,
                      "push_count/N=1024/B=8", ("ref_masked_store/N=1024/B=8",), "items_per_second", ">=", 0.85),
@@ -391,11 +410,11 @@ def evaluate(runs: dict[str, Series], sweep: dict | None) -> list[Result]:
                      "push_collect/N=1024/B=8", ("ref_deque_evict/N=1024/B=8",), "items_per_second", ">=", 2.0),
         ratio_target("T3", "dispatch -> join round trip, 1 worker / ping-pong round trip", runs,
                      "round_trip/workers=1", PINGPONGS, "real_time", "<=", 1.5),
-        fanin_target("T4", "1->1", 1.2, runs),
+        fanin_target("T4", "1->1", 1.2, runs, cpus),
         floor_target(runs),
-        fanin_target("T4s", "1->1 small", 1.2, runs),
-        fanin_target("T4b2", "2->1", 1.5, runs),
-        fanin_target("T4b4", "4->1", 1.5, runs),
+        fanin_target("T4s", "1->1 small", 1.2, runs, cpus),
+        fanin_target("T4b2", "2->1", 1.5, runs, cpus),
+        fanin_target("T4b4", "4->1", 1.5, runs, cpus),
         sequenced_target(runs),
         max_counter(runs, "T6", "heap allocations per round after warm-up, every pool benchmark", "allocs_per_round", 0.0),
         value_target(runs, "T7", "idle pool, 1 s: CPU time / wall time (one core = 1)", "idle_pool/1s", "cpu_fraction", "<=", 0.01),
@@ -403,7 +422,7 @@ def evaluate(runs: dict[str, Series], sweep: dict | None) -> list[Result]:
                      "mpsm_io/mergers=2", ("mpsm_io/mergers=1",), "items_per_second", ">=", 1.8),
         ratio_target("T9", "oversubscribed round trip (2 workers + owner on 2 cores) / ping-pong", runs,
                      "round_trip_oversubscribed/workers=2", PINGPONGS, "real_time", "<=", 4.0),
-        fanin_target("T11", "1->1 contended", 3.0, runs),
+        fanin_target("T11", "1->1 contended", 3.0, runs, cpus),
     ]
     for r in out:
         why = ""
@@ -515,6 +534,11 @@ def context_of(doc: dict) -> dict:
     return out
 
 
+def _cpus(ctx: dict) -> int | None:
+    n = ctx.get("num_cpus")
+    return n if isinstance(n, int) and not isinstance(n, bool) and n > 0 else None
+
+
 def load_before_run(ctx: dict) -> float | None:
     """The 1-minute load average `./bench perf` read before its tuning pass
     (context key load_before_run), or None when the run did not record it."""
@@ -605,8 +629,8 @@ def main(argv: list[str] | None = None) -> int:
             doc, runs = load(args.micro)
             tune = load(args.tune)[1] if args.tune else None
             sweep = read_json(args.sweep) if args.sweep else None
-            results = evaluate(runs, sweep)
             ctx = context_of(doc)
+            results = evaluate(runs, sweep, _cpus(ctx))
             failed = failed_checks(runs) + (failed_checks(tune) if tune else [])
             print(format_table(results, markdown=args.markdown))
             missed = [r.id for r in results if not r.passed]

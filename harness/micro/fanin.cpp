@@ -10,6 +10,8 @@
 //   ref_sink/batch=<n>                   the consumer floor: the sink alone
 //   ref_round_handoff/batch=<n>          a bare round handoff of keys between two
 //                                        cores into the same sink, one flag each way
+//   ref_one_core/batch=<n>               the job's work on one core: write n keys,
+//                                        check them with the same sink
 // The baseline queues (baselines.cpp) register the same job under
 // fanin/<queue>/P=.../cap=.../batch=.../nb=..., so every contender runs the
 // same stream into the same CheckSink.
@@ -119,6 +121,27 @@ void BM_ref_sink(State& state, std::size_t n) {
     }
     if (!sink.ordered() || sink.count() != rounds * n || sink.sum() != rounds * key_sum(0, n))
         state.SkipWithError("ref_sink: the sink saw wrong keys");
+    set_items(state, n);
+}
+
+// Reference (the job's work on one core): one thread writes `batch` keys
+// into a buffer, the way a worker fills its ring, and checks them with the
+// same sink, round after round; no core boundary, no waiting. Every fan-in
+// does at least this much CPU work per key (a core boundary only adds cache
+// misses), so c CPUs' worth of it bounds any fan-in that gets c CPUs of
+// time (perf_targets.py turns it into the CPU-time bound of each shape).
+// Better: higher items/s.
+void BM_ref_one_core(State& state, std::size_t n) {
+    std::vector<std::uint64_t> keys(n);
+    CheckSink sink;
+    std::uint64_t next = 0;
+    for (auto _ : state) {
+        for (std::size_t k = 0; k < n; ++k) keys[k] = key_of(0, next + k);
+        benchmark::DoNotOptimize(keys.data());  // the writes happen before the reads
+        (void)sink.send_all(std::span(keys));
+        next += n;
+    }
+    if (!sink.complete(1, next)) state.SkipWithError("one_core: the sink saw wrong keys");
     set_items(state, n);
 }
 
@@ -329,6 +352,8 @@ void register_fanin() {
     register_spill_ring<65536>({1, 2, 4});
     for (std::size_t n : {256, 512, 4096, 16384, 65536}) {
         benchmark::RegisterBenchmark(("ref_sink/batch=" + std::to_string(n)).c_str(), [n](State& s) { BM_ref_sink(s, n); })
+            ->MinTime(kRingMinTime);
+        benchmark::RegisterBenchmark(("ref_one_core/batch=" + std::to_string(n)).c_str(), [n](State& s) { BM_ref_one_core(s, n); })
             ->MinTime(kRingMinTime);
         threaded("ref_round_handoff/batch=" + std::to_string(n), [n](State& s) { BM_ref_round_handoff(s, n); });
     }

@@ -172,6 +172,35 @@ def test_the_small_shape_only_admits_capacity_1024_and_batches_up_to_512():
     assert "cap=1024 batch=512" in r.note
 
 
+def test_a_missed_fan_in_weighs_the_cpu_time_bound_and_the_bare_handoff_against_the_best_queue():
+    # T11: spill 1.2e9 against boost_spsc 0.5e9 beside one busy neighbour (2.4x, the target is 3).
+    doc = set_values(good_run(), fanin("boost_spsc", 1, 65536, 4096, 1), "items_per_second", [0.5e9] * REPS)
+    add(doc, "ref_one_core/batch=4096", 1.5e9)
+    add(doc, "ref_one_core/batch=512", 1.0e9)
+    r = {x.id: x for x in pt.evaluate(pt.parse(doc), None, cpus=2)}["T11"]
+    assert not r.passed and r.measured == pytest.approx(2.4)
+    # Two threads and one neighbour on 2 CPUs: 4/3 of a CPU; the fastest one-core rate, 1.5e9, gives 2.0e9.
+    assert "0.60 of the CPU-time bound (1.33 CPUs x ref_one_core, 2000 M/s, 4.00x the best queue)" in r.note
+    # T4b2 (3 threads, no neighbour, 2 CPUs): 2 CPUs' worth, 3.0e9; the bare handoff named when measured.
+    doc = set_values(doc, fanin("boost_spsc", 2, 65536, 4096), "items_per_second", [1.5e9] * REPS)
+    r = {x.id: x for x in pt.evaluate(pt.parse(doc), None, cpus=2)}["T4b2"]
+    assert not r.passed
+    assert "0.60 of the CPU-time bound (2 CPUs x ref_one_core, 3000 M/s, 2.00x the best queue)" in r.note
+    assert "1.20 of ref_round_handoff at the same round size (which is 1.00x the best queue)" in r.note
+    # Without the CPU count, no bound is claimed.
+    r = {x.id: x for x in pt.evaluate(pt.parse(doc), None)}["T4b2"]
+    assert "CPU-time bound" not in r.note
+
+
+def test_cpu_share_counts_one_cpu_per_thread_and_a_fair_share_beside_neighbours():
+    shapes = {s.id: s for s in pt.SHAPES}
+    assert pt.cpu_share(shapes["1->1"], 2) == 2
+    assert pt.cpu_share(shapes["4->1"], 2) == 2
+    assert pt.cpu_share(shapes["4->1"], 64) == 5
+    assert pt.cpu_share(shapes["1->1 contended"], 2) == pytest.approx(4 / 3)
+    assert pt.cpu_share(shapes["1->1 contended"], 8) == 2
+
+
 def test_the_floor_target_uses_the_fastest_sink_and_names_the_move_reference_when_missed():
     r = results(good_run())["T4f"]
     assert r.measured == pytest.approx(2.0e9 / 2.2e9)

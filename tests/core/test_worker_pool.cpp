@@ -561,6 +561,118 @@ TEST_CASE("spin budget: pause-only, pause-then-yield and yield budgets poll with
     CHECK(b.pause_ns() == 0);
 }
 
+TEST_CASE("spin budget: a thread that waited for its CPU for an eighth of the time since its last park parks at once for twice that time, at least 64 ceilings", "[pool][wait]") {
+    spill::detail::SpinBudget b;
+    b.floor_ns = 1'000;
+    b.ceiling_ns = 100'000;
+    b.poll = spill::PollMode::pause;
+    const std::uint64_t t = 1'000'000'000;
+    b.parking(t, 5'000'000);  // the first park only records where the run delay stands
+    CHECK_FALSE(b.park_at_once(t));
+    SECTION("a run delay of a quarter of the time between parks: shared") {
+        b.parking(t + 800'000, 5'200'000);
+        CHECK(b.park_at_once(t + 800'000));
+        CHECK(b.park_at_once(t + 800'000 + 64 * 100'000 - 1));
+        CHECK_FALSE(b.park_at_once(t + 800'000 + 64 * 100'000));
+    }
+    SECTION("the same share of a long time between parks: shared for twice that time") {
+        b.parking(t + 80'000'000, 25'000'000);  // 20 ms of 80
+        CHECK(b.park_at_once(t + 80'000'000 + 160'000'000 - 1));
+        CHECK_FALSE(b.park_at_once(t + 80'000'000 + 160'000'000));
+    }
+    SECTION("a run delay under an eighth of the time, or under the floor: not shared") {
+        b.parking(t + 800'000, 5'090'000);  // 90 us of 800
+        CHECK_FALSE(b.park_at_once(t + 800'000));
+        b.parking(t + 804'000, 5'090'900);  // 900 ns of 4 us: under the floor
+        CHECK_FALSE(b.park_at_once(t + 804'000));
+    }
+    SECTION("a fixed budget, a yielding placement or an unknown run delay keeps its polls") {
+        spill::detail::SpinBudget fixed = b;
+        fixed.fixed_ns = 5'000;
+        fixed.parking(t + 800'000, 5'400'000);
+        CHECK_FALSE(fixed.park_at_once(t + 800'000));
+        CHECK(fixed.limit_ns() == 5'000);
+        spill::detail::SpinBudget crowded = b;
+        crowded.poll = spill::PollMode::yield;
+        crowded.parking(t + 800'000, 5'400'000);
+        CHECK_FALSE(crowded.park_at_once(t + 800'000));
+        b.parking(t + 800'000, -1);
+        CHECK_FALSE(b.park_at_once(t + 800'000));
+    }
+}
+
+TEST_CASE("run delay: a thread pinned to a CPU another busy thread holds waits for it, and the scheduler says so", "[pool][wait]") {
+    const std::vector<int> cpus = spill::test::usable_cpus();
+    KeepAffinity keep;
+    REQUIRE(pin_this_thread(cpus[0]));
+    const std::int64_t before = spill::detail::run_delay_ns();
+    INFO("/proc/thread-self/schedstat must be readable: the pool's waits learn from it that their CPU is shared");
+    REQUIRE(before >= 0);
+    std::atomic<bool> stop{false};
+    std::atomic<bool> pinned{false};
+    std::thread busy([&] {
+        pinned.store(pin_this_thread(cpus[0]), std::memory_order_release);  // acquire below: seen before the check
+        while (!stop.load(std::memory_order_relaxed)) {  // relaxed: a stop flag, nothing published through it
+        }
+    });
+    const auto end = std::chrono::steady_clock::now() + 200ms;
+    while (std::chrono::steady_clock::now() < end) {
+    }
+    stop.store(true, std::memory_order_relaxed);
+    busy.join();
+    REQUIRE(pinned.load(std::memory_order_acquire));
+    // Two threads on one CPU for 200 ms: each waits about half of it.
+    CHECK(spill::detail::run_delay_ns() - before > 20'000'000);
+}
+
+// Alone on its CPU a worker polls before it parks; whether a CPU is alone
+// depends on what else the machine runs (meson runs tests side by side), so
+// that half is specified on SpinBudget itself, above.
+TEST_CASE("worker_pool: a worker whose CPU a busy thread shares parks at once between rounds", "[pool][wait]") {
+    const std::vector<int> cpus = spill::test::usable_cpus();
+    INFO("this specification needs two usable CPUs; this process has " << cpus.size());
+    REQUIRE(cpus.size() >= 2);
+    KeepAffinity keep;
+    REQUIRE(pin_this_thread(cpus[0]));  // the owner
+    // Rounds of 20 ms of work: long enough that a thread sharing its CPU is
+    // preempted inside one. Between rounds the owner sleeps, so the worker's
+    // wait for the next round outlasts any spin budget and parks.
+    std::atomic<bool> stop{false};
+    std::atomic<int> pin_failures{0};
+    std::thread busy([&] {
+        if (!pin_this_thread(cpus[1])) pin_failures.fetch_add(1);
+        while (!stop.load(std::memory_order_relaxed)) {  // relaxed: a stop flag, nothing published through it
+        }
+    });
+    {
+        auto pool = spill::pool<Item, 64>(1)
+                        .on_worker_start([&](std::size_t) {
+                            if (!pin_this_thread(cpus[1])) pin_failures.fetch_add(1);
+                        })
+                        .spawn<std::uint32_t>([](auto& ring, std::size_t w, const std::uint32_t& round) {
+                            const auto end = std::chrono::steady_clock::now() + 20ms;
+                            while (std::chrono::steady_clock::now() < end) {
+                            }
+                            ring.push(make_item(round, w, 0));
+                        });
+        std::uint64_t polls = 0, blocks = 0;
+        for (std::uint32_t r = 1; r <= 8; ++r) {
+            pool.run(r);
+            if (r == 5) {  // by now a shared CPU was seen at a park
+                polls = pool.stats(0).wait.polls;
+                blocks = pool.stats(0).wait.blocks;
+            }
+            std::this_thread::sleep_for(5ms);
+        }
+        stop.store(true, std::memory_order_relaxed);
+        busy.join();
+        REQUIRE(pin_failures.load() == 0);
+        // The last three waits parked, none after a poll.
+        CHECK(pool.stats(0).wait.blocks - blocks == 3);
+        CHECK(pool.stats(0).wait.polls - polls == 0);
+    }
+}
+
 TEST_CASE("worker_pool: threads pinned alone to their CPUs wait with a pause, never by yielding, and run two rounds ahead", "[pool][wait]") {
     const std::vector<int> cpus = spill::test::usable_cpus();
     INFO("this specification needs two usable CPUs; this process has " << cpus.size());
