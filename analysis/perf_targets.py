@@ -332,7 +332,8 @@ def fanin_reason(runs: dict[str, Series], spill_cfg: Config, shape: Shape | None
     parts = []
     if rate and sink:
         parts.append(f"spill delivers {rate / 1e6:.0f} M/s, {rate / sink:.2f} of the sink alone")
-    if rate and move_rate:
+    # The references run without neighbours: beside one, only the CPU-time bound (a fair share of CPUs) compares.
+    if rate and move_rate and (shape is None or shape.neighbours == 0):
         parts.append(f"{rate / move_rate:.2f} of ref_round_handoff at the same round size"
                      + (f" (which is {move_rate / peer:.2f}x the best queue)" if peer else ""))
     if rate and one_core and shape is not None and cpus:

@@ -181,6 +181,7 @@ def test_a_missed_fan_in_weighs_the_cpu_time_bound_and_the_bare_handoff_against_
     assert not r.passed and r.measured == pytest.approx(2.4)
     # Two threads and one neighbour on 2 CPUs: 4/3 of a CPU; the fastest one-core rate, 1.5e9, gives 2.0e9.
     assert "0.60 of the CPU-time bound (1.33 CPUs x ref_one_core, 2000 M/s, 4.00x the best queue)" in r.note
+    assert "ref_round_handoff" not in r.note  # measured without the neighbour: no comparison
     # T4b2 (3 threads, no neighbour, 2 CPUs): 2 CPUs' worth, 3.0e9; the bare handoff named when measured.
     doc = set_values(doc, fanin("boost_spsc", 2, 65536, 4096), "items_per_second", [1.5e9] * REPS)
     r = {x.id: x for x in pt.evaluate(pt.parse(doc), None, cpus=2)}["T4b2"]

@@ -567,6 +567,9 @@ TEST_CASE("spin budget: a thread that waited for its CPU for an eighth of the ti
     b.ceiling_ns = 100'000;
     b.poll = spill::PollMode::pause;
     const std::uint64_t t = 1'000'000'000;
+    CHECK_FALSE(b.watches_cpu());  // not before the pool decided how the thread polls
+    b.placed = true;
+    CHECK(b.watches_cpu());
     b.parking(t, 5'000'000);  // the first park only records where the run delay stands
     CHECK_FALSE(b.park_at_once(t));
     SECTION("a run delay of a quarter of the time between parks: shared") {

@@ -59,7 +59,11 @@
 // between the two parks (and more than the floor), its waits park at their
 // first poll for twice that time, and at least 64 ceilings (SpinBudget::
 // parking). A busy pipeline that never parks never asks; a placement that
-// yields (the pool crowds its own CPUs) keeps its budget. Measured on a
+// yields (the pool crowds its own CPUs) keeps its budget, and no thread asks
+// before the pool decided its placement (its first dispatch): asking at a
+// fresh thread's first park costs an open() of the file, 15-95 us here, and
+// spill-bench's fan_in with 2 and 4 producers, a fresh pool per repetition,
+// ran about 20% slower when every new worker paid it. Measured on a
 // 2-vCPU AMD EPYC VM on 2026-11-26, binaries with and without this rule run
 // alternately five times each (spill-micro --benchmark_filter=
 // 'fanin/(spill|boost_spsc)/P=1/cap=65536/batch=(16384|32768)/nb=1', medians):
@@ -254,7 +258,7 @@ struct WaitWord {
 /// scheduler's run delay, /proc/thread-self/schedstat), in nanoseconds; -1
 /// where the platform does not say. One pread of a file each thread keeps
 /// open (about a microsecond here): called only as a wait parks.
-inline std::int64_t run_delay_ns() noexcept {
+[[gnu::cold, gnu::noinline]] inline std::int64_t run_delay_ns() noexcept {
 #if defined(__linux__)
     struct File {
         int fd = ::open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
@@ -290,13 +294,14 @@ struct SpinBudget {
     std::uint64_t ceiling_ns = 0;
     std::uint64_t typical_ns = 0;       ///< adaptive: moving average of recent wait lengths
     PollMode poll = PollMode::pause;    ///< wait_placement()
+    bool placed = false;                ///< `poll` was decided (the pool's first dispatch): until then no park watches the CPU
     std::int64_t delay_ns = -1;         ///< run_delay_ns() at this thread's last park
     std::uint64_t parked_at_ns = 0;     ///< wait_clock_ns() then
     std::uint64_t shared_until_ns = 0;  ///< its CPU was lately shared with other threads: waits park at once until then
 
     /// Whether this thread's parks ask how long it waited for its CPU: an
     /// adaptive budget whose placement does not yield (file comment).
-    [[nodiscard]] bool watches_cpu() const noexcept { return fixed_ns == adaptive && poll != PollMode::yield; }
+    [[nodiscard]] bool watches_cpu() const noexcept { return placed && fixed_ns == adaptive && poll != PollMode::yield; }
     /// Whether waits park at their first poll: a watching thread that lately
     /// waited for its CPU.
     [[nodiscard]] bool park_at_once(std::uint64_t now) const noexcept { return watches_cpu() && now < shared_until_ns; }
