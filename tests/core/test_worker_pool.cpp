@@ -502,6 +502,37 @@ bool pin_this_thread(int cpu) {
     return ::sched_setaffinity(0, sizeof s, &s) == 0;
 }
 
+/// Busy-waits on the calling thread for `d`: CPU-bound, never yields.
+void spin_for(std::chrono::nanoseconds d) {
+    const auto end = std::chrono::steady_clock::now() + d;
+    while (std::chrono::steady_clock::now() < end) {
+    }
+}
+
+/// A CPU-bound thread pinned to `cpu` until destroyed (a busy neighbour).
+class PinnedSpinner {
+public:
+    explicit PinnedSpinner(int cpu) : thread_([this, cpu] {
+        if (!pin_this_thread(cpu)) failed_.store(true, std::memory_order_relaxed);
+        while (!stop_.load(std::memory_order_relaxed)) {  // relaxed: a stop flag, nothing published through it
+        }
+    }) {}
+    ~PinnedSpinner() { stop(); }
+    PinnedSpinner(const PinnedSpinner&) = delete;
+    PinnedSpinner& operator=(const PinnedSpinner&) = delete;
+    /// Stops and joins the thread; returns whether it was pinned (the join orders its store before our load).
+    bool stop() {
+        stop_.store(true, std::memory_order_relaxed);
+        if (thread_.joinable()) thread_.join();
+        return !failed_.load(std::memory_order_relaxed);
+    }
+
+private:
+    std::atomic<bool> stop_{false};
+    std::atomic<bool> failed_{false};
+    std::thread thread_;
+};
+
 /// Restores the calling thread's CPU set when the test ends.
 struct KeepAffinity {
     cpu_set_t saved{};
@@ -565,10 +596,9 @@ TEST_CASE("spin budget: a thread that waited for its CPU for an eighth of the ti
     spill::detail::SpinBudget b;
     b.floor_ns = 1'000;
     b.ceiling_ns = 100'000;
-    b.poll = spill::PollMode::pause;
     const std::uint64_t t = 1'000'000'000;
     CHECK_FALSE(b.watches_cpu());  // not before the pool decided how the thread polls
-    b.placed = true;
+    b.place(spill::PollMode::pause);
     CHECK(b.watches_cpu());
     b.parking(t, 5'000'000);  // the first park only records where the run delay stands
     CHECK_FALSE(b.park_at_once(t));
@@ -611,19 +641,9 @@ TEST_CASE("run delay: a thread pinned to a CPU another busy thread holds waits f
     const std::int64_t before = spill::detail::run_delay_ns();
     INFO("/proc/thread-self/schedstat must be readable: the pool's waits learn from it that their CPU is shared");
     REQUIRE(before >= 0);
-    std::atomic<bool> stop{false};
-    std::atomic<bool> pinned{false};
-    std::thread busy([&] {
-        pinned.store(pin_this_thread(cpus[0]), std::memory_order_release);  // acquire below: seen before the check
-        while (!stop.load(std::memory_order_relaxed)) {  // relaxed: a stop flag, nothing published through it
-        }
-    });
-    const auto end = std::chrono::steady_clock::now() + 200ms;
-    while (std::chrono::steady_clock::now() < end) {
-    }
-    stop.store(true, std::memory_order_relaxed);
-    busy.join();
-    REQUIRE(pinned.load(std::memory_order_acquire));
+    PinnedSpinner busy(cpus[0]);
+    spin_for(200ms);
+    REQUIRE(busy.stop());
     // Two threads on one CPU for 200 ms: each waits about half of it.
     CHECK(spill::detail::run_delay_ns() - before > 20'000'000);
 }
@@ -640,22 +660,15 @@ TEST_CASE("worker_pool: a worker whose CPU a busy thread shares parks at once be
     // Rounds of 20 ms of work: long enough that a thread sharing its CPU is
     // preempted inside one. Between rounds the owner sleeps, so the worker's
     // wait for the next round outlasts any spin budget and parks.
-    std::atomic<bool> stop{false};
+    PinnedSpinner busy(cpus[1]);
     std::atomic<int> pin_failures{0};
-    std::thread busy([&] {
-        if (!pin_this_thread(cpus[1])) pin_failures.fetch_add(1);
-        while (!stop.load(std::memory_order_relaxed)) {  // relaxed: a stop flag, nothing published through it
-        }
-    });
     {
         auto pool = spill::pool<Item, 64>(1)
                         .on_worker_start([&](std::size_t) {
                             if (!pin_this_thread(cpus[1])) pin_failures.fetch_add(1);
                         })
                         .spawn<std::uint32_t>([](auto& ring, std::size_t w, const std::uint32_t& round) {
-                            const auto end = std::chrono::steady_clock::now() + 20ms;
-                            while (std::chrono::steady_clock::now() < end) {
-                            }
+                            spin_for(20ms);
                             ring.push(make_item(round, w, 0));
                         });
         std::uint64_t polls = 0, blocks = 0;
@@ -667,8 +680,7 @@ TEST_CASE("worker_pool: a worker whose CPU a busy thread shares parks at once be
             }
             std::this_thread::sleep_for(5ms);
         }
-        stop.store(true, std::memory_order_relaxed);
-        busy.join();
+        REQUIRE(busy.stop());
         REQUIRE(pin_failures.load() == 0);
         // The last three waits parked, none after a poll.
         CHECK(pool.stats(0).wait.blocks - blocks == 3);

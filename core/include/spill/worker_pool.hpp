@@ -615,8 +615,7 @@ private:
         await_ready();  // (S2) sees every (S1)
         cpus_[0] = detail::CpuSet::of_this_thread();
         owner_placement_ = detail::wait_placement(cpus_, 0);
-        owner_.budget.poll = owner_placement_.poll;
-        owner_.budget.placed = true;
+        owner_.budget.place(owner_placement_.poll);
         bool crowded = owner_placement_.poll == PollMode::yield;
         for (std::size_t w = 0; w < workers_.size(); ++w) {
             workers_[w]->placement = detail::wait_placement(cpus_, 1 + w);  // published by (A)
@@ -691,10 +690,7 @@ private:
                 seen = detail::await_change(w.signal.go, seen, w.budget, round != 0 ? &waits : nullptr);  // (B)
                 if (w.signal.stop) return;
             }
-            if (round == 0) {
-                w.budget.poll = w.placement.poll;  // decided before (A) of round 1
-                w.budget.placed = true;
-            }
+            if (round == 0) w.budget.place(w.placement.poll);  // decided before (A) of round 1
             ++round;  // rounds run one after another, in order
             w.gate.armed = true;  // the round's first eviction first spills the uncollected batch
             try {

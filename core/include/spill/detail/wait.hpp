@@ -88,6 +88,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <climits>
 #include <cstdint>
@@ -271,15 +272,12 @@ struct WaitWord {
     if (file.fd < 0) return -1;
     // "<time on CPU> <time waiting for a CPU> <time slices>", in ns.
     char buf[96];
-    const ssize_t n = ::pread(file.fd, buf, sizeof buf - 1, 0);
+    const ssize_t n = ::pread(file.fd, buf, sizeof buf, 0);
     if (n <= 0) return -1;
-    buf[n] = '\0';
-    const char* p = buf;
-    while (*p >= '0' && *p <= '9') ++p;
-    if (*p != ' ') return -1;
-    ++p;
-    std::int64_t v = 0;
-    for (; *p >= '0' && *p <= '9'; ++p) v = v * 10 + (*p - '0');
+    const char* end = buf + n;
+    const char* field = std::find(static_cast<const char*>(buf), end, ' ');
+    std::int64_t v = -1;
+    if (field == end || std::from_chars(field + 1, end, v).ec != std::errc{}) return -1;
     return v;
 #else
     return -1;
@@ -300,6 +298,11 @@ struct SpinBudget {
     std::uint64_t parked_at_ns = 0;     ///< wait_clock_ns() then
     std::uint64_t shared_until_ns = 0;  ///< its CPU was lately shared with other threads: waits park at once until then
 
+    /// Sets how this thread polls (the pool's first dispatch decides it).
+    void place(PollMode mode) noexcept {
+        poll = mode;
+        placed = true;
+    }
     /// Whether this thread's parks ask how long it waited for its CPU: an
     /// adaptive budget whose placement does not yield (file comment).
     [[nodiscard]] bool watches_cpu() const noexcept { return placed && fixed_ns == adaptive && poll != PollMode::yield; }
