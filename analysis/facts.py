@@ -137,6 +137,8 @@ def configuration_label(point: dict) -> str:
     for key, name in (("producers", "P"), ("capacity_items", "capacity"), ("batch_items", "batch")):
         if f[key] is not None:
             parts.append(f"{name}={f[key]}")
+    if point.get("params", {}).get("consumer") == "alone":
+        parts.append("consumer alone")  # spill-micro: the consumer pinned to a CPU of its own
     if f["consumer_delay_ns"]:
         parts.append(f"delay={f['consumer_delay_ns']:g} ns")
     mode = point.get("params", {}).get("delay_mode")

@@ -40,7 +40,8 @@ _OPTION_SUFFIX = re.compile(
     r"^(real_time|process_time|manual_time|iterations:\d+|repeats:\d+|threads:\d+|"
     r"min_time:[0-9.]+s?|min_warmup_time:[0-9.]+s?)$")
 _TIME_UNIT_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
-_FANIN = re.compile(r"^fanin/(?P<contender>[^/]+)/P=(?P<p>\d+)/cap=(?P<cap>\d+)/batch=(?P<batch>\d+)/nb=(?P<nb>\d+)(/|$)")
+_FANIN = re.compile(r"^fanin/(?P<contender>[^/]+)/P=(?P<p>\d+)/cap=(?P<cap>\d+)/batch=(?P<batch>\d+)/nb=(?P<nb>\d+)"
+                    r"(?:/consumer=(?P<consumer>[^/]*))?(/|$)")
 METRICS = {"items_per_second": True, "real_time": False, "cpu_time": False, "allocs_per_round": False, "cpu_fraction": False}
 
 # The benchmarks that are not fan-in contenders: every one runs in the measured pass.
@@ -141,13 +142,20 @@ class Config:
     capacity: int
     batch: int
     neighbours: int
+    consumer_alone: bool = False  # the consumer pinned to a CPU of its own, the producers to the others
+
+    def describe(self) -> str:
+        """The configuration's knobs: "cap=65536 batch=4096", plus " consumer alone" when pinned so."""
+        return f"cap={self.capacity} batch={self.batch}" + (" consumer alone" if self.consumer_alone else "")
 
 
 def fanin_config(name: str) -> Config | None:
     m = _FANIN.match(name)
     if not m:
         return None
-    return Config(name, m["contender"], int(m["p"]), int(m["cap"]), int(m["batch"]), int(m["nb"]))
+    if m["consumer"] not in (None, "alone"):
+        raise InputError(f"{name}: unknown placement consumer={m['consumer']} (expected consumer=alone or none)")
+    return Config(name, m["contender"], int(m["p"]), int(m["cap"]), int(m["batch"]), int(m["nb"]), m["consumer"] == "alone")
 
 
 @dataclass(frozen=True)
@@ -284,7 +292,7 @@ def ratio_target(tid: str, what: str, runs: dict[str, Series], num: str, dens: t
 
 
 def _short(c: Config) -> str:
-    return f"{c.contender} cap={c.capacity} batch={c.batch}"
+    return f"{c.contender} {c.describe()}"
 
 
 def fanin_target(tid: str, shape_id: str, bound: float, runs: dict[str, Series], cpus: int | None = None) -> Result:
@@ -301,7 +309,7 @@ def fanin_target(tid: str, shape_id: str, bound: float, runs: dict[str, Series],
     # The measured run repeats each selected configuration; the best peer is chosen on the measured medians.
     peer_names = tuple(c.name for c, _ in peers.values())
     r = ratio_target(tid, what, runs, spill_cfg.name, peer_names, "items_per_second", ">=", bound,
-                     note=f"spill cap={spill_cfg.capacity} batch={spill_cfg.batch}")
+                     note=f"spill {spill_cfg.describe()}")
     if r.note and "vs fanin/" in r.note:
         den = re.search(r"vs (fanin/\S+)", r.note)
         if den and (c := fanin_config(den.group(1))):
@@ -360,7 +368,7 @@ def floor_target(runs: dict[str, Series]) -> Result:
     sinks = tuple(n for n in runs if n.startswith("ref_sink/"))
     if not sinks:
         return Result("T4f", what, None, ">=", 0.8, False, "ref_sink was not measured")
-    r = ratio_target("T4f", what, runs, cfg.name, sinks, "items_per_second", ">=", 0.8, note=f"spill cap={cfg.capacity} batch={cfg.batch}")
+    r = ratio_target("T4f", what, runs, cfg.name, sinks, "items_per_second", ">=", 0.8, note=f"spill {cfg.describe()}")
     if not r.passed and r.measured is not None:
         move = _best_rate(runs, "ref_round_handoff/")
         sink = _best_rate(runs, "ref_sink/")
@@ -445,7 +453,7 @@ def sequenced_target(runs: dict[str, Series]) -> Result:
     cfg = best[SPILL][0]
     seq = cfg.name.replace("fanin/spill/", "fanin/spill_sequenced/", 1)
     return ratio_target("T5", what, runs, seq, (cfg.name,), "items_per_second", ">=", 0.9,
-                        note=f"cap={cfg.capacity} batch={cfg.batch}")
+                        note=cfg.describe())
 
 
 def value_target(runs, tid, what, name, metric, op, bound) -> Result:

@@ -60,7 +60,9 @@ def varying_params(points: list[dict], exclude: tuple[str, ...] = ()) -> list[st
 
 
 def label(params: dict, keys: list[str]) -> str:
-    return ", ".join(f"{key}={params.get(key)}" for key in keys) or "all points"
+    """`ring_size=1024, batch=512`: the point's values of `keys`; a key the
+    point lacks (spill-micro's unpinned fan-ins have no `consumer`) is left out."""
+    return ", ".join(f"{key}={params[key]}" for key in keys if key in params) or "all points"
 
 
 def line_series(points: list[dict], x_key: str, value) -> list[dict]:

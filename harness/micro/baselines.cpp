@@ -16,15 +16,18 @@
 // moodycamel_rwq_blocking, atomic_queue, atomic_queue_spsc, tbb_bounded,
 // tbb_bounded_blocking, xenium_vyukov, mutex_deque). cap is the capacity
 // per producer (harness/baselines/baseline.hpp), batch the items per bulk
-// call (1: the queue's API is per item), nb=1 runs beside one BusyNeighbour.
+// call (1: the queue's API is per item), nb=1 runs beside one BusyNeighbour;
+// a trailing /consumer=alone pins the consumer to a CPU of its own and the
+// producers to the others (common.hpp, Placement), as fanin/spill does.
 //
 // The sweep, so that every queue is compared at its best configuration:
 // capacity {1024, 16384, 65536}; batch 1 for per-item queues, otherwise
 // {64, 512, 4096, 16384} up to the capacity and no smaller than 1/256 of
 // it (64 at 65536 is left out: a batch that small leaves such a queue
 // nearly empty, and the same batch runs at the smaller capacities); P in
-// {1, 2, 4}, and P=1 once more beside a busy neighbour. Configurations a
-// queue refuses (Q::refusal) are not registered.
+// {1, 2, 4}, and P=1 once more beside a busy neighbour; P=2 and 4 once
+// more with the consumer alone (where the process has two CPUs or more).
+// Configurations a queue refuses (Q::refusal) are not registered.
 #include <algorithm>
 #include <atomic>
 #include <exception>
@@ -50,11 +53,17 @@ constexpr std::size_t kBatches[] = {64, 512, 4096, 16384};
 constexpr std::size_t kMinBatchFraction = 256;
 
 // P producers -> 1 consumer through the queue Q configured by `cfg`, beside
-// `nb` busy neighbours. Better: higher items/s.
+// `nb` busy neighbours, threads placed by `place`. Better: higher items/s.
 template <class Q>
-void BM_fanin_baseline(State& state, bl::Config cfg, int nb) {
+void BM_fanin_baseline(State& state, bl::Config cfg, int nb, Placement place) {
     std::unique_ptr<BusyNeighbour> neighbour;
     if (nb != 0) neighbour = std::make_unique<BusyNeighbour>();
+    const ConsumerAlone apart(place);  // the benchmark thread is the consumer
+    if (place == Placement::consumer_alone && !apart.active()) {
+        state.SkipWithError("fanin: cannot pin the consumer to a CPU of its own");
+        return;
+    }
+    std::atomic<bool> unpinned{false};
     Q q(cfg);
 
     // Warm-up (not timed): the first producers x capacity items, so that
@@ -67,7 +76,9 @@ void BM_fanin_baseline(State& state, bl::Config cfg, int nb) {
     std::atomic<bool> producer_failed{false};
     std::vector<std::thread> producers;
     for (std::uint64_t p = 0; p < P; ++p) {
-        producers.emplace_back([&q, &producer_failed, p, per_producer] {
+        producers.emplace_back([&q, &producer_failed, &apart, &unpinned, p, per_producer] {
+            // relaxed: read after join, which orders it
+            if (apart.active() && !apart.pin_producer()) unpinned.store(true, std::memory_order_relaxed);
             try {
                 auto prod = q.producer(p);
                 for (std::uint64_t i = 0; i < per_producer;) {
@@ -108,7 +119,9 @@ void BM_fanin_baseline(State& state, bl::Config cfg, int nb) {
     for (auto& t : producers) t.join();
 
     state.SetItemsProcessed(static_cast<std::int64_t>(delivered));
-    if (producer_failed.load(std::memory_order_relaxed) || !ok) {
+    if (unpinned.load(std::memory_order_relaxed)) {  // relaxed: after join
+        state.SkipWithError("fanin: cannot pin a producer to the CPUs the consumer left");
+    } else if (producer_failed.load(std::memory_order_relaxed) || !ok) {
         state.SkipWithError("baseline: a producer failed and the queue was shut down");
     } else if (!sink.complete(P, per_producer)) {
         state.SkipWithError("baseline: lost, duplicated or reordered items");
@@ -130,9 +143,13 @@ void register_contender() {
             for (auto [p, nb] : {std::pair<std::size_t, int>{1, 0}, {1, 1}, {2, 0}, {4, 0}}) {
                 const bl::Config cfg{p, cap, batch};
                 if (!Q::refusal(cfg).empty()) continue;
-                threaded("fanin/" + name + "/P=" + std::to_string(p) + "/cap=" + std::to_string(cap) + "/batch=" + std::to_string(batch) +
-                             "/nb=" + std::to_string(nb),
-                         [cfg, nb](State& s) { BM_fanin_baseline<Q>(s, cfg, nb); });
+                const std::string base = "fanin/" + name + "/P=" + std::to_string(p) + "/cap=" + std::to_string(cap) +
+                                         "/batch=" + std::to_string(batch) + "/nb=" + std::to_string(nb);
+                threaded(base, [cfg, nb](State& s) { BM_fanin_baseline<Q>(s, cfg, nb, Placement::free); });
+                if (p >= 2 && nb == 0 && ConsumerAlone::possible()) {
+                    const Placement alone = Placement::consumer_alone;
+                    threaded(base + placement_suffix(alone), [cfg, nb, alone](State& s) { BM_fanin_baseline<Q>(s, cfg, nb, alone); });
+                }
             }
         }
     }

@@ -1,6 +1,7 @@
 // harness/micro/common.hpp: what every spill-micro translation unit shares:
 // items, the checking sink every fan-in contender delivers into, counters,
-// padded words for the reference loops, and a busy neighbour thread.
+// padded words for the reference loops, a busy neighbour thread, and the
+// consumer-alone placement of the fan-ins.
 //
 // Every benchmark checks its own result and calls state.SkipWithError when a
 // check fails, so a fast wrong answer never counts. "Better" is stated at
@@ -20,6 +21,8 @@
 #include <string>
 #include <thread>
 #include <utility>
+
+#include <sched.h>
 
 #include <spill/detail/config.hpp>
 
@@ -208,6 +211,65 @@ private:
     std::atomic<bool> stop_{false};
     std::thread thread_;
 };
+
+// ---- placement ---------------------------------------------------------------------
+
+/// Where a fan-in's threads run. `free`: wherever the scheduler puts them
+/// (the benchmark's name says nothing). `consumer_alone`, for fan-ins of two
+/// or more producers (`/consumer=alone` in the name): the consumer is
+/// pinned to one CPU of the process's affinity mask and every producer to
+/// the others, the placement a thread-per-core deployment gives its one
+/// serial stage; unpinned, the scheduler decides which threads share a CPU.
+/// Every contender runs both ways, and each is compared at its best.
+enum class Placement { free, consumer_alone };
+
+/// The consumer-alone placement, for the thread that consumes: construction
+/// pins it to the first CPU of its mask and records the rest for the
+/// producers (producer_cpus()); destruction restores the mask it had. Absent
+/// (active() false) when the mask has fewer than two CPUs, or for `free`.
+class ConsumerAlone {
+public:
+    explicit ConsumerAlone(Placement p) noexcept {
+        if (p != Placement::consumer_alone || sched_getaffinity(0, sizeof before_, &before_) != 0) return;
+        int first = -1;
+        CPU_ZERO(&own_);
+        CPU_ZERO(&rest_);
+        for (int c = 0; c < CPU_SETSIZE; ++c) {
+            if (!CPU_ISSET(c, &before_)) continue;
+            if (first < 0) {
+                first = c;
+                CPU_SET(c, &own_);
+            } else {
+                CPU_SET(c, &rest_);
+            }
+        }
+        active_ = CPU_COUNT(&rest_) != 0 && sched_setaffinity(0, sizeof own_, &own_) == 0;
+    }
+    ~ConsumerAlone() {
+        if (active_) (void)sched_setaffinity(0, sizeof before_, &before_);
+    }
+    ConsumerAlone(const ConsumerAlone&) = delete;
+    ConsumerAlone& operator=(const ConsumerAlone&) = delete;
+
+    [[nodiscard]] bool active() const noexcept { return active_; }
+    /// Pins the calling thread (a producer) to the CPUs the consumer left; false if it could not.
+    [[nodiscard]] bool pin_producer() const noexcept { return active_ && sched_setaffinity(0, sizeof rest_, &rest_) == 0; }
+
+    /// Whether this process can run the placement (two CPUs or more in its mask).
+    [[nodiscard]] static bool possible() noexcept {
+        cpu_set_t s;
+        return sched_getaffinity(0, sizeof s, &s) == 0 && CPU_COUNT(&s) >= 2;
+    }
+
+private:
+    cpu_set_t before_{};
+    cpu_set_t own_{};
+    cpu_set_t rest_{};
+    bool active_ = false;
+};
+
+/// The name suffix of a placement ("" for free).
+inline std::string placement_suffix(Placement p) { return p == Placement::consumer_alone ? "/consumer=alone" : ""; }
 
 // ---- registration -----------------------------------------------------------------
 

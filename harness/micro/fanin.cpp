@@ -6,6 +6,8 @@
 //
 // Names (perf_targets.py and the report parse them):
 //   fanin/spill/P=<producers>/cap=<ring>/batch=<round>/nb=<busy neighbours>
+//   fanin/spill/.../nb=0/consumer=alone  P >= 2, the owner pinned to a CPU of
+//                                        its own, the workers to the others
 //   fanin/spill_sequenced/...            the same through SequencedFanIn
 //   ref_sink/batch=<n>                   the consumer floor: the sink alone
 //   ref_round_handoff/batch=<n>          a bare round handoff of keys between two
@@ -62,13 +64,31 @@ void check_fanin(State& state, Pool& pool, const CheckSink& sink, std::uint64_t 
 // P producers -> 1 consumer through the pool: each iteration dispatches a
 // round of `batch` keys per producer (the pool paces it: rounds_ahead()) and
 // collects while the workers produce; the consumer reads the rings in place.
-// P producers, rounds of R <= N keys per producer, `nb` busy neighbours.
-// Better: higher items/s.
+// P producers, rounds of R <= N keys per producer, `nb` busy neighbours,
+// threads placed by `place` (the workers are the producers, the owner the
+// consumer). Better: higher items/s.
 template <std::size_t N, bool Sequenced>
-void BM_fanin_spill(State& state, std::size_t P, std::uint64_t R, int nb) {
+void BM_fanin_spill(State& state, std::size_t P, std::uint64_t R, int nb, Placement place = Placement::free) {
     std::unique_ptr<BusyNeighbour> neighbour;
     if (nb != 0) neighbour = std::make_unique<BusyNeighbour>();
-    auto pool = spill::pool<std::uint64_t, N>(P).overflow([](std::size_t) { return OverflowSum{}; }).template spawn<std::uint64_t>(PushKeys{R});
+    const ConsumerAlone apart(place);  // before the pool: the owner's mask is restored after the workers are gone
+    if (place == Placement::consumer_alone && !apart.active()) {
+        state.SkipWithError("fanin: cannot pin the consumer to a CPU of its own");
+        return;
+    }
+    std::atomic<bool> unpinned{false};
+    auto builder = spill::pool<std::uint64_t, N>(P).overflow([](std::size_t) { return OverflowSum{}; });
+    if (apart.active()) {
+        builder.on_worker_start([&apart, &unpinned](std::size_t) {
+            // relaxed: read after await_ready(), which sees every hook's end (S1/S2)
+            if (!apart.pin_producer()) unpinned.store(true, std::memory_order_relaxed);
+        });
+    }
+    auto pool = builder.template spawn<std::uint64_t>(PushKeys{R});
+    if (pool.await_ready(); unpinned.load(std::memory_order_relaxed)) {  // relaxed: see the hook
+        state.SkipWithError("fanin: cannot pin a producer to the CPUs the consumer left");
+        return;
+    }
     auto run = [&](auto& fan, const CheckSink& sink) {
         std::uint64_t r = 0;
         // Warm-up, about 2 M items: threads running, rings touched, the
@@ -339,6 +359,10 @@ void register_spill_ring(std::initializer_list<std::size_t> producers) {
                                         "/nb=" + std::to_string(nb);
                 threaded("fanin/spill" + cfg, [=](State& s) { BM_fanin_spill<N, false>(s, p, r, nb); });
                 if (p == 1 && nb == 0) threaded("fanin/spill_sequenced" + cfg, [=](State& s) { BM_fanin_spill<N, true>(s, p, r, nb); });
+                if (p >= 2 && nb == 0 && ConsumerAlone::possible()) {
+                    const Placement alone = Placement::consumer_alone;
+                    threaded("fanin/spill" + cfg + placement_suffix(alone), [=](State& s) { BM_fanin_spill<N, false>(s, p, r, nb, alone); });
+                }
             }
         }
     }

@@ -40,8 +40,8 @@ def add(doc: dict, name: str, values: list[float] | float, metric: str = "items_
                               "aggregate_name": "median", "time_unit": "ns", "real_time": 1.0, metric: -1.0})
 
 
-def fanin(contender: str, p: int, cap: int, batch: int, nb: int = 0) -> str:
-    return f"fanin/{contender}/P={p}/cap={cap}/batch={batch}/nb={nb}"
+def fanin(contender: str, p: int, cap: int, batch: int, nb: int = 0, alone: bool = False) -> str:
+    return f"fanin/{contender}/P={p}/cap={cap}/batch={batch}/nb={nb}" + ("/consumer=alone" if alone else "")
 
 
 def good_run() -> dict:
@@ -125,6 +125,15 @@ def test_a_fan_in_name_carries_its_configuration():
     c = pt.fanin_config("fanin/moodycamel_cq/P=2/cap=16384/batch=4096/nb=1")
     assert (c.contender, c.producers, c.capacity, c.batch, c.neighbours) == ("moodycamel_cq", 2, 16384, 4096, 1)
     assert pt.fanin_config("ref_sink/batch=512") is None
+    assert not c.consumer_alone and c.describe() == "cap=16384 batch=4096"
+
+
+def test_a_fan_in_name_carries_its_placement():
+    c = pt.fanin_config("fanin/spill/P=4/cap=65536/batch=16384/nb=0/consumer=alone")
+    assert (c.contender, c.producers, c.capacity, c.batch, c.consumer_alone) == ("spill", 4, 65536, 16384, True)
+    assert c.describe() == "cap=65536 batch=16384 consumer alone"
+    with pytest.raises(pt.InputError, match="consumer=shared"):
+        pt.fanin_config("fanin/spill/P=4/cap=65536/batch=16384/nb=0/consumer=shared")
 
 
 def test_aggregate_entries_are_ignored():
@@ -164,6 +173,18 @@ def test_a_peer_whose_best_configuration_wins_makes_the_fan_in_miss_with_the_rea
     r = results(doc)["T4"]
     assert not r.passed and r.measured == pytest.approx(2.0 / 1.9)
     assert "of the sink alone" in r.note
+
+
+def test_a_placement_is_one_more_configuration_each_contender_is_compared_at_its_best():
+    doc = good_run()
+    add(doc, fanin("boost_spsc", 2, 65536, 4096, alone=True), 1.7e9)  # the queue's best 2 -> 1 is now consumer-alone
+    r = results(doc)["T4b2"]
+    assert r.measured == pytest.approx(1.8e9 / 1.7e9) and not r.passed
+    assert "boost_spsc cap=65536 batch=4096 consumer alone" in r.note
+    add(doc, fanin("spill", 2, 65536, 65536, alone=True), 2.9e9)
+    r = results(doc)["T4b2"]
+    assert r.measured == pytest.approx(2.9e9 / 1.7e9) and r.passed
+    assert "spill cap=65536 batch=65536 consumer alone" in r.note
 
 
 def test_the_small_shape_only_admits_capacity_1024_and_batches_up_to_512():
