@@ -224,24 +224,18 @@ private:
 enum class Placement { free, consumer_alone };
 
 /// The consumer-alone placement, for the thread that consumes: construction
-/// pins it to the first CPU of its mask and records the rest for the
-/// producers (producer_cpus()); destruction restores the mask it had. Absent
+/// pins it to the first CPU of its mask and keeps the rest for the producers
+/// (each calls pin_producer()); destruction restores the mask it had. Absent
 /// (active() false) when the mask has fewer than two CPUs, or for `free`.
 class ConsumerAlone {
 public:
     explicit ConsumerAlone(Placement p) noexcept {
         if (p != Placement::consumer_alone || sched_getaffinity(0, sizeof before_, &before_) != 0) return;
-        int first = -1;
         CPU_ZERO(&own_);
         CPU_ZERO(&rest_);
         for (int c = 0; c < CPU_SETSIZE; ++c) {
             if (!CPU_ISSET(c, &before_)) continue;
-            if (first < 0) {
-                first = c;
-                CPU_SET(c, &own_);
-            } else {
-                CPU_SET(c, &rest_);
-            }
+            CPU_SET(c, CPU_COUNT(&own_) == 0 ? &own_ : &rest_);  // the first CPU for the consumer
         }
         active_ = CPU_COUNT(&rest_) != 0 && sched_setaffinity(0, sizeof own_, &own_) == 0;
     }
