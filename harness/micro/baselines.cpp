@@ -58,12 +58,11 @@ template <class Q>
 void BM_fanin_baseline(State& state, bl::Config cfg, int nb, Placement place) {
     std::unique_ptr<BusyNeighbour> neighbour;
     if (nb != 0) neighbour = std::make_unique<BusyNeighbour>();
-    const ConsumerAlone apart(place);  // the benchmark thread is the consumer
-    if (place == Placement::consumer_alone && !apart.active()) {
-        state.SkipWithError("fanin: cannot pin the consumer to a CPU of its own");
+    ConsumerAlone apart(place);  // the benchmark thread is the consumer
+    if (const char* why = apart.failure()) {
+        state.SkipWithError(why);
         return;
     }
-    std::atomic<bool> unpinned{false};
     Q q(cfg);
 
     // Warm-up (not timed): the first producers x capacity items, so that
@@ -76,9 +75,8 @@ void BM_fanin_baseline(State& state, bl::Config cfg, int nb, Placement place) {
     std::atomic<bool> producer_failed{false};
     std::vector<std::thread> producers;
     for (std::uint64_t p = 0; p < P; ++p) {
-        producers.emplace_back([&q, &producer_failed, &apart, &unpinned, p, per_producer] {
-            // relaxed: read after join, which orders it
-            if (apart.active() && !apart.pin_producer()) unpinned.store(true, std::memory_order_relaxed);
+        producers.emplace_back([&q, &producer_failed, &apart, p, per_producer] {
+            apart.pin_producer();  // failure() reads its outcome after the join
             try {
                 auto prod = q.producer(p);
                 for (std::uint64_t i = 0; i < per_producer;) {
@@ -119,8 +117,8 @@ void BM_fanin_baseline(State& state, bl::Config cfg, int nb, Placement place) {
     for (auto& t : producers) t.join();
 
     state.SetItemsProcessed(static_cast<std::int64_t>(delivered));
-    if (unpinned.load(std::memory_order_relaxed)) {  // relaxed: after join
-        state.SkipWithError("fanin: cannot pin a producer to the CPUs the consumer left");
+    if (const char* why = apart.failure()) {
+        state.SkipWithError(why);
     } else if (producer_failed.load(std::memory_order_relaxed) || !ok) {
         state.SkipWithError("baseline: a producer failed and the queue was shut down");
     } else if (!sink.complete(P, per_producer)) {

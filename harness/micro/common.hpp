@@ -226,11 +226,13 @@ enum class Placement { free, consumer_alone };
 /// The consumer-alone placement, for the thread that consumes: construction
 /// pins it to the first CPU of its mask and keeps the rest for the producers
 /// (each calls pin_producer()); destruction restores the mask it had. Absent
-/// (active() false) when the mask has fewer than two CPUs, or for `free`.
+/// (active() false) for `free`. A placement asked for and not obtained (a
+/// mask of one CPU, a pin refused) is a failure(): the run must not pass
+/// for one it did not make.
 class ConsumerAlone {
 public:
-    explicit ConsumerAlone(Placement p) noexcept {
-        if (p != Placement::consumer_alone || sched_getaffinity(0, sizeof before_, &before_) != 0) return;
+    explicit ConsumerAlone(Placement p) noexcept : wanted_(p == Placement::consumer_alone) {
+        if (!wanted_ || sched_getaffinity(0, sizeof before_, &before_) != 0) return;
         CPU_ZERO(&own_);
         CPU_ZERO(&rest_);
         for (int c = 0; c < CPU_SETSIZE; ++c) {
@@ -246,8 +248,20 @@ public:
     ConsumerAlone& operator=(const ConsumerAlone&) = delete;
 
     [[nodiscard]] bool active() const noexcept { return active_; }
-    /// Pins the calling thread (a producer) to the CPUs the consumer left; false if it could not.
-    [[nodiscard]] bool pin_producer() const noexcept { return active_ && sched_setaffinity(0, sizeof rest_, &rest_) == 0; }
+    /// Pins the calling thread (a producer) to the CPUs the consumer left;
+    /// nothing for `free`. A refused pin is remembered for failure().
+    void pin_producer() noexcept {
+        // relaxed: failure() reads it after the producers' pins are ordered
+        // before it (a join, or the pool's await_ready())
+        if (active_ && sched_setaffinity(0, sizeof rest_, &rest_) != 0) producer_unpinned_.store(true, std::memory_order_relaxed);
+    }
+    /// Why the placement asked for does not hold, or nullptr. Call it after
+    /// construction, and again once every producer has pinned itself.
+    [[nodiscard]] const char* failure() const noexcept {
+        if (wanted_ && !active_) return "fanin: cannot pin the consumer to a CPU of its own";
+        if (producer_unpinned_.load(std::memory_order_relaxed)) return "fanin: cannot pin a producer to the CPUs the consumer left";
+        return nullptr;
+    }
 
     /// Whether this process can run the placement (two CPUs or more in its mask).
     [[nodiscard]] static bool possible() noexcept {
@@ -259,7 +273,9 @@ private:
     cpu_set_t before_{};
     cpu_set_t own_{};
     cpu_set_t rest_{};
+    bool wanted_ = false;
     bool active_ = false;
+    std::atomic<bool> producer_unpinned_{false};
 };
 
 /// The name suffix of a placement ("" for free).

@@ -71,23 +71,20 @@ template <std::size_t N, bool Sequenced>
 void BM_fanin_spill(State& state, std::size_t P, std::uint64_t R, int nb, Placement place = Placement::free) {
     std::unique_ptr<BusyNeighbour> neighbour;
     if (nb != 0) neighbour = std::make_unique<BusyNeighbour>();
-    const ConsumerAlone apart(place);  // before the pool: the owner's mask is restored after the workers are gone
-    if (place == Placement::consumer_alone && !apart.active()) {
-        state.SkipWithError("fanin: cannot pin the consumer to a CPU of its own");
+    ConsumerAlone apart(place);  // before the pool: the owner's mask is restored after the workers are gone
+    if (const char* why = apart.failure()) {
+        state.SkipWithError(why);
         return;
     }
-    std::atomic<bool> unpinned{false};
     auto builder = spill::pool<std::uint64_t, N>(P).overflow([](std::size_t) { return OverflowSum{}; });
-    if (apart.active()) {
-        builder.on_worker_start([&apart, &unpinned](std::size_t) {
-            // relaxed: read after await_ready(), which sees every hook's end (S1/S2)
-            if (!apart.pin_producer()) unpinned.store(true, std::memory_order_relaxed);
-        });
-    }
+    if (apart.active()) builder.on_worker_start([&apart](std::size_t) { apart.pin_producer(); });
     auto pool = builder.template spawn<std::uint64_t>(PushKeys{R});
-    if (pool.await_ready(); unpinned.load(std::memory_order_relaxed)) {  // relaxed: see the hook
-        state.SkipWithError("fanin: cannot pin a producer to the CPUs the consumer left");
-        return;
+    if (apart.active()) {
+        pool.await_ready();  // (S2): every start hook, so every pin, happened before
+        if (const char* why = apart.failure()) {
+            state.SkipWithError(why);
+            return;
+        }
     }
     auto run = [&](auto& fan, const CheckSink& sink) {
         std::uint64_t r = 0;

@@ -66,7 +66,8 @@
 // ran about 20% slower when every new worker paid it. Measured on a
 // 2-vCPU AMD EPYC VM on 2026-11-26 (the rule as first written, which also
 // asked before placement; long-lived pools, as here, never noticed the
-// difference), binaries with and without it run alternately five times each (spill-micro --benchmark_filter=
+// difference), binaries with and without it run alternately five times
+// each (spill-micro --benchmark_filter=
 // 'fanin/(spill|boost_spsc)/P=1/cap=65536/batch=(16384|32768)/nb=1', medians):
 // rounds of 16384 414 -> 718 M items/s, rounds of 32768 530 -> 724, and
 // boost_spsc at its best 575-582 in the same runs; spill-bench's fan_in with
