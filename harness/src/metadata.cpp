@@ -130,7 +130,7 @@ json metadata_for(const RunOptions& o, const Pinner& pinner, const Papi& papi) {
         // pool's waits spin before they park (spill/detail/wait.hpp).
         const spill::WaitCalibration& w = spill::wait_calibration();
         md["wait_calibration"] = {{"park_ns", w.park_ns}, {"spin_floor_ns", w.floor_ns}, {"spin_ceiling_ns", w.ceiling_ns},
-                                  {"samples", w.samples}, {"across_cpus", w.across_cpus}};
+                                  {"samples", w.samples}, {"one_cpu", w.one_cpu}};
     }
     md["shard"] = {{"index", o.shard.index}, {"count", o.shard.count}};
     md["repetitions"] = o.repetitions;

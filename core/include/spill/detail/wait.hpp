@@ -94,7 +94,6 @@
 #include <climits>
 #include <cstdint>
 #include <span>
-#include <utility>
 #include <thread>
 #include <vector>
 
@@ -160,7 +159,7 @@ struct WaitCalibration {
     std::uint64_t floor_ns = 0;    ///< every wait polls at least this long before parking (2 x park_ns, clamped)
     std::uint64_t ceiling_ns = 0;  ///< no wait polls longer (64 x park_ns, clamped)
     std::uint32_t samples = 0;     ///< round trips measured
-    bool across_cpus = false;      ///< measured between two threads pinned to two different CPUs (false: one CPU, or pins refused)
+    bool one_cpu = false;          ///< measured between two threads pinned to one CPU (false: pins refused, the scheduler placed them)
 };
 
 namespace detail {
@@ -370,19 +369,16 @@ inline bool pin_this_thread_to(int cpu) noexcept {
 #endif
 }
 
-/// The first two CPUs of `mask` (-1 where it has fewer, or is unknown).
-[[nodiscard]] inline std::pair<int, int> two_cpus_of(const CpuSet& mask) noexcept {
-    std::pair<int, int> cpus{-1, -1};
+/// The first CPU of `mask` (-1 where it is unknown).
+[[nodiscard]] inline int first_cpu_of(const CpuSet& mask) noexcept {
 #if defined(__linux__)
-    if (!mask.known) return cpus;
-    for (int c = 0; c < CPU_SETSIZE && cpus.second < 0; ++c) {
-        if (!CPU_ISSET(c, &mask.set)) continue;
-        (cpus.first < 0 ? cpus.first : cpus.second) = c;
-    }
+    if (mask.known)
+        for (int c = 0; c < CPU_SETSIZE; ++c)
+            if (CPU_ISSET(c, &mask.set)) return c;
 #else
     (void)mask;
 #endif
-    return cpus;
+    return -1;
 }
 
 /// Measures what parking costs here: two threads of its own hand a counter
@@ -390,17 +386,21 @@ inline bool pin_this_thread_to(int cpu) noexcept {
 /// trip is one wake-up. Runs once per process (a few milliseconds), on first
 /// use.
 ///
-/// Where the caller's CPU mask has two CPUs or more, the two threads are
-/// pinned to two different ones: a pool's threads mostly run apart, and a
-/// wake-up across CPUs is the dearer kind (the sleeper's CPU may have gone
-/// idle). Left to the scheduler, the pair lands on one CPU or on two at
-/// random, and on a 2-vCPU AMD EPYC VM on 2026-11-26 the measure fell on
-/// 3.7-5.4 us (one CPU) or 32-45 us (two) in 20 runs of one binary: spin
-/// budgets then differed ninefold between two processes on one machine.
+/// Both threads are pinned to one CPU, the first of the caller's mask: the
+/// figure is then what a park and its wake-up cost in themselves (two system
+/// calls and a context switch), the same in every process. Left to the
+/// scheduler, the pair lands on one CPU or on two at random: on a 2-vCPU AMD
+/// EPYC VM on 2026-11-26, a program printing wait_calibration().park_ns, run
+/// 20 times, printed 3.7-5.4 us (one CPU) or 32-45 us (two), so spin budgets
+/// differed ninefold between two processes on one machine. Across two CPUs
+/// the figure adds how long an idle CPU takes to wake, which is the host's
+/// (a halted vCPU, here); budgets from it (22-31 us, the pair pinned apart)
+/// poll longer, and measured worse in five ./bench perf runs on that VM
+/// (results/perf-runs/*-8e48119: the spill-bench headline H passed 1 of 5,
+/// and 4 of 5 in the five runs before, where the figure was 3.3-5.4 us).
 inline WaitCalibration measure_wait_calibration() {
     constexpr std::uint32_t rounds = 48;
-    const auto [cpu_a, cpu_b] = two_cpus_of(CpuSet::of_this_thread());
-    const bool apart = cpu_b >= 0;  // else both threads run unpinned
+    const int cpu = first_cpu_of(CpuSet::of_this_thread());  // -1: both run unpinned
     WaitWord ping;
     WaitWord pong;
     // Sleeps until `w` reached `want` (the values count up from 1).
@@ -421,7 +421,7 @@ inline WaitCalibration measure_wait_calibration() {
     bool partner_pinned = false;
     bool timer_pinned = false;
     std::thread partner([&] {
-        partner_pinned = apart && pin_this_thread_to(cpu_b);
+        partner_pinned = pin_this_thread_to(cpu);
         for (std::uint32_t r = 1; r <= rounds; ++r) {
             park_until(ping, r);
             pong.publish(r);
@@ -430,7 +430,7 @@ inline WaitCalibration measure_wait_calibration() {
     std::thread timer;
     try {
         timer = std::thread([&] {
-            timer_pinned = apart && pin_this_thread_to(cpu_a);
+            timer_pinned = pin_this_thread_to(cpu);
             for (std::uint32_t r = 1; r <= rounds; ++r) {
                 // Let the partner reach its futex first, so each round trip
                 // really pays two wake-ups.
@@ -451,7 +451,7 @@ inline WaitCalibration measure_wait_calibration() {
     std::sort(rt.begin(), rt.end());
     WaitCalibration c;
     c.samples = rounds;
-    c.across_cpus = partner_pinned && timer_pinned;
+    c.one_cpu = partner_pinned && timer_pinned;
     c.park_ns = rt[rt.size() / 2] / 2;
     c.floor_ns = std::clamp<std::uint64_t>(2 * c.park_ns, 2'000, 200'000);
     c.ceiling_ns = std::clamp<std::uint64_t>(64 * c.park_ns, 200'000, 2'000'000);
