@@ -495,12 +495,7 @@ spill::detail::CpuSet cpus_of(std::initializer_list<int> ids) {
 /// Pins the calling thread to `cpu`; false if that failed. No Catch2 macros:
 /// worker threads call it from their start hook (Catch2 assertions are for
 /// the test's own thread).
-bool pin_this_thread(int cpu) {
-    cpu_set_t s;
-    CPU_ZERO(&s);
-    CPU_SET(cpu, &s);
-    return ::sched_setaffinity(0, sizeof s, &s) == 0;
-}
+bool pin_this_thread(int cpu) { return spill::detail::pin_this_thread_to(cpu); }
 
 /// Busy-waits on the calling thread for `d`: CPU-bound, never yields.
 void spin_for(std::chrono::nanoseconds d) {
