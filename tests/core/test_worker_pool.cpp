@@ -492,10 +492,9 @@ spill::detail::CpuSet cpus_of(std::initializer_list<int> ids) {
     return c;
 }
 
-/// Pins the calling thread to `cpu`; false if that failed. No Catch2 macros:
-/// worker threads call it from their start hook (Catch2 assertions are for
-/// the test's own thread).
-bool pin_this_thread(int cpu) { return spill::detail::pin_this_thread_to(cpu); }
+// Pins the calling thread to one CPU, false if refused (worker threads call
+// it from their start hook: it asserts nothing).
+using spill::detail::pin_this_thread_to;
 
 /// Busy-waits on the calling thread for `d`: CPU-bound, never yields.
 void spin_for(std::chrono::nanoseconds d) {
@@ -508,7 +507,7 @@ void spin_for(std::chrono::nanoseconds d) {
 class PinnedSpinner {
 public:
     explicit PinnedSpinner(int cpu) : thread_([this, cpu] {
-        if (!pin_this_thread(cpu)) failed_.store(true, std::memory_order_relaxed);
+        if (!pin_this_thread_to(cpu)) failed_.store(true, std::memory_order_relaxed);
         while (!stop_.load(std::memory_order_relaxed)) {  // relaxed: a stop flag, nothing published through it
         }
     }) {}
@@ -651,7 +650,7 @@ TEST_CASE("spin budget: a thread that waited for its CPU for an eighth of the ti
 TEST_CASE("run delay: a thread pinned to a CPU another busy thread holds waits for it, and the scheduler says so", "[pool][wait]") {
     const std::vector<int> cpus = spill::test::usable_cpus();
     KeepAffinity keep;
-    REQUIRE(pin_this_thread(cpus[0]));
+    REQUIRE(pin_this_thread_to(cpus[0]));
     const std::int64_t before = spill::detail::run_delay_ns();
     INFO("/proc/thread-self/schedstat must be readable: the pool's waits learn from it that their CPU is shared");
     REQUIRE(before >= 0);
@@ -670,7 +669,7 @@ TEST_CASE("worker_pool: a worker whose CPU a busy thread shares parks at once be
     INFO("this specification needs two usable CPUs; this process has " << cpus.size());
     REQUIRE(cpus.size() >= 2);
     KeepAffinity keep;
-    REQUIRE(pin_this_thread(cpus[0]));  // the owner
+    REQUIRE(pin_this_thread_to(cpus[0]));  // the owner
     // Rounds of 20 ms of work: long enough that a thread sharing its CPU is
     // preempted inside one. Between rounds the owner sleeps, so the worker's
     // wait for the next round outlasts any spin budget and parks.
@@ -679,7 +678,7 @@ TEST_CASE("worker_pool: a worker whose CPU a busy thread shares parks at once be
     {
         auto pool = spill::pool<Item, 64>(1)
                         .on_worker_start([&](std::size_t) {
-                            if (!pin_this_thread(cpus[1])) pin_failures.fetch_add(1);
+                            if (!pin_this_thread_to(cpus[1])) pin_failures.fetch_add(1);
                         })
                         .spawn<std::uint32_t>([](auto& ring, std::size_t w, const std::uint32_t& round) {
                             spin_for(20ms);
@@ -707,11 +706,11 @@ TEST_CASE("worker_pool: threads pinned alone to their CPUs wait with a pause, ne
     INFO("this specification needs two usable CPUs; this process has " << cpus.size());
     REQUIRE(cpus.size() >= 2);
     KeepAffinity keep;
-    REQUIRE(pin_this_thread(cpus[0]));  // the owner: the thread that dispatches first
+    REQUIRE(pin_this_thread_to(cpus[0]));  // the owner: the thread that dispatches first
     std::atomic<int> pin_failures{0};
     auto pool = spill::pool<Item, 64>(1)
                     .on_worker_start([&cpus, &pin_failures](std::size_t) {
-                        if (!pin_this_thread(cpus[1])) pin_failures.fetch_add(1);
+                        if (!pin_this_thread_to(cpus[1])) pin_failures.fetch_add(1);
                     })
                     .spawn<std::uint32_t>([](auto& ring, std::size_t w, const std::uint32_t& round) { ring.push(make_item(round, w, 0)); });
     CHECK(pool.placement(0).cpus == 0);  // not decided before the first dispatch
@@ -729,11 +728,11 @@ TEST_CASE("worker_pool: threads pinned alone to their CPUs wait with a pause, ne
 TEST_CASE("worker_pool: threads pinned to one shared CPU wait by yielding it, and run one round ahead", "[pool][wait]") {
     const std::vector<int> cpus = spill::test::usable_cpus();
     KeepAffinity keep;
-    REQUIRE(pin_this_thread(cpus[0]));
+    REQUIRE(pin_this_thread_to(cpus[0]));
     std::atomic<int> pin_failures{0};
     auto pool = spill::pool<Item, 64>(2)
                     .on_worker_start([&cpus, &pin_failures](std::size_t) {
-                        if (!pin_this_thread(cpus[0])) pin_failures.fetch_add(1);
+                        if (!pin_this_thread_to(cpus[0])) pin_failures.fetch_add(1);
                     })
                     .spawn<std::uint32_t>([](auto& ring, std::size_t w, const std::uint32_t& round) { ring.push(make_item(round, w, 0)); });
     spill::CollectSpout<Item> out;
