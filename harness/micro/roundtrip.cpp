@@ -1,6 +1,7 @@
 // harness/micro/roundtrip.cpp: the dispatch -> join round trip of the pool,
 // the ping-pong references that bound it (targets T3, T9), and the idle
 // pool's CPU use (T7).
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <thread>
@@ -169,6 +170,8 @@ void BM_round_trip(State& state) {
         pool.join();
     }
     const std::uint64_t rounds_before = pool.stats(0).rounds;
+    const std::uint64_t owner_parks = pool.owner_wait().blocks;
+    const std::uint64_t worker_parks = pool.stats(0).wait.blocks;
     const std::uint64_t a0 = allocations();
     std::uint64_t r = 0;
     for (auto _ : state) {
@@ -176,6 +179,10 @@ void BM_round_trip(State& state) {
         pool.join();
     }
     report_allocs(state, a0, r);
+    // How often a round parked a thread (a futex wake-up, microseconds, in a
+    // round of a hundred nanoseconds): what a wrong guess of the wait rules costs.
+    state.counters["owner_parks_per_round"] = as_double(pool.owner_wait().blocks - owner_parks) / as_double(std::max<std::uint64_t>(r, 1));
+    state.counters["worker_parks_per_round"] = as_double(pool.stats(0).wait.blocks - worker_parks) / as_double(std::max<std::uint64_t>(r, 1));
     bool ok = true;
     for (std::size_t w = 0; w < W; ++w) ok &= pool.stats(w).rounds == pool.stats(0).rounds;
     if (!ok || pool.stats(0).rounds - rounds_before != r) state.SkipWithError("round_trip: a worker missed a round");

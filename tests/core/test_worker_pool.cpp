@@ -605,7 +605,7 @@ TEST_CASE("spin budget: pause-only, pause-then-yield and yield budgets poll with
     CHECK(b.pause_ns() == 0);
 }
 
-TEST_CASE("spin budget: a thread that waited for its CPU for an eighth of the time since its last park parks at once for twice that time, at least 64 ceilings", "[pool][wait]") {
+TEST_CASE("spin budget: a thread that waited for its CPU for an eighth of the time since its last park parks at once for twice that time, at least one ceiling", "[pool][wait]") {
     spill::detail::SpinBudget b;
     b.floor_ns = 1'000;
     b.ceiling_ns = 100'000;
@@ -615,16 +615,50 @@ TEST_CASE("spin budget: a thread that waited for its CPU for an eighth of the ti
     CHECK(b.watches_cpu());
     b.parking(t, 5'000'000);  // the first park only records where the run delay stands
     CHECK_FALSE(b.park_at_once(t));
-    SECTION("a run delay of a quarter of the time between parks: shared") {
+    SECTION("a run delay of a quarter of the time between parks: shared for twice that time") {
         b.parking(t + 800'000, 5'200'000);
         CHECK(b.park_at_once(t + 800'000));
-        CHECK(b.park_at_once(t + 800'000 + 64 * 100'000 - 1));
-        CHECK_FALSE(b.park_at_once(t + 800'000 + 64 * 100'000));
+        CHECK(b.park_at_once(t + 800'000 + 1'600'000 - 1));
+        CHECK_FALSE(b.park_at_once(t + 800'000 + 1'600'000));
+    }
+    SECTION("parks close together: shared for one ceiling") {
+        b.parking(t + 20'000, 5'010'000);  // 10 us of 20
+        CHECK(b.park_at_once(t + 20'000 + 100'000 - 1));
+        CHECK_FALSE(b.park_at_once(t + 20'000 + 100'000));
     }
     SECTION("the same share of a long time between parks: shared for twice that time") {
         b.parking(t + 80'000'000, 25'000'000);  // 20 ms of 80
         CHECK(b.park_at_once(t + 80'000'000 + 160'000'000 - 1));
         CHECK_FALSE(b.park_at_once(t + 80'000'000 + 160'000'000));
+    }
+    SECTION("a share seen again within 64 ceilings of the last period's end doubles the least period, up to 64 ceilings") {
+        std::uint64_t now = t;
+        std::int64_t delay = 5'000'000;
+        std::uint64_t period = 100'000;
+        for (int k = 0; k < 9; ++k) {
+            now += 20'000;  // 20 us after a park, 10 of them spent waiting for the CPU
+            delay += 10'000;
+            b.parking(now, delay);
+            CHECK(b.park_at_once(now + period - 1));
+            CHECK_FALSE(b.park_at_once(now + period));
+            // The next share is seen 10 us before 64 ceilings have passed since
+            // this period ended, 20 us after a quiet park.
+            now += period + 64 * 100'000 - 30'000;
+            b.parking(now, delay);
+            period = std::min<std::uint64_t>(2 * period, 64 * 100'000);
+        }
+        CHECK(b.shared_level == spill::detail::SpinBudget::max_shared_level);
+    }
+    SECTION("a share seen long after the last period ended starts again at one ceiling") {
+        b.parking(t + 20'000, 5'010'000);
+        b.parking(t + 40'000, 5'020'000);  // during the period: recurring, two ceilings from here
+        CHECK(b.park_at_once(t + 40'000 + 200'000 - 1));
+        CHECK_FALSE(b.park_at_once(t + 40'000 + 200'000));
+        const std::uint64_t later = t + 40'000 + 200'000 + 64 * 100'000;  // the window has closed
+        b.parking(later, 5'020'000);  // a quiet park in between resets nothing by itself
+        b.parking(later + 20'000, 5'030'000);
+        CHECK(b.park_at_once(later + 20'000 + 100'000 - 1));
+        CHECK_FALSE(b.park_at_once(later + 20'000 + 100'000));
     }
     SECTION("a run delay under an eighth of the time, or under the floor: not shared") {
         b.parking(t + 800'000, 5'090'000);  // 90 us of 800

@@ -57,8 +57,22 @@
 // microsecond, off the critical path since the thread is about to sleep).
 // If that grew, since its last park, by more than an eighth of the time
 // between the two parks (and more than the floor), its waits park at their
-// first poll for twice that time, and at least 64 ceilings (SpinBudget::
-// parking). A busy pipeline that never parks never asks; a placement that
+// first poll for twice that time, and at least one ceiling; each time the
+// share is seen again within 64 ceilings of the last such period's end, that
+// least period doubles, up to 64 ceilings (SpinBudget::parking). A busy
+// neighbour takes the CPU again as soon as the thread polls, so its periods
+// soon reach 64 ceilings; a one-off (a kernel thread's turn) costs one short
+// period. The rule first parked for at least 64 ceilings at every sighting,
+// about 15 ms here: a 1-worker round trip, where a park turns a round of
+// 0.2 us into several us, parked in 0.8-1.5% of its rounds (median of 18
+// repetitions) and took 197 ns; with the doubling, 0.23% and 171-174 ns (two
+// binaries alternated six times, three repetitions each, spill-micro
+// --benchmark_filter='^(round_trip/workers=1|ref_pingpong_pause)/min'
+// --benchmark_repetitions=3, counters owner_ and worker_parks_per_round;
+// 2-vCPU AMD EPYC VM, 2026-11-26), while the fan-in beside a busy neighbour
+// below did not move (rounds of 16384 609 -> 641 M items/s, of 32768
+// 653 -> 634, boost_spsc at its best 565 -> 591; medians of 7 alternated
+// runs). A busy pipeline that never parks never asks; a placement that
 // yields (the pool crowds its own CPUs) keeps its budget, and no thread asks
 // before the pool decided its placement (its first dispatch): asking at a
 // fresh thread's first park costs an open() of the file, 15-95 us here, and
@@ -300,6 +314,9 @@ struct SpinBudget {
     std::int64_t delay_ns = -1;         ///< run_delay_ns() at this thread's last park
     std::uint64_t parked_at_ns = 0;     ///< wait_clock_ns() then
     std::uint64_t shared_until_ns = 0;  ///< its CPU was lately shared with other threads: waits park at once until then
+    std::uint32_t shared_level = 0;     ///< that period lasted at least ceiling_ns << shared_level
+    /// The longest period a share that keeps recurring earns: 64 ceilings.
+    static constexpr std::uint32_t max_shared_level = 6;
 
     /// Sets how this thread polls (the pool's first dispatch decides it).
     void place(PollMode mode) noexcept {
@@ -315,13 +332,21 @@ struct SpinBudget {
     /// At a park, `now_delay` is run_delay_ns(): if this thread waited for a
     /// CPU, since its last park, for more than an eighth of the time between
     /// (and more than the floor), other threads held its CPU: its waits park
-    /// at once for twice that time between, and at least 64 ceilings.
+    /// at once for twice that time between, and at least one ceiling. A share
+    /// seen again before 64 ceilings have passed since the last period ended
+    /// (a busy neighbour, which takes the CPU again as soon as we poll)
+    /// doubles that least period, up to 64 ceilings; one seen later (a
+    /// kernel thread's turn, a host hiccup) starts again at one.
     void parking(std::uint64_t now, std::int64_t now_delay) noexcept {
         if (!watches_cpu() || now_delay < 0) return;
         if (delay_ns >= 0) {
             const auto waited = static_cast<std::uint64_t>(now_delay - delay_ns);
             const std::uint64_t between = now - parked_at_ns;
-            if (waited > floor_ns && waited > between / 8) shared_until_ns = now + std::max(2 * between, 64 * ceiling_ns);
+            if (waited > floor_ns && waited > between / 8) {
+                const bool recurring = shared_until_ns != 0 && now < shared_until_ns + (ceiling_ns << max_shared_level);
+                shared_level = recurring ? std::min(shared_level + 1, max_shared_level) : 0;
+                shared_until_ns = std::max(shared_until_ns, now + std::max(2 * between, ceiling_ns << shared_level));
+            }
         }
         delay_ns = now_delay;
         parked_at_ns = now;
