@@ -175,15 +175,26 @@ struct alignas(cache_line) Batch {
         segments.prune(ring.head_position());
         if (!ring.empty()) segments.append(round, ring.tail_position());
     }
-    /// Makes an empty batch ready to be filled again from the start of its
-    /// storage. Whoever empties a batch calls it before handing it on (the
-    /// collector before recycling its drained front; the worker after a merge
-    /// back or a spill), so a recycled ring arrives ready and the worker
-    /// writes nothing of it but items.
-    void reset() noexcept {
-        segments.clear();
-        ring.rewind();
-    }
+    /// Makes an empty batch ready to be filled again. Whoever empties a batch
+    /// calls it before handing it on (the collector before recycling its
+    /// drained front; the worker after a merge back or a spill), so a
+    /// recycled ring arrives ready and the worker writes nothing of it but
+    /// items.
+    ///
+    /// The ring's positions are kept, not rewound to the first slot: the next
+    /// rounds fill the slots after the last ones, so a round smaller than the
+    /// ring does not write the very lines its collector has just drained
+    /// (which the writer must take back from the collector's cache first),
+    /// at the price of a round sometimes arriving as two spans instead of
+    /// one. Measured on a 2-vCPU AMD EPYC VM on 2026-11-27, spill-micro
+    /// binaries with and without the rewind run alternately, benchmark by
+    /// benchmark (--benchmark_filter='^fanin/spill/P=1/cap=[0-9]+/batch=[0-9]+/nb=0/',
+    /// paired ratios of medians of 7-9 pairs): rounds of a quarter or half
+    /// of a 1024 ring ran 1.06-1.33x as fast in each of the three runs that
+    /// had them; rounds of a quarter of a 16384 or 65536 ring 0.74-1.46x
+    /// across four runs, no steady change; rounds as large as the ring did
+    /// not move.
+    void reset() noexcept { segments.clear(); }
 
     SegmentLog segments;
     ring_type ring;

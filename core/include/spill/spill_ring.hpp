@@ -266,9 +266,8 @@ public:
     }
 
     /// Moves the positions of an empty ring back to 0, so the next items fill
-    /// the storage from its start (a recycled pool ring then reuses the same
-    /// lines round after round, and a round's items are one span).
-    /// Precondition: empty().
+    /// the storage from its start (and the next drain of fewer than N items
+    /// is one span). Precondition: empty().
     void rewind() noexcept { head_ = tail_ = 0; }
 
     // ---- push cursor: writer() ----

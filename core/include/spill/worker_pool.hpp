@@ -808,7 +808,7 @@ private:
         std::uintptr_t cur = k.slot.word.load(std::memory_order_acquire);  // (C2)
         if (cur == 0) cur = await_merge(k);
         if (!slot_type::is_fresh(cur)) return false;  // nothing published
-        f->reset();  // empty: hand it back ready to fill from its start
+        f->reset();  // empty: hand it back ready to fill
         if (!swap_front(k, *f, cur)) return false;
         k.front = slot_type::ring_of(cur);
         k.taken.record(k.front->ring.size());
@@ -920,7 +920,7 @@ private:
         if (cur == 0 && f.ring.empty()) cur = await_merge(k);
         if (slot_type::is_fresh(cur)) {
             waiting = waiting || !f.ring.empty();
-            if (f.ring.empty()) f.reset();  // hand it back ready to fill from its start (if the take below wins)
+            if (f.ring.empty()) f.reset();  // hand it back ready to fill (if the take below wins)
             if (f.ring.empty() && swap_front(k, f, cur)) {  // (C3)
                 k.front = slot_type::ring_of(cur);
                 k.taken.record(k.front->ring.size());
