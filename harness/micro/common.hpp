@@ -48,6 +48,16 @@ inline void report_allocs(State& state, std::uint64_t before, std::uint64_t roun
     state.counters["allocs_per_round"] = rounds == 0 ? 0.0 : as_double(n) / as_double(rounds);
 }
 
+/// Waits that ended parked on the futex, per round, of the owner and of
+/// worker 0 since the counts `owner_before` and `worker_before` (lower is
+/// better: a wake-up costs microseconds, a busy round far less).
+template <class Pool>
+void report_parks(State& state, const Pool& pool, std::uint64_t owner_before, std::uint64_t worker_before, std::uint64_t rounds) {
+    const auto per_round = [rounds](std::uint64_t n) { return rounds == 0 ? 0.0 : as_double(n) / as_double(rounds); };
+    state.counters["owner_parks_per_round"] = per_round(pool.owner_wait().blocks - owner_before);
+    state.counters["worker_parks_per_round"] = per_round(pool.stats(0).wait.blocks - worker_before);
+}
+
 /// sum of first .. first+n-1, exact in unsigned wrap-around arithmetic.
 inline std::uint64_t range_sum(std::uint64_t first, std::uint64_t n) noexcept {
     return n % 2 == 0 ? (n / 2) * (2 * first + n - 1) : n * ((2 * first + n - 1) / 2);

@@ -55,8 +55,7 @@ void check_fanin(State& state, Pool& pool, const CheckSink& sink, std::uint64_t 
         want += key_sum(w, per_producer);
     }
     state.counters["overflowed"] = as_double(ov);
-    state.counters["owner_parks_per_round"] = as_double(pool.owner_wait().blocks) / as_double(rounds);
-    state.counters["worker_parks_per_round"] = as_double(pool.stats(0).wait.blocks) / as_double(rounds);
+    report_parks(state, pool, 0, 0, rounds);
     if (!sink.ordered() || sink.count() + ov != producers * per_producer || sink.sum() + ov_sum != want)
         state.SkipWithError("fanin: produced != delivered + overflowed, or a producer's keys out of order");
 }

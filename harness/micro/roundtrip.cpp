@@ -1,7 +1,6 @@
 // harness/micro/roundtrip.cpp: the dispatch -> join round trip of the pool,
 // the ping-pong references that bound it (targets T3, T9), and the idle
 // pool's CPU use (T7).
-#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <thread>
@@ -179,10 +178,9 @@ void BM_round_trip(State& state) {
         pool.join();
     }
     report_allocs(state, a0, r);
-    // How often a round parked a thread (a futex wake-up, microseconds, in a
-    // round of a hundred nanoseconds): what a wrong guess of the wait rules costs.
-    state.counters["owner_parks_per_round"] = as_double(pool.owner_wait().blocks - owner_parks) / as_double(std::max<std::uint64_t>(r, 1));
-    state.counters["worker_parks_per_round"] = as_double(pool.stats(0).wait.blocks - worker_parks) / as_double(std::max<std::uint64_t>(r, 1));
+    // A park turns a round of a hundred nanoseconds into microseconds: what
+    // a wrong guess of the wait rules costs.
+    report_parks(state, pool, owner_parks, worker_parks, r);
     bool ok = true;
     for (std::size_t w = 0; w < W; ++w) ok &= pool.stats(w).rounds == pool.stats(0).rounds;
     if (!ok || pool.stats(0).rounds - rounds_before != r) state.SkipWithError("round_trip: a worker missed a round");
