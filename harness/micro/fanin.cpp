@@ -191,6 +191,15 @@ void BM_ref_round_handoff(State& state, std::size_t n) {
     std::uint64_t r = 0;
     for (auto _ : state) {
         while (ready.v.load(std::memory_order_acquire) <= r) spill::detail::cpu_relax();  // (C) pairs with (A)
+        // Ask for the round's first 4 KiB at once: the checking loop alone
+        // keeps only as many of the other core's lines in flight as its
+        // out-of-order window reaches, and the hardware prefetcher starts
+        // afresh on each buffer. spill-micro binaries with and without it,
+        // alternated 9 times (AMD EPYC VM, 2026-11-27): 1.07-1.21x as fast
+        // at rounds of 256-65536. The same hint in the pool's collect
+        // measured no steady change there, so the library does not have it.
+        for (std::size_t i = 0; i < std::min<std::size_t>(n, 4096 / sizeof(std::uint64_t)); i += 64 / sizeof(std::uint64_t))
+            __builtin_prefetch(buffers[r % 3].get() + i, 0, 3);
         (void)sink.send_all(std::span<std::uint64_t>(buffers[r % 3].get(), n));
         ++r;
         consumed.v.store(r, std::memory_order_release);  // (D) hands the buffer back
