@@ -195,9 +195,12 @@ void BM_ref_round_handoff(State& state, std::size_t n) {
         // keeps only as many of the other core's lines in flight as its
         // out-of-order window reaches, and the hardware prefetcher starts
         // afresh on each buffer. spill-micro binaries with and without it,
-        // alternated 9 times (AMD EPYC VM, 2026-11-27): 1.07-1.21x as fast
-        // at rounds of 256-65536. The same hint in the pool's collect
-        // measured no steady change there, so the library does not have it.
+        // run alternately 9 times on a 2-vCPU AMD EPYC VM on 2026-11-27
+        // (--benchmark_filter='^ref_round_handoff/', paired ratios of
+        // medians): 1.07-1.21x as fast at rounds of 256-65536. The same hint
+        // after each take in the pool's collect (--benchmark_filter=
+        // '^fanin/spill/P=1/', the same way) measured 0.82-1.22x, no steady
+        // change, so the library does not have it.
         for (std::size_t i = 0; i < std::min<std::size_t>(n, 4096 / sizeof(std::uint64_t)); i += 64 / sizeof(std::uint64_t))
             __builtin_prefetch(buffers[r % 3].get() + i, 0, 3);
         (void)sink.send_all(std::span<std::uint64_t>(buffers[r % 3].get(), n));
