@@ -41,11 +41,15 @@ inline void set_items(State& state, std::uint64_t per_iteration) {
     state.SetItemsProcessed(static_cast<std::int64_t>(static_cast<std::uint64_t>(state.iterations()) * per_iteration));
 }
 
+/// `n` events over `rounds` rounds, as a per-round counter value (0 without rounds).
+inline double events_per_round(std::uint64_t n, std::uint64_t rounds) noexcept {
+    return rounds == 0 ? 0.0 : as_double(n) / as_double(rounds);
+}
+
 /// Allocations per round over the timed loop, reported as a counter
 /// (lower is better; the target is 0).
 inline void report_allocs(State& state, std::uint64_t before, std::uint64_t rounds) {
-    const std::uint64_t n = allocations() - before;
-    state.counters["allocs_per_round"] = rounds == 0 ? 0.0 : as_double(n) / as_double(rounds);
+    state.counters["allocs_per_round"] = events_per_round(allocations() - before, rounds);
 }
 
 /// Waits that ended parked on the futex, per round, of the owner and of
@@ -53,9 +57,8 @@ inline void report_allocs(State& state, std::uint64_t before, std::uint64_t roun
 /// better: a wake-up costs microseconds, a busy round far less).
 template <class Pool>
 void report_parks(State& state, const Pool& pool, std::uint64_t owner_before, std::uint64_t worker_before, std::uint64_t rounds) {
-    const auto per_round = [rounds](std::uint64_t n) { return rounds == 0 ? 0.0 : as_double(n) / as_double(rounds); };
-    state.counters["owner_parks_per_round"] = per_round(pool.owner_wait().blocks - owner_before);
-    state.counters["worker_parks_per_round"] = per_round(pool.stats(0).wait.blocks - worker_before);
+    state.counters["owner_parks_per_round"] = events_per_round(pool.owner_wait().blocks - owner_before, rounds);
+    state.counters["worker_parks_per_round"] = events_per_round(pool.stats(0).wait.blocks - worker_before, rounds);
 }
 
 /// sum of first .. first+n-1, exact in unsigned wrap-around arithmetic.

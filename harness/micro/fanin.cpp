@@ -201,8 +201,12 @@ void BM_ref_round_handoff(State& state, std::size_t n) {
         // after each take in the pool's collect (--benchmark_filter=
         // '^fanin/spill/P=1/', the same way) measured 0.82-1.22x, no steady
         // change, so the library does not have it.
-        for (std::size_t i = 0; i < std::min<std::size_t>(n, 4096 / sizeof(std::uint64_t)); i += 64 / sizeof(std::uint64_t))
-            __builtin_prefetch(buffers[r % 3].get() + i, 0, 3);
+        // Steps of 64 bytes, the line size of the cores this runs on
+        // (spill::cache_line, 128, is the distance that keeps two writers
+        // apart, not the line a prefetch fetches).
+        constexpr std::size_t head_keys = 4096 / sizeof(std::uint64_t);
+        constexpr std::size_t line_keys = 64 / sizeof(std::uint64_t);
+        for (std::size_t i = 0; i < std::min(n, head_keys); i += line_keys) __builtin_prefetch(buffers[r % 3].get() + i, 0, 3);
         (void)sink.send_all(std::span<std::uint64_t>(buffers[r % 3].get(), n));
         ++r;
         consumed.v.store(r, std::memory_order_release);  // (D) hands the buffer back
