@@ -186,6 +186,76 @@ void BM_round_trip(State& state) {
     if (!ok || pool.stats(0).rounds - rounds_before != r) state.SkipWithError("round_trip: a worker missed a round");
 }
 
+// ---- the wait rules when wake-ups outgrow the ceiling -------------------------------
+
+/// Busy for `ns` on the calling thread (a round's work).
+void work_for(std::uint64_t ns) noexcept {
+    const std::uint64_t t0 = spill::detail::wait_clock_ns();
+    while (spill::detail::wait_clock_ns() - t0 < ns) {
+    }
+}
+
+// Two threads on CPUs of their own hand rounds back and forth through the
+// pool's WaitWords, each working `work_ns` per round, both waiting with the
+// pool's adaptive budget but with a forced ceiling of `ceiling_ns` (floor
+// 2 us). A ceiling below twice a wake-up plus a round is what a host whose
+// wake-ups turned dear does to the calibrated one: once a hiccup makes one
+// side park, its partner's next wait lasts a wake-up longer, and the rules
+// must bring both back to polling instead of parking round after round.
+// Counters: parks and timed wake-ups per round, the mean wake-up. Better:
+// lower real_time (the floor: work_ns plus a ping-pong round trip).
+void BM_wait_dear_wakeups(State& state, std::uint64_t ceiling_ns, std::uint64_t work_ns) {
+    constexpr std::uint32_t kStop32 = ~std::uint32_t{0};  // never a round: a run is far shorter than 2^32 rounds
+    ConsumerAlone apart(Placement::consumer_alone);
+    if (const char* why = apart.failure()) {
+        state.SkipWithError(why);
+        return;
+    }
+    auto budget = [ceiling_ns] {
+        spill::detail::SpinBudget b;
+        b.floor_ns = 2'000;
+        b.ceiling_ns = ceiling_ns;
+        b.typical_ns = b.floor_ns / 2;
+        b.place(spill::PollMode::pause);  // each thread has its CPU
+        return b;
+    };
+    struct alignas(spill::cache_line) Line {
+        spill::detail::WaitWord word;
+    };
+    Line go;
+    Line done;
+    spill::WaitStats worker_waits;
+    std::thread partner([&] {
+        apart.pin_producer();
+        spill::detail::SpinBudget b = budget();
+        std::uint32_t seen = 0;
+        for (;;) {
+            seen = spill::detail::await_change(go.word, seen, b, &worker_waits);  // (B) pairs with the owner's publish (A)
+            if (seen == kStop32) return;
+            work_for(work_ns);
+            done.word.publish(seen);  // (C)
+        }
+    });
+    spill::detail::SpinBudget b = budget();
+    spill::WaitStats owner_waits;
+    std::uint32_t r = 0;
+    for (auto _ : state) {
+        ++r;
+        go.word.publish(r);  // (A)
+        work_for(work_ns);
+        spill::detail::await_reached(done.word, r, b, &owner_waits);  // (D) pairs with (C)
+    }
+    go.word.publish(kStop32);
+    partner.join();  // orders worker_waits and the pin's outcome before the reads below
+    if (const char* why = apart.failure()) {
+        state.SkipWithError(why);
+        return;
+    }
+    const std::uint64_t wakes = owner_waits.wakes + worker_waits.wakes;
+    state.counters["parks_per_round"] = events_per_round(owner_waits.blocks + worker_waits.blocks, r);
+    state.counters["wake_us"] = wakes == 0 ? 0.0 : static_cast<double>(owner_waits.wake_ns + worker_waits.wake_ns) * 1e-3 / static_cast<double>(wakes);
+}
+
 // ---- idle pool CPU ----------------------------------------------------------------
 
 double process_cpu_seconds() noexcept {
@@ -231,6 +301,10 @@ void register_round_trips() {
     // what a waiting thread that hands its core over quickly costs.
     threaded("round_trip/workers=1/spin=2us", BM_round_trip<1, 2000>);
     threaded("round_trip_oversubscribed/workers=2/spin=2us", BM_round_trip<2, 2000>);
+    if (ConsumerAlone::possible())
+        for (const std::uint64_t ceiling_us : {3, 6})
+            threaded("wait_dear_wakeups/ceiling=" + std::to_string(ceiling_us) + "us/round=2us",
+                     [ceiling_us](State& s) { BM_wait_dear_wakeups(s, ceiling_us * 1000, 2000); });
     benchmark::RegisterBenchmark("idle_pool/1s", BM_idle_pool)->UseRealTime()->Iterations(1)->Unit(benchmark::kMillisecond);
 }
 

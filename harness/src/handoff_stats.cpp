@@ -120,6 +120,11 @@ json handoff_json(const HandoffRecord& h) {
             x["blocks"] = rw.w.blocks;
             x["spin_seconds"] = static_cast<double>(rw.w.spin_ns) * 1e-9;
             x["blocked_seconds"] = static_cast<double>(rw.w.block_ns) * 1e-9;
+            x["wakes"] = rw.w.wakes;
+            x["wake_seconds"] = static_cast<double>(rw.w.wake_ns) * 1e-9;
+            put(x, "mean_wake_us",
+                Figure::ratio(static_cast<double>(rw.w.wake_ns) * 1e-3, static_cast<double>(rw.w.wakes),
+                              "no wake-up was timed (no wait parked, or its publisher's stamp came too late)"));
             const std::string no_time = "the repetition took no measurable time";
             put(x, "spin_fraction", Figure::ratio(static_cast<double>(rw.w.spin_ns) * 1e-9, thread_seconds, no_time));
             put(x, "blocked_fraction", Figure::ratio(static_cast<double>(rw.w.block_ns) * 1e-9, thread_seconds, no_time));

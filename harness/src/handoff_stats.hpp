@@ -122,6 +122,8 @@ struct RoleWait {
         w.blocks += s.blocks;
         w.spin_ns += s.spin_ns;
         w.block_ns += s.block_ns;
+        w.wakes += s.wakes;
+        w.wake_ns += s.wake_ns;
     }
 };
 

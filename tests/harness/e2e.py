@@ -392,16 +392,19 @@ def test_injected_faults_fail_every_scenario_loudly():
 
 def test_injected_slowdown_is_recorded_and_slows_the_run():
     base, slow = path("slow0.json"), path("slow1.json")
-    args = ["run", "ring", "--items", "2000000", "--rounds", "100", "--repetitions", "3", "--warmup", "1", "--counters", "none", "--quiet",
+    args = ["run", "ring", "--items", "2000000", "--rounds", "100", "--repetitions", "5", "--warmup", "1", "--counters", "none", "--quiet",
             "--no-calibrate"]
     r0 = run(*args, "--out", base)
     r1 = run(*args, "--inject-slowdown", "300", "--out", slow)
     if check(r0.returncode == 0 and r1.returncode == 0, "runs with and without --inject-slowdown succeed"):
         d0, d1 = load(base), load(slow)
         check(d1["metadata"]["injected"]["slowdown_pct"] == 300 and "injected" not in d0["metadata"], "the injected slowdown is in the metadata")
-        s0 = d0["points"][0]["summary"]["seconds"]["median"]
-        s1 = d1["points"][0]["summary"]["seconds"]["median"]
-        check(s1 > 1.5 * s0, f"--inject-slowdown 300 makes the point slower ({s0:.4f}s -> {s1:.4f}s)")
+        # The fastest repetition of each run: meson runs other suites beside
+        # this one, and a repetition they slowed says nothing about the
+        # injection (medians of 3 failed here once: 0.034 s -> 0.046 s).
+        s0 = d0["points"][0]["summary"]["seconds"]["min"]
+        s1 = d1["points"][0]["summary"]["seconds"]["min"]
+        check(s1 > 1.5 * s0, f"--inject-slowdown 300 makes the point slower (fastest repetitions {s0:.4f}s -> {s1:.4f}s)")
 
 
 RESUME_SWEEP = """

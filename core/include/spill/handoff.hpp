@@ -269,6 +269,6 @@ struct WorkerSignal {
 static_assert(sizeof(WorkerSignal<const void*>) == 2 * cache_line && alignof(WorkerSignal<const void*>) == cache_line);
 static_assert(offsetof(WorkerSignal<const void*>, done) == cache_line, "go and done must not share a cache line");
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free && std::atomic<std::uintptr_t>::is_always_lock_free);
-static_assert(sizeof(detail::WaitWord) == 8, "a wait word and its parked count fit one line with the round arguments");
+static_assert(sizeof(detail::WaitWord) == 16, "a wait word, its parked count and its wake-up stamp fit one line with the round arguments");
 
 }  // namespace spill

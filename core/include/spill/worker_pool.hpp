@@ -195,7 +195,7 @@ public:
     /// (one line transfer per round); others by pointer to the pool's copy.
     static constexpr bool inline_args = std::is_trivially_copyable_v<A> && std::is_default_constructible_v<A> &&
                                         std::is_copy_assignable_v<A> &&
-                                        sizeof(A) <= (cache_line - 2 * alignof(std::uint64_t)) / rounds_in_flight &&
+                                        sizeof(A) <= (cache_line - sizeof(detail::WaitWord) - alignof(std::uint64_t)) / rounds_in_flight &&
                                         alignof(A) <= alignof(std::uint64_t);
     using signal_type = WorkerSignal<std::conditional_t<inline_args, A, const A*>>;
     static_assert(offsetof(signal_type, done) == cache_line && sizeof(signal_type) == 2 * cache_line,

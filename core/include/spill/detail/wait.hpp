@@ -19,6 +19,31 @@
 // waits that are long compared with the ceiling (an idle pool) poll only the
 // floor, so an idle pool costs almost no CPU.
 //
+// Wake-ups dearer than calibrated. The calibration times a park and its
+// wake-up on one CPU; across CPUs a wake-up can cost far more, where the host
+// must first run a halted virtual CPU. A wait whose partner had parked lasts
+// at least the partner's wake-up, so once wake-ups cost more than half the
+// ceiling, such waits last longer than the ceiling, every later wait polls
+// only the floor and parks, and a pipeline of microsecond rounds runs at the
+// pace of its wake-ups: in one slow hour of a 2-vCPU VM, repetitions of
+// spill-bench's fan_in (1 producer, ring 16384, rounds of 625 items; ./bench
+// demo's sample, results/sample.json) ran at 14 and 24 M items/s against 426
+// in the same point, both threads parked 117-290 times at 118-146 us each.
+// So a publisher that wakes a parked waiter stamps the time of its wake-up
+// call (N3), and the waiter, once awake, keeps a moving average of its own
+// wake-ups and raises its ceiling to four of them (at most 2 ms). A wait
+// after a park lasts about a wake-up of each side and the round, and learns
+// about that much; under four wake-ups it stays within the ceiling, the waits
+// that follow poll long enough to see a parked partner's answer, and the
+// pipeline stops parking. The stamp costs nothing when nobody parked, and
+// the floor (an idle pool's polls) does not move. Measured by forcing the
+// ceiling below twice a wake-up instead of waiting for such an hour
+// (spill-micro --benchmark_filter=wait_dear_wakeups: two threads pinned
+// apart, 2 us of work per round, ceilings of 3 and 6 us; 2-vCPU AMD EPYC VM,
+// 2026-11-27, wake-ups there 30-45 us): the rules without this learning
+// took 9-12 us per round and parked in 26% of rounds, with it 2.4-2.6 us
+// and 2% (medians of 8 alternated runs of each binary).
+//
 // Three ways to poll, chosen per thread from where the pool's threads may
 // run (PollMode; the pool decides once, at its first dispatch, from every
 // pool thread's affinity mask as read on that thread: wait_placement()):
@@ -90,7 +115,8 @@
 // Protocol (labels used by the callers' comments):
 //   (N1) publisher: value.store(v, seq_cst)        the release half publishes
 //        whatever the caller wrote before; seq_cst orders it before (N2).
-//   (N2) publisher: parked.load(seq_cst) != 0 -> futex wake.
+//   (N2) publisher: parked.load(seq_cst) != 0 -> (N3) woken_at_ns.store(now,
+//        relaxed: a measurement, see WaitWord), then futex wake.
 //   (W1) waiter: value.load(acquire) while spinning; pairs with (N1).
 //   (W2) waiter: parked.fetch_add(seq_cst), then (W3) value.load(seq_cst)
 //        and futex_wait(value, old) while unchanged.
@@ -137,6 +163,8 @@ struct WaitStats {
     std::uint64_t blocks = 0;    ///< waits that gave up spinning and parked on the futex
     std::uint64_t spin_ns = 0;   ///< steady_clock time in the spin phase
     std::uint64_t block_ns = 0;  ///< steady_clock time parked, until the value changed (0 unless timed)
+    std::uint64_t wakes = 0;     ///< parked waits whose wake-up was timed (the publisher stamped it)
+    std::uint64_t wake_ns = 0;   ///< their wake-ups summed: publisher's stamp before the wake call -> waiter running
     /// Whether every wait is timed exactly. The spin phase reads the clock
     /// anyway (its budget is in time), but only every few polls; exact
     /// figures take one more clock read when a wait ends, on the critical
@@ -258,17 +286,33 @@ struct CpuSet {
     return p;
 }
 
-/// A counter one thread advances and other threads wait on. The two fields
+/// A counter one thread advances and other threads wait on. The fields
 /// share a line on purpose: the publisher's (N2) load then hits the line its
 /// (N1) store just brought in, so an un-parked round trip costs no extra miss.
 struct WaitWord {
     std::atomic<std::uint32_t> value{0};
     std::atomic<std::uint32_t> parked{0};  ///< waiters in (W2)..wake-up; written only by parking waiters
+    /// wait_clock_ns() just before the publisher's latest wake-up call
+    /// (N3); written only when a waiter has parked, so a round that parks
+    /// nobody never writes it.
+    std::atomic<std::uint64_t> woken_at_ns{0};
 
-    /// (N1) + (N2): stores `v` and wakes parked waiters.
+    /// (N1) + (N2): stores `v` and wakes parked waiters, stamping the time
+    /// of the wake-up call first (N3).
     void publish(std::uint32_t v) noexcept {
-        value.store(v, std::memory_order_seq_cst);                                  // (N1)
-        if (parked.load(std::memory_order_seq_cst) != 0) futex_wake_all(value);    // (N2)
+        value.store(v, std::memory_order_seq_cst);                        // (N1)
+        if (parked.load(std::memory_order_seq_cst) != 0) wake_parked();  // (N2)
+    }
+    /// (N3), then the wake-up call. Out of line and cold: a busy pipeline
+    /// never parks, and its publish stays a store and a load wherever it is
+    /// inlined.
+    [[gnu::cold, gnu::noinline]] void wake_parked() noexcept {
+        // (N3) relaxed: a measurement, not a publication. A waiter reads it
+        // once awake and keeps it only if it is newer than its own park, so
+        // a stamp it sees late or not at all only loses one sample of how
+        // long wake-ups take.
+        woken_at_ns.store(wait_clock_ns(), std::memory_order_relaxed);
+        futex_wake_all(value);
     }
     [[nodiscard]] std::uint32_t load() const noexcept { return value.load(std::memory_order_acquire); }  // (W1)
 };
@@ -315,8 +359,11 @@ struct SpinBudget {
     std::uint64_t parked_at_ns = 0;     ///< wait_clock_ns() then
     std::uint64_t shared_until_ns = 0;  ///< its CPU was lately shared with other threads: waits park at once until then
     std::uint32_t shared_level = 0;     ///< that period lasted at least ceiling_ns << shared_level
+    std::uint64_t wake_ns = 0;          ///< moving average of this thread's timed wake-ups (0: none yet)
     /// The longest period a share that keeps recurring earns: 64 ceilings.
     static constexpr std::uint32_t max_shared_level = 6;
+    /// No wait polls longer than this, whatever wake-ups cost.
+    static constexpr std::uint64_t max_ceiling_ns = 2'000'000;
 
     /// Sets how this thread polls (the pool's first dispatch decides it).
     void place(PollMode mode) noexcept {
@@ -351,14 +398,28 @@ struct SpinBudget {
         delay_ns = now_delay;
         parked_at_ns = now;
     }
+    /// The ceiling of the adaptive spin phase: the calibrated one, raised
+    /// to four of this thread's recent wake-ups when they cost more than a
+    /// quarter of it (file comment: wake-ups dearer than calibrated).
+    [[nodiscard]] std::uint64_t spin_ceiling_ns() const noexcept {
+        return std::max(ceiling_ns, std::min(4 * wake_ns, max_ceiling_ns));
+    }
     /// How long the next wait polls before it parks.
     [[nodiscard]] std::uint64_t limit_ns() const noexcept {
         if (fixed_ns != adaptive) return fixed_ns;
         // Waits that recently ended within the ceiling: poll past twice
         // their typical length. Longer waits: parking costs little beside
         // them, so poll only the floor.
-        if (typical_ns <= ceiling_ns) return std::clamp(2 * typical_ns, floor_ns, ceiling_ns);
+        const std::uint64_t ceiling = spin_ceiling_ns();
+        if (typical_ns <= ceiling) return std::clamp(2 * typical_ns, floor_ns, ceiling);
         return floor_ns;
+    }
+    /// A parked wait ended `latency_ns` after its publisher's wake-up call
+    /// (N3): the moving average, weight 1/4, of such wake-ups, each clipped
+    /// at max_ceiling_ns; the first one sets it.
+    void woke(std::uint64_t latency_ns) noexcept {
+        const std::uint64_t x = std::min(latency_ns, max_ceiling_ns);
+        wake_ns = wake_ns == 0 ? x : wake_ns - wake_ns / 4 + x / 4;
     }
     /// How long the next wait polls with a pause hint before it polls with
     /// sched_yield (a fixed budget, when it may yield at all, pauses throughout).
@@ -374,7 +435,7 @@ struct SpinBudget {
         // Exponential moving average, weight 1/8, of waits clipped at twice
         // the ceiling: a run of long waits (an idle pool) takes it past the
         // ceiling, one stall of a busy pipeline does not.
-        const std::uint64_t w = std::min(waited_ns, 2 * ceiling_ns);
+        const std::uint64_t w = std::min(waited_ns, 2 * spin_ceiling_ns());
         typical_ns = typical_ns - typical_ns / 8 + w / 8;
     }
 };
@@ -479,7 +540,7 @@ inline WaitCalibration measure_wait_calibration() {
     c.one_cpu = partner_pinned && timer_pinned;
     c.park_ns = rt[rt.size() / 2] / 2;
     c.floor_ns = std::clamp<std::uint64_t>(2 * c.park_ns, 2'000, 200'000);
-    c.ceiling_ns = std::clamp<std::uint64_t>(64 * c.park_ns, 200'000, 2'000'000);
+    c.ceiling_ns = std::clamp<std::uint64_t>(64 * c.park_ns, 200'000, SpinBudget::max_ceiling_ns);
     return c;
 }
 
@@ -563,6 +624,21 @@ inline std::uint32_t await_change(WaitWord& w, std::uint32_t old, SpinBudget& bu
     // A parked wait's length matters to the budget (were waits long?), so
     // it reads the clock: it is far off any critical path by now.
     const std::uint64_t end = wait_clock_ns();
+    // The publisher's stamp (N3), if it is this park's (taken after we
+    // decided to park: an older one woke an earlier wait): the wake-up cost
+    // end - stamp, which may raise the ceiling (file comment). The wait is
+    // learned whole, our own wake-up included: right after a park the
+    // partner may be parked too, and the next waits must grow past a
+    // wake-up quickly to catch its answer (learned up to the stamp, the
+    // 1-worker round trip parked in chains twice as long after each hiccup).
+    const std::uint64_t stamp = w.woken_at_ns.load(std::memory_order_relaxed);
+    if (stamp >= now && stamp <= end) {
+        budget.woke(end - stamp);
+        if (st != nullptr) {
+            ++st->wakes;
+            st->wake_ns += end - stamp;
+        }
+    }
     budget.record(end - t0);
     if (st != nullptr && st->timed) st->block_ns += end - now;
     return v;
