@@ -29,20 +29,21 @@
 // spill-bench's fan_in (1 producer, ring 16384, rounds of 625 items; ./bench
 // demo's sample, results/sample.json) ran at 14 and 24 M items/s against 426
 // in the same point, both threads parked 117-290 times at 118-146 us each.
-// So a publisher that wakes a parked waiter stamps the time of its wake-up
-// call (N3), and the waiter, once awake, keeps a moving average of its own
-// wake-ups and raises its ceiling to four of them (at most 2 ms). A wait
-// after a park lasts about a wake-up of each side and the round, and learns
-// about that much; under four wake-ups it stays within the ceiling, the waits
-// that follow poll long enough to see a parked partner's answer, and the
-// pipeline stops parking. The stamp costs nothing when nobody parked, and
-// the floor (an idle pool's polls) does not move. Measured by forcing the
-// ceiling below twice a wake-up instead of waiting for such an hour
-// (spill-micro --benchmark_filter=wait_dear_wakeups: two threads pinned
-// apart, 2 us of work per round, ceilings of 3 and 6 us; 2-vCPU AMD EPYC VM,
-// 2026-11-27, wake-ups there 30-45 us): the rules without this learning
-// took 9-12 us per round and parked in 26% of rounds, with it 2.4-2.6 us
-// and 2% (medians of 8 alternated runs of each binary).
+// spill-micro's wait_dear_wakeups reproduces it on any host by forcing the
+// ceiling below twice a wake-up (3 and 6 us, 2 us of work per round): 9-12 us
+// per round, a park in 26% of rounds (2-vCPU AMD EPYC VM, 2026-11-27,
+// wake-ups there 30-45 us). So a publisher that wakes a parked waiter stamps
+// the time of its wake-up call (N3), and the waiter, once awake, counts the
+// wake-up and its cost in its WaitStats (`wakes`, `wake_ns`): what parking
+// really costs on the host, per thread. The budget does not learn from it
+// yet. Raising the ceiling to four of a thread's recent wake-ups (commit
+// 274e0ad) took that benchmark to 2.4-2.6 us per round and 2% parks, but
+// the 1-worker round trip then parked about ten times as often (worker
+// parks per round, median of 7 repetitions: 0.0016-0.0031 in four of five
+// ./bench perf runs, results/experiments/wake-learning/, against
+// 0.00006-0.00022 in four of the five runs of ab2b21b) and passed target T3
+// in 2 of 5 runs instead of 5 of 5, for a reason not yet found; so it is
+// not in.
 //
 // Three ways to poll, chosen per thread from where the pool's threads may
 // run (PollMode; the pool decides once, at its first dispatch, from every
@@ -359,11 +360,8 @@ struct SpinBudget {
     std::uint64_t parked_at_ns = 0;     ///< wait_clock_ns() then
     std::uint64_t shared_until_ns = 0;  ///< its CPU was lately shared with other threads: waits park at once until then
     std::uint32_t shared_level = 0;     ///< that period lasted at least ceiling_ns << shared_level
-    std::uint64_t wake_ns = 0;          ///< moving average of this thread's timed wake-ups (0: none yet)
     /// The longest period a share that keeps recurring earns: 64 ceilings.
     static constexpr std::uint32_t max_shared_level = 6;
-    /// No wait polls longer than this, whatever wake-ups cost.
-    static constexpr std::uint64_t max_ceiling_ns = 2'000'000;
 
     /// Sets how this thread polls (the pool's first dispatch decides it).
     void place(PollMode mode) noexcept {
@@ -398,28 +396,14 @@ struct SpinBudget {
         delay_ns = now_delay;
         parked_at_ns = now;
     }
-    /// The ceiling of the adaptive spin phase: the calibrated one, raised
-    /// to four of this thread's recent wake-ups when they cost more than a
-    /// quarter of it (file comment: wake-ups dearer than calibrated).
-    [[nodiscard]] std::uint64_t spin_ceiling_ns() const noexcept {
-        return std::max(ceiling_ns, std::min(4 * wake_ns, max_ceiling_ns));
-    }
     /// How long the next wait polls before it parks.
     [[nodiscard]] std::uint64_t limit_ns() const noexcept {
         if (fixed_ns != adaptive) return fixed_ns;
         // Waits that recently ended within the ceiling: poll past twice
         // their typical length. Longer waits: parking costs little beside
         // them, so poll only the floor.
-        const std::uint64_t ceiling = spin_ceiling_ns();
-        if (typical_ns <= ceiling) return std::clamp(2 * typical_ns, floor_ns, ceiling);
+        if (typical_ns <= ceiling_ns) return std::clamp(2 * typical_ns, floor_ns, ceiling_ns);
         return floor_ns;
-    }
-    /// A parked wait ended `latency_ns` after its publisher's wake-up call
-    /// (N3): the moving average, weight 1/4, of such wake-ups, each clipped
-    /// at max_ceiling_ns; the first one sets it.
-    void woke(std::uint64_t latency_ns) noexcept {
-        const std::uint64_t x = std::min(latency_ns, max_ceiling_ns);
-        wake_ns = wake_ns == 0 ? x : wake_ns - wake_ns / 4 + x / 4;
     }
     /// How long the next wait polls with a pause hint before it polls with
     /// sched_yield (a fixed budget, when it may yield at all, pauses throughout).
@@ -435,7 +419,7 @@ struct SpinBudget {
         // Exponential moving average, weight 1/8, of waits clipped at twice
         // the ceiling: a run of long waits (an idle pool) takes it past the
         // ceiling, one stall of a busy pipeline does not.
-        const std::uint64_t w = std::min(waited_ns, 2 * spin_ceiling_ns());
+        const std::uint64_t w = std::min(waited_ns, 2 * ceiling_ns);
         typical_ns = typical_ns - typical_ns / 8 + w / 8;
     }
 };
@@ -540,7 +524,7 @@ inline WaitCalibration measure_wait_calibration() {
     c.one_cpu = partner_pinned && timer_pinned;
     c.park_ns = rt[rt.size() / 2] / 2;
     c.floor_ns = std::clamp<std::uint64_t>(2 * c.park_ns, 2'000, 200'000);
-    c.ceiling_ns = std::clamp<std::uint64_t>(64 * c.park_ns, 200'000, SpinBudget::max_ceiling_ns);
+    c.ceiling_ns = std::clamp<std::uint64_t>(64 * c.park_ns, 200'000, 2'000'000);
     return c;
 }
 
@@ -626,15 +610,10 @@ inline std::uint32_t await_change(WaitWord& w, std::uint32_t old, SpinBudget& bu
     const std::uint64_t end = wait_clock_ns();
     // The publisher's stamp (N3), if it is this park's (taken after we
     // decided to park: an older one woke an earlier wait): the wake-up cost
-    // end - stamp, which may raise the ceiling (file comment). The wait is
-    // learned whole, our own wake-up included: right after a park the
-    // partner may be parked too, and the next waits must grow past a
-    // wake-up quickly to catch its answer (learned up to the stamp, the
-    // 1-worker round trip parked in chains twice as long after each hiccup).
-    const std::uint64_t stamp = w.woken_at_ns.load(std::memory_order_relaxed);
-    if (stamp >= now && stamp <= end) {
-        budget.woke(end - stamp);
-        if (st != nullptr) {
+    // end - stamp.
+    if (st != nullptr) {
+        const std::uint64_t stamp = w.woken_at_ns.load(std::memory_order_relaxed);
+        if (stamp >= now && stamp <= end) {
             ++st->wakes;
             st->wake_ns += end - stamp;
         }
