@@ -560,10 +560,18 @@ double handoff_floor_per_item_ns(double line_transfer_ns, double items_per_hando
     return 2.0 * line_transfer_ns / items_per_handoff;
 }
 
+// Nothing measured is null, never 0 (the enclosing floor's status says why).
+static nlohmann::json measured_or_null(bool measured, double v) { return measured ? nlohmann::json(v) : nlohmann::json(nullptr); }
+
 void to_json(nlohmann::json& j, const Summary& s) {
-    j = nlohmann::json{{"n", s.n},   {"median", s.median}, {"min", s.min},
-                       {"q1", s.q1}, {"q3", s.q3},         {"max", s.max},
-                       {"relative_iqr", s.relative_iqr()}};
+    const bool m = s.n != 0;
+    j = nlohmann::json{{"n", s.n},
+                       {"median", measured_or_null(m, s.median)},
+                       {"min", measured_or_null(m, s.min)},
+                       {"q1", measured_or_null(m, s.q1)},
+                       {"q3", measured_or_null(m, s.q3)},
+                       {"max", measured_or_null(m, s.max)},
+                       {"relative_iqr", measured_or_null(m, s.relative_iqr())}};
 }
 
 void to_json(nlohmann::json& j, const FloorStatus& s) {
@@ -583,22 +591,23 @@ void to_json(nlohmann::json& j, const PingPongFloor& f) {
                        {"status", f.status},
                        {"round_trips", f.round_trips},
                        {"round_trip_ns", f.round_trip_ns},
-                       {"round_trip_low_decile_ns", f.round_trip_low_decile_ns}};
+                       {"round_trip_low_decile_ns", measured_or_null(f.round_trip_ns.n != 0, f.round_trip_low_decile_ns)}};
 }
 
 void to_json(nlohmann::json& j, const LineTransferFloor& f) {
+    const bool both = f.a_to_b_ns.n != 0 && f.b_to_a_ns.n != 0;  // the one-way figures need both directions
     j = nlohmann::json{{"cpus", {f.cpu_a, f.cpu_b}},
                        {"status", f.status},
                        {"clock", f.clock},
                        {"samples", f.samples},
                        {"a_to_b_ns", f.a_to_b_ns},
                        {"b_to_a_ns", f.b_to_a_ns},
-                       {"one_way_ns", f.one_way_ns},
-                       {"one_way_raw_ns", f.one_way_raw_ns},
-                       {"one_way_raw_low_decile_ns", f.one_way_raw_low_decile_ns},
+                       {"one_way_ns", measured_or_null(both, f.one_way_ns)},
+                       {"one_way_raw_ns", measured_or_null(both, f.one_way_raw_ns)},
+                       {"one_way_raw_low_decile_ns", measured_or_null(both, f.one_way_raw_low_decile_ns)},
                        {"clock_read_ns", f.clock_read_ns},
                        {"clock_resolution_ns", f.clock_resolution_ns},
-                       {"clock_offset_ns", f.clock_offset_ns}};
+                       {"clock_offset_ns", measured_or_null(both, f.clock_offset_ns)}};
 }
 
 void to_json(nlohmann::json& j, const MaskedStoreFloor& f) {

@@ -135,6 +135,16 @@ TEST_CASE("calibrate: the same CPU twice is refused with a reason, not measured"
     const LineTransferFloor g = calibrate_line_transfer(1, 1, quick());
     CHECK_FALSE(g.status.ok);
     CHECK_FALSE(g.status.reason.empty());
+    // Exported, what was not measured is null, never 0.
+    const nlohmann::json jf = f;
+    CHECK(jf["round_trip_ns"]["n"] == 0);
+    CHECK(jf["round_trip_ns"]["median"].is_null());
+    CHECK(jf["round_trip_ns"]["min"].is_null());
+    CHECK(jf["round_trip_low_decile_ns"].is_null());
+    const nlohmann::json jg = g;
+    CHECK(jg["a_to_b_ns"]["median"].is_null());
+    CHECK(jg["one_way_ns"].is_null());
+    CHECK(jg["clock_offset_ns"].is_null());
 }
 
 TEST_CASE("calibrate: a CPU outside the affinity mask is reported as not pinned", "[calibrate]") {
