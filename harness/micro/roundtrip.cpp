@@ -203,8 +203,8 @@ void work_for(std::uint64_t ns) noexcept {
 // side park, its partner's next wait lasts a wake-up longer, and the wait
 // rules should bring both back to polling instead of parking round after
 // round (detail/wait.hpp: they do not yet). Counters: parks per round and
-// the mean timed wake-up. Better:
-// lower real_time (the floor: work_ns plus a ping-pong round trip).
+// the mean timed wake-up. Better: lower real_time (the floor: work_ns plus
+// a ping-pong round trip).
 void BM_wait_dear_wakeups(State& state, std::uint64_t ceiling_ns, std::uint64_t work_ns) {
     constexpr std::uint32_t kStop32 = ~std::uint32_t{0};  // never a round: a run is far shorter than 2^32 rounds
     ConsumerAlone apart(Placement::consumer_alone);
