@@ -137,8 +137,11 @@ def configuration_label(point: dict) -> str:
     for key, name in (("producers", "P"), ("capacity_items", "capacity"), ("batch_items", "batch")):
         if f[key] is not None:
             parts.append(f"{name}={f[key]}")
-    if point.get("params", {}).get("consumer") == "alone":
+    consumer = point.get("params", {}).get("consumer")
+    if consumer == "alone":
         parts.append("consumer alone")  # spill-micro: the consumer pinned to a CPU of its own
+    elif consumer == "with_producer":
+        parts.append("consumer with producer")  # spill-micro: consumer and producer pinned to one CPU
     if f["consumer_delay_ns"]:
         parts.append(f"delay={f['consumer_delay_ns']:g} ns")
     mode = point.get("params", {}).get("delay_mode")

@@ -134,6 +134,13 @@ def load(path: str) -> tuple[dict, dict[str, Series]]:
 
 # ---------------------------------------------------------- fan-in shapes ----
 
+# spill-micro's placements (a trailing /consumer=<name>) and how a note says them.
+PLACEMENTS = {
+    "alone": "consumer alone",                  # the consumer pinned to a CPU of its own, the producers to the others
+    "with_producer": "consumer with producer",  # the consumer and its producer pinned to one CPU
+}
+
+
 @dataclass(frozen=True)
 class Config:
     name: str
@@ -142,20 +149,21 @@ class Config:
     capacity: int
     batch: int
     neighbours: int
-    consumer_alone: bool = False  # the consumer pinned to a CPU of its own, the producers to the others
+    consumer: str | None = None  # a key of PLACEMENTS, None: unpinned
 
     def describe(self) -> str:
-        """The configuration's knobs: "cap=65536 batch=4096", plus " consumer alone" when pinned so."""
-        return f"cap={self.capacity} batch={self.batch}" + (" consumer alone" if self.consumer_alone else "")
+        """The configuration's knobs: "cap=65536 batch=4096", plus the placement when pinned ("... consumer alone")."""
+        return f"cap={self.capacity} batch={self.batch}" + (f" {PLACEMENTS[self.consumer]}" if self.consumer else "")
 
 
 def fanin_config(name: str) -> Config | None:
     m = _FANIN.match(name)
     if not m:
         return None
-    if m["consumer"] not in (None, "alone"):
-        raise InputError(f"{name}: unknown placement consumer={m['consumer']} (expected consumer=alone or none)")
-    return Config(name, m["contender"], int(m["p"]), int(m["cap"]), int(m["batch"]), int(m["nb"]), m["consumer"] == "alone")
+    if m["consumer"] is not None and m["consumer"] not in PLACEMENTS:
+        expected = " or ".join(f"consumer={k}" for k in PLACEMENTS)
+        raise InputError(f"{name}: unknown placement consumer={m['consumer']} (expected {expected} or none)")
+    return Config(name, m["contender"], int(m["p"]), int(m["cap"]), int(m["batch"]), int(m["nb"]), m["consumer"])
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,8 @@
 // per producer (harness/baselines/baseline.hpp), batch the items per bulk
 // call (1: the queue's API is per item), nb=1 runs beside one BusyNeighbour;
 // a trailing /consumer=alone pins the consumer to a CPU of its own and the
-// producers to the others (common.hpp, Placement), as fanin/spill does.
+// producers to the others, /consumer=with_producer pins the consumer and
+// its producer to one CPU (common.hpp, Placement), as fanin/spill does.
 //
 // The sweep, so that every queue is compared at its best configuration:
 // capacity {1024, 16384, 65536}; batch 1 for per-item queues, otherwise
@@ -26,7 +27,9 @@
 // it (64 at 65536 is left out: a batch that small leaves such a queue
 // nearly empty, and the same batch runs at the smaller capacities); P in
 // {1, 2, 4}, and P=1 once more beside a busy neighbour; P=2 and 4 once
-// more with the consumer alone (where the process has two CPUs or more).
+// more with the consumer alone, and P=1 beside the neighbour once more
+// with the consumer and producer on one CPU (where the process has two
+// CPUs or more: pinned_placement).
 // Configurations a queue refuses (Q::refusal) are not registered.
 #include <algorithm>
 #include <atomic>
@@ -58,7 +61,7 @@ template <class Q>
 void BM_fanin_baseline(State& state, bl::Config cfg, int nb, Placement place) {
     std::unique_ptr<BusyNeighbour> neighbour;
     if (nb != 0) neighbour = std::make_unique<BusyNeighbour>();
-    ConsumerAlone apart(place);  // the benchmark thread is the consumer
+    Pinning apart(place);  // the benchmark thread is the consumer
     if (const char* why = apart.failure()) {
         state.SkipWithError(why);
         return;
@@ -144,10 +147,8 @@ void register_contender() {
                 const std::string base = "fanin/" + name + "/P=" + std::to_string(p) + "/cap=" + std::to_string(cap) +
                                          "/batch=" + std::to_string(batch) + "/nb=" + std::to_string(nb);
                 threaded(base, [cfg, nb](State& s) { BM_fanin_baseline<Q>(s, cfg, nb, Placement::free); });
-                if (p >= 2 && nb == 0 && ConsumerAlone::possible()) {
-                    const Placement alone = Placement::consumer_alone;
-                    threaded(base + placement_suffix(alone), [cfg, nb, alone](State& s) { BM_fanin_baseline<Q>(s, cfg, nb, alone); });
-                }
+                if (const Placement place = pinned_placement(p, nb); place != Placement::free)
+                    threaded(base + placement_suffix(place), [cfg, nb, place](State& s) { BM_fanin_baseline<Q>(s, cfg, nb, place); });
             }
         }
     }

@@ -232,51 +232,68 @@ private:
 /// or more producers (`/consumer=alone` in the name): the consumer is
 /// pinned to one CPU of the process's affinity mask and every producer to
 /// the others, the placement a thread-per-core deployment gives its one
-/// serial stage; unpinned, the scheduler decides which threads share a CPU.
-/// Every contender runs both ways, and each is compared at its best.
-enum class Placement { free, consumer_alone };
+/// serial stage. `consumer_with_producer`, for the 1 -> 1 fan-in beside a
+/// busy neighbour (`/consumer=with_producer`): the consumer and the
+/// producer pinned to one CPU, which they take turns on, and the
+/// neighbour left to the scheduler, which then tends to run it on another
+/// CPU; a pipeline that hands work over in large rounds pays a thread
+/// switch per round there instead of sharing both CPUs with the neighbour.
+/// Unpinned, the scheduler decides which threads share a CPU. Every
+/// contender runs each placement its shape has, and each is compared at
+/// its best.
+enum class Placement { free, consumer_alone, consumer_with_producer };
 
-/// The consumer-alone placement, for the thread that consumes: construction
-/// pins it to the first CPU of its mask and keeps the rest for the producers
-/// (each calls pin_producer()); destruction restores the mask it had. Absent
-/// (active() false) for `free`. A placement asked for and not obtained (a
-/// mask of one CPU, a pin refused) is a failure(): the run must not pass
-/// for one it did not make.
-class ConsumerAlone {
+/// A placement other than `free`, for the thread that consumes:
+/// construction pins it to the first CPU of its mask, and each producer
+/// calls pin_producer() to take the other CPUs (consumer_alone) or the
+/// consumer's one (consumer_with_producer); destruction restores the
+/// consumer's mask. Absent (active() false) for `free`. A placement asked
+/// for and not obtained (a mask of one CPU, a pin refused) is a failure():
+/// the run must not pass for one it did not make.
+class Pinning {
 public:
-    explicit ConsumerAlone(Placement p) noexcept : wanted_(p == Placement::consumer_alone) {
+    explicit Pinning(Placement p) noexcept : wanted_(p != Placement::free) {
         if (!wanted_ || sched_getaffinity(0, sizeof before_, &before_) != 0) return;
         CPU_ZERO(&own_);
-        CPU_ZERO(&rest_);
+        CPU_ZERO(&producers_);
+        int others = 0;
         for (int c = 0; c < CPU_SETSIZE; ++c) {
             if (!CPU_ISSET(c, &before_)) continue;
-            CPU_SET(c, CPU_COUNT(&own_) == 0 ? &own_ : &rest_);  // the first CPU for the consumer
+            if (CPU_COUNT(&own_) == 0) {
+                CPU_SET(c, &own_);  // the first CPU for the consumer
+            } else {
+                ++others;
+                if (p == Placement::consumer_alone) CPU_SET(c, &producers_);
+            }
         }
-        active_ = CPU_COUNT(&rest_) != 0 && sched_setaffinity(0, sizeof own_, &own_) == 0;
+        if (p == Placement::consumer_with_producer) producers_ = own_;
+        // With one CPU in the mask neither placement differs from `free`.
+        active_ = others != 0 && sched_setaffinity(0, sizeof own_, &own_) == 0;
     }
-    ~ConsumerAlone() {
+    ~Pinning() {
         if (active_) (void)sched_setaffinity(0, sizeof before_, &before_);
     }
-    ConsumerAlone(const ConsumerAlone&) = delete;
-    ConsumerAlone& operator=(const ConsumerAlone&) = delete;
+    Pinning(const Pinning&) = delete;
+    Pinning& operator=(const Pinning&) = delete;
 
     [[nodiscard]] bool active() const noexcept { return active_; }
-    /// Pins the calling thread (a producer) to the CPUs the consumer left;
-    /// nothing for `free`. A refused pin is remembered for failure().
+    /// Pins the calling thread (a producer) to its CPUs; nothing for `free`.
+    /// A refused pin is remembered for failure().
     void pin_producer() noexcept {
         // relaxed: failure() reads it after the producers' pins are ordered
         // before it (a join, or the pool's await_ready())
-        if (active_ && sched_setaffinity(0, sizeof rest_, &rest_) != 0) producer_unpinned_.store(true, std::memory_order_relaxed);
+        if (active_ && sched_setaffinity(0, sizeof producers_, &producers_) != 0)
+            producer_unpinned_.store(true, std::memory_order_relaxed);
     }
     /// Why the placement asked for does not hold, or nullptr. Call it after
     /// construction, and again once every producer has pinned itself.
     [[nodiscard]] const char* failure() const noexcept {
-        if (wanted_ && !active_) return "fanin: cannot pin the consumer to a CPU of its own";
-        if (producer_unpinned_.load(std::memory_order_relaxed)) return "fanin: cannot pin a producer to the CPUs the consumer left";
+        if (wanted_ && !active_) return "fanin: cannot pin the consumer to one CPU of two or more";
+        if (producer_unpinned_.load(std::memory_order_relaxed)) return "fanin: cannot pin a producer to the CPUs its placement gives it";
         return nullptr;
     }
 
-    /// Whether this process can run the placement (two CPUs or more in its mask).
+    /// Whether this process can run a placement other than `free` (two CPUs or more in its mask).
     [[nodiscard]] static bool possible() noexcept {
         cpu_set_t s;
         return sched_getaffinity(0, sizeof s, &s) == 0 && CPU_COUNT(&s) >= 2;
@@ -285,14 +302,32 @@ public:
 private:
     cpu_set_t before_{};
     cpu_set_t own_{};
-    cpu_set_t rest_{};
+    cpu_set_t producers_{};
     bool wanted_ = false;
     bool active_ = false;
     std::atomic<bool> producer_unpinned_{false};
 };
 
 /// The name suffix of a placement ("" for free).
-inline std::string placement_suffix(Placement p) { return p == Placement::consumer_alone ? "/consumer=alone" : ""; }
+inline std::string placement_suffix(Placement p) {
+    switch (p) {
+        case Placement::consumer_alone: return "/consumer=alone";
+        case Placement::consumer_with_producer: return "/consumer=with_producer";
+        case Placement::free: break;
+    }
+    return "";
+}
+
+/// The pinned placement a fan-in shape runs once more, besides `free`
+/// (`free` when none, or when the process has a single CPU): the consumer
+/// alone for two producers or more, consumer and producer together beside
+/// a busy neighbour.
+inline Placement pinned_placement(std::size_t producers, int neighbours) noexcept {
+    if (!Pinning::possible()) return Placement::free;
+    if (producers >= 2 && neighbours == 0) return Placement::consumer_alone;
+    if (producers == 1 && neighbours == 1) return Placement::consumer_with_producer;
+    return Placement::free;
+}
 
 // ---- registration -----------------------------------------------------------------
 

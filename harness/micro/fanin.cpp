@@ -8,6 +8,9 @@
 //   fanin/spill/P=<producers>/cap=<ring>/batch=<round>/nb=<busy neighbours>
 //   fanin/spill/.../nb=0/consumer=alone  P >= 2, the owner pinned to a CPU of
 //                                        its own, the workers to the others
+//   fanin/spill/P=1/.../nb=1/consumer=with_producer
+//                                        the owner and the worker pinned to
+//                                        one CPU, the neighbour unpinned
 //   fanin/spill_sequenced/...            the same through SequencedFanIn
 //   ref_sink/batch=<n>                   the consumer floor: the sink alone
 //   ref_round_handoff/batch=<n>          a bare round handoff of keys between two
@@ -70,7 +73,7 @@ template <std::size_t N, bool Sequenced>
 void BM_fanin_spill(State& state, std::size_t P, std::uint64_t R, int nb, Placement place = Placement::free) {
     std::unique_ptr<BusyNeighbour> neighbour;
     if (nb != 0) neighbour = std::make_unique<BusyNeighbour>();
-    ConsumerAlone apart(place);  // before the pool: the owner's mask is restored after the workers are gone
+    Pinning apart(place);  // before the pool: the owner's mask is restored after the workers are gone
     if (const char* why = apart.failure()) {
         state.SkipWithError(why);
         return;
@@ -371,10 +374,8 @@ void register_spill_ring(std::initializer_list<std::size_t> producers) {
                                         "/nb=" + std::to_string(nb);
                 threaded("fanin/spill" + cfg, [=](State& s) { BM_fanin_spill<N, false>(s, p, r, nb); });
                 if (p == 1 && nb == 0) threaded("fanin/spill_sequenced" + cfg, [=](State& s) { BM_fanin_spill<N, true>(s, p, r, nb); });
-                if (p >= 2 && nb == 0 && ConsumerAlone::possible()) {
-                    const Placement alone = Placement::consumer_alone;
-                    threaded("fanin/spill" + cfg + placement_suffix(alone), [=](State& s) { BM_fanin_spill<N, false>(s, p, r, nb, alone); });
-                }
+                if (const Placement place = pinned_placement(p, nb); place != Placement::free)
+                    threaded("fanin/spill" + cfg + placement_suffix(place), [=](State& s) { BM_fanin_spill<N, false>(s, p, r, nb, place); });
             }
         }
     }

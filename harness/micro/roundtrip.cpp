@@ -207,7 +207,7 @@ void work_for(std::uint64_t ns) noexcept {
 // a ping-pong round trip).
 void BM_wait_dear_wakeups(State& state, std::uint64_t ceiling_ns, std::uint64_t work_ns) {
     constexpr std::uint32_t kStop32 = ~std::uint32_t{0};  // never a round: a run is far shorter than 2^32 rounds
-    ConsumerAlone apart(Placement::consumer_alone);
+    Pinning apart(Placement::consumer_alone);
     if (const char* why = apart.failure()) {
         state.SkipWithError(why);
         return;
@@ -302,7 +302,7 @@ void register_round_trips() {
     // what a waiting thread that hands its core over quickly costs.
     threaded("round_trip/workers=1/spin=2us", BM_round_trip<1, 2000>);
     threaded("round_trip_oversubscribed/workers=2/spin=2us", BM_round_trip<2, 2000>);
-    if (ConsumerAlone::possible())
+    if (Pinning::possible())
         for (const std::uint64_t ceiling_us : {3, 6})
             threaded("wait_dear_wakeups/ceiling=" + std::to_string(ceiling_us) + "us/round=2us",
                      [ceiling_us](State& s) { BM_wait_dear_wakeups(s, ceiling_us * 1000, 2000); });

@@ -121,12 +121,14 @@ def test_the_facts_object_of_a_point_decides_contender_and_job_when_present():
     assert facts.configuration_label(p) == "P=3, capacity=4096, batch=512"
 
 
-def test_a_configuration_whose_consumer_ran_alone_says_so():
+def test_a_configuration_whose_consumer_was_pinned_says_where():
     p = point("custom_scenario", 2, FAST)
     p["facts"] = {"contender": "boost_spsc", "job": "P->1"}
     p["config"] = {"capacity_items": 65536, "batch_items": 4096}
     p["params"]["consumer"] = "alone"  # spill-micro's /consumer=alone
     assert facts.configuration_label(p) == "P=2, capacity=65536, batch=4096, consumer alone"
+    p["params"]["consumer"] = "with_producer"  # spill-micro's /consumer=with_producer
+    assert facts.configuration_label(p) == "P=2, capacity=65536, batch=4096, consumer with producer"
 
 
 def test_the_report_opens_with_the_headline_on_a_real_sweep():

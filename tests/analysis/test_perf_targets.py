@@ -40,8 +40,9 @@ def add(doc: dict, name: str, values: list[float] | float, metric: str = "items_
                               "aggregate_name": "median", "time_unit": "ns", "real_time": 1.0, metric: -1.0})
 
 
-def fanin(contender: str, p: int, cap: int, batch: int, nb: int = 0, alone: bool = False) -> str:
-    return f"fanin/{contender}/P={p}/cap={cap}/batch={batch}/nb={nb}" + ("/consumer=alone" if alone else "")
+def fanin(contender: str, p: int, cap: int, batch: int, nb: int = 0, alone: bool = False, consumer: str = "") -> str:
+    consumer = consumer or ("alone" if alone else "")
+    return f"fanin/{contender}/P={p}/cap={cap}/batch={batch}/nb={nb}" + (f"/consumer={consumer}" if consumer else "")
 
 
 def good_run() -> dict:
@@ -125,13 +126,16 @@ def test_a_fan_in_name_carries_its_configuration():
     c = pt.fanin_config("fanin/moodycamel_cq/P=2/cap=16384/batch=4096/nb=1")
     assert (c.contender, c.producers, c.capacity, c.batch, c.neighbours) == ("moodycamel_cq", 2, 16384, 4096, 1)
     assert pt.fanin_config("ref_sink/batch=512") is None
-    assert not c.consumer_alone and c.describe() == "cap=16384 batch=4096"
+    assert c.consumer is None and c.describe() == "cap=16384 batch=4096"
 
 
 def test_a_fan_in_name_carries_its_placement():
     c = pt.fanin_config("fanin/spill/P=4/cap=65536/batch=16384/nb=0/consumer=alone")
-    assert (c.contender, c.producers, c.capacity, c.batch, c.consumer_alone) == ("spill", 4, 65536, 16384, True)
+    assert (c.contender, c.producers, c.capacity, c.batch, c.consumer) == ("spill", 4, 65536, 16384, "alone")
     assert c.describe() == "cap=65536 batch=16384 consumer alone"
+    c = pt.fanin_config("fanin/boost_spsc/P=1/cap=65536/batch=16384/nb=1/consumer=with_producer")
+    assert (c.neighbours, c.consumer) == (1, "with_producer")
+    assert c.describe() == "cap=65536 batch=16384 consumer with producer"
     with pytest.raises(pt.InputError, match="consumer=shared"):
         pt.fanin_config("fanin/spill/P=4/cap=65536/batch=16384/nb=0/consumer=shared")
 
@@ -185,6 +189,20 @@ def test_a_placement_is_one_more_configuration_each_contender_is_compared_at_its
     r = results(doc)["T4b2"]
     assert r.measured == pytest.approx(2.9e9 / 1.7e9) and r.passed
     assert "spill cap=65536 batch=65536 consumer alone" in r.note
+
+
+def test_beside_a_neighbour_consumer_and_producer_on_one_cpu_is_a_placement_every_contender_has():
+    doc = good_run()
+    assert results(doc)["T11"].measured == pytest.approx(1.2e9 / 0.3e9)
+    add(doc, fanin("boost_spsc", 1, 65536, 16384, nb=1, consumer="with_producer"), 0.5e9)  # the queue gains more
+    r = results(doc)["T11"]
+    assert r.measured == pytest.approx(1.2e9 / 0.5e9) and not r.passed
+    assert "boost_spsc cap=65536 batch=16384 consumer with producer" in r.note
+    add(doc, fanin("spill", 1, 65536, 65536, nb=1, consumer="with_producer"), 1.6e9)
+    r = results(doc)["T11"]
+    assert r.measured == pytest.approx(1.6e9 / 0.5e9) and r.passed
+    assert "spill cap=65536 batch=65536 consumer with producer" in r.note
+    assert results(doc)["T4"].measured == pytest.approx(2.0e9 / 1.5e9)  # the quiet shape does not see them
 
 
 def test_the_small_shape_only_admits_capacity_1024_and_batches_up_to_512():
