@@ -357,6 +357,9 @@ def fanin_reason(runs: dict[str, Series], spill_cfg: Config, shape: Shape | None
         limit = share * one_core
         parts.append(f"{rate / limit:.2f} of the CPU-time bound ({share:.3g} CPUs x ref_one_core, {limit / 1e6:.0f} M/s"
                      + (f", {limit / peer:.2f}x the best queue)" if peer else ")"))
+        if spill_cfg.consumer == "with_producer":  # its own placement gives it one CPU, whatever the neighbours do
+            parts.append(f"{rate / one_core:.2f} of one CPU's worth, the bound of its placement (ref_one_core"
+                         + (f", {one_core / peer:.2f}x the best queue)" if peer else ")"))
     return ", ".join(parts) if parts else "no reference measured"
 
 

@@ -58,6 +58,11 @@ void check_fanin(State& state, Pool& pool, const CheckSink& sink, std::uint64_t 
         want += key_sum(w, per_producer);
     }
     state.counters["overflowed"] = as_double(ov);
+    // Publishes that found the last batch uncollected: the worker ran ahead
+    // of the collector and merged (or spilled) instead of swapping rings.
+    std::uint64_t merges = 0;
+    for (std::size_t w = 0; w < pool.workers(); ++w) merges += pool.stats(w).merge_backs;
+    state.counters["merges_per_round"] = events_per_round(merges, rounds * pool.workers());
     report_parks(state, pool, 0, 0, rounds);
     if (!sink.ordered() || sink.count() + ov != producers * per_producer || sink.sum() + ov_sum != want)
         state.SkipWithError("fanin: produced != delivered + overflowed, or a producer's keys out of order");

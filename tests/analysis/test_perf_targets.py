@@ -198,7 +198,12 @@ def test_beside_a_neighbour_consumer_and_producer_on_one_cpu_is_a_placement_ever
     r = results(doc)["T11"]
     assert r.measured == pytest.approx(1.2e9 / 0.5e9) and not r.passed
     assert "boost_spsc cap=65536 batch=16384 consumer with producer" in r.note
-    add(doc, fanin("spill", 1, 65536, 65536, nb=1, consumer="with_producer"), 1.6e9)
+    add(doc, "ref_one_core/batch=65536", 2.0e9)
+    add(doc, fanin("spill", 1, 65536, 65536, nb=1, consumer="with_producer"), 1.4e9)
+    r = next(x for x in pt.evaluate(pt.parse(doc), None, 2) if x.id == "T11")  # on 2 CPUs
+    assert "of the CPU-time bound (1.33 CPUs x ref_one_core" in r.note
+    assert not r.passed and "0.70 of one CPU's worth, the bound of its placement (ref_one_core, 4.00x the best queue)" in r.note
+    set_values(doc, fanin("spill", 1, 65536, 65536, nb=1, consumer="with_producer"), "items_per_second", [1.6e9] * REPS)
     r = results(doc)["T11"]
     assert r.measured == pytest.approx(1.6e9 / 0.5e9) and r.passed
     assert "spill cap=65536 batch=65536 consumer with producer" in r.note
