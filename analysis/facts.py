@@ -142,6 +142,8 @@ def configuration_label(point: dict) -> str:
         parts.append("consumer alone")  # spill-micro: the consumer pinned to a CPU of its own
     elif consumer == "with_producer":
         parts.append("consumer with producer")  # spill-micro: consumer and producer pinned to one CPU
+    if point.get("params", {}).get("one_cpu") == 1:
+        parts.append("one CPU")  # spill-bench's --one-cpu 1: the point's threads pinned to one CPU
     if f["consumer_delay_ns"]:
         parts.append(f"delay={f['consumer_delay_ns']:g} ns")
     mode = point.get("params", {}).get("delay_mode")

@@ -218,6 +218,9 @@ const std::vector<GridParameter>& grid_parameters() {
          &Params::rate_items_per_s, &ParamUse::rate, 0, true},
         {"contend", "contend", "busy neighbour threads (CPU-bound, pinned after the point's threads) during the measured phase [0]",
          &Grid::contend, &Params::contend, nullptr, 0, true},
+        {"one_cpu", "one-cpu",
+         "1: the point's own threads all on the first CPU of the pin plan, busy neighbours on the CPUs after it; 0 or 1 [0]",
+         &Grid::one_cpu, &Params::one_cpu, nullptr, 0, true},
     };
     return rows;
 }
@@ -283,6 +286,11 @@ std::vector<PointSpec> expand(const Grid& g, const ParamUse& use) {
     for (std::uint64_t c : g.contend)
         if (c > max_contend)
             throw InputError("--contend: " + std::to_string(c) + " busy neighbours" + where + " is above the limit of " + std::to_string(max_contend));
+    for (std::uint64_t v : g.one_cpu) {
+        if (v > 1) throw InputError("--one-cpu: " + std::to_string(v) + where + " (expected 0 or 1)");
+        if (v == 1 && !g.placement.empty())
+            throw InputError("--one-cpu: 1" + where + " with --placement (a placement class puts the point's threads on a pair of CPUs)");
+    }
     for (std::uint64_t r : g.ring_size) {
         try {
             check_ring_size(r);

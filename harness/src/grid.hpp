@@ -11,6 +11,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace spill::bench {
@@ -69,6 +70,7 @@ struct Grid {
     std::vector<std::uint64_t> rate_items_per_s{100000};  // open-loop target rate (latency_open)
     std::vector<std::uint64_t> batch;    // items per bulk call (baselines); empty: each contender's default (ParamUse::default_batch)
     std::vector<std::uint64_t> contend{0};  // busy neighbour threads during the measured phase
+    std::vector<std::uint64_t> one_cpu{0};  // 1: the point's own threads share one CPU (pinning_slot)
     std::vector<std::string> placement;  // --placement classes (or "all"); empty: threads follow --pin
     std::string origin;  // "command line" or "FILE:LINE", for error messages
 };
@@ -99,6 +101,10 @@ struct Params {
     /// the measured phase (--contend); non-zero is in the id and `params`,
     /// 0 (none) in neither, so the ids of uncontended points are unchanged.
     std::uint64_t contend = 0;
+    /// 1: every thread of the point itself is pinned to the first CPU of
+    /// the pin plan and busy neighbours to the CPUs after it (--one-cpu;
+    /// pinning_slot). 0 (the default) in neither the id nor `params`.
+    std::uint64_t one_cpu = 0;
     /// Placement class whose CPU pair the point's threads run on (--placement);
     /// empty when they follow --pin. Non-empty: in the id and in `params`.
     std::string placement;
@@ -166,6 +172,16 @@ struct PointSpec {
     Params params;
     [[nodiscard]] std::string id() const;
 };
+
+/// The pin-plan slot a thread of a point is pinned to: `slot`, as its
+/// scenario numbers its threads (busy neighbours after the point's own),
+/// except with --one-cpu 1, where every thread of the point takes slot 0
+/// and busy neighbour k slot 1 + k. So a pipeline whose stages take turns
+/// on one CPU can be measured beside neighbours that keep the others busy.
+[[nodiscard]] inline std::size_t pinning_slot(const Params& p, std::string_view role, std::uint64_t index, std::size_t slot) noexcept {
+    if (p.one_cpu == 0) return slot;
+    return role == "neighbour" ? 1 + static_cast<std::size_t>(index) : 0;
+}
 
 /// The most busy neighbours a point may run (--contend).
 inline constexpr std::uint64_t max_contend = 64;

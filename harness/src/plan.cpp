@@ -68,6 +68,10 @@ Plan make_plan(const RunOptions& o, const m::Topology& topology) {
             std::cerr << "spill-bench: note: skipping [" << g.scenario << "] (" << g.origin << "): " << why << "\n";
             continue;
         }
+        // One CPU for the point's threads means nothing unpinned.
+        if (o.pin == PinPolicy::none && std::find(g.one_cpu.begin(), g.one_cpu.end(), 1) != g.one_cpu.end())
+            throw InputError("--one-cpu: 1" + (g.origin.empty() ? std::string() : " (" + g.origin + ")") +
+                             " with --pin none (nothing would be pinned to that CPU)");
         // Dimension resolved against the machine: the placement class.
         const std::vector<std::string> classes =
             g.placement.empty() ? std::vector<std::string>{""} : resolve_placements(g, plan.placements, plan.skipped);
@@ -132,7 +136,10 @@ std::vector<PlannedThread> planned_threads(const PlannedPoint& p, const Pinner& 
     std::vector<PlannedThread> out;
     for (const std::string& role : p.scenario->facts().roles) {
         const std::uint64_t n = role == "producer" ? p.spec.params.producers : role == "merger" || role == "stage2" ? p.spec.params.mergers : 1;
-        for (std::uint64_t k = 0; k < n; ++k) out.push_back(PlannedThread{role, k, out.size(), pinner.planned_cpu(out.size())});
+        for (std::uint64_t k = 0; k < n; ++k) {
+            const std::size_t slot = pinning_slot(p.spec.params, role, k, out.size());
+            out.push_back(PlannedThread{role, k, slot, pinner.planned_cpu(slot)});
+        }
     }
     return out;
 }

@@ -123,11 +123,12 @@ void lockstep_done(const RunOptions& o) {
 }
 
 /// Where a point's threads ran: its swept class and pair, or the class of the
-/// first two distinct CPUs its threads were pinned to.
+/// first two distinct CPUs its own threads (not its busy neighbours) were
+/// pinned to.
 PlacementRecord placement_of(const PointSpec& spec, const std::vector<ThreadRecord>& threads, const Pinner& pinner) {
     PlacementRecord r;
     for (const ThreadRecord& t : threads)
-        if (t.planned_cpu >= 0 && std::find(r.cpus.begin(), r.cpus.end(), t.planned_cpu) == r.cpus.end()) r.cpus.push_back(t.planned_cpu);
+        if (t.role != "neighbour" && t.planned_cpu >= 0 && std::find(r.cpus.begin(), r.cpus.end(), t.planned_cpu) == r.cpus.end()) r.cpus.push_back(t.planned_cpu);
     r.swept = !spec.params.placement.empty();
     if (r.swept) {
         r.cls = spec.params.placement;

@@ -129,6 +129,9 @@ def test_a_configuration_whose_consumer_was_pinned_says_where():
     assert facts.configuration_label(p) == "P=2, capacity=65536, batch=4096, consumer alone"
     p["params"]["consumer"] = "with_producer"  # spill-micro's /consumer=with_producer
     assert facts.configuration_label(p) == "P=2, capacity=65536, batch=4096, consumer with producer"
+    del p["params"]["consumer"]
+    p["params"]["one_cpu"] = 1  # spill-bench's --one-cpu 1
+    assert facts.configuration_label(p) == "P=2, capacity=65536, batch=4096, one CPU"
 
 
 def test_the_report_opens_with_the_headline_on_a_real_sweep():

@@ -365,6 +365,28 @@ def test_busy_neighbours_run_pinned_after_the_points_threads_and_are_recorded():
         check(nb["planned_cpu"] == -1, "without pinning the neighbour is unbound too")
 
 
+def test_one_cpu_pins_the_points_threads_together_and_the_neighbour_after_them():
+    out = path("one-cpu.json")
+    r = run("run", "fan_in", *TINY, "--producers", "1", "--contend", "1", "--one-cpu", "1", "--pin", "compact", "--out", out)
+    if not check(r.returncode == 0, f"fan_in --one-cpu 1 runs (exit {r.returncode}: {r.stderr.strip()[-300:]})"):
+        return
+    d = load(out)
+    (p,) = d["points"]
+    check(p["params"].get("one_cpu") == 1 and "|one_cpu=1|" in p["id"], f"--one-cpu 1 is in params and the id ({p['id']})")
+    by_role = {t["role"]: t for t in p["threads"]}
+    check(set(by_role) == {"producer", "consumer", "neighbour"}, f"the point's two threads and the neighbour ran ({sorted(by_role)})")
+    if d["metadata"]["pinning_available"]:
+        own = {by_role["producer"]["planned_cpu"], by_role["consumer"]["planned_cpu"]}
+        nb = by_role["neighbour"]["planned_cpu"]
+        n = d["metadata"]["logical_cpus"]
+        check(len(own) == 1 and min(own) >= 0 and (nb not in own if n >= 2 else nb in own),
+              f"producer and consumer share one CPU ({own}), the neighbour has the next one ({nb}, {n} CPUs)")
+        check(p["placement"]["cpus"] == sorted(own) and p["placement"].get("reason") == "every thread ran on one CPU",
+              f"the placement names the point's one CPU, not the neighbour's ({p['placement']})")
+    else:
+        check(all(t["planned_cpu"] == -1 for t in p["threads"]), "without pinning nothing is bound")
+
+
 def test_seed_shuffles_the_order_not_the_points():
     a, b = path("seed0.json"), path("seed7.json")
     run("run", "pool", *TINY, "--producers", "1-4", "--ring-size", "64,128,256", "--out", a)
@@ -555,6 +577,9 @@ def test_bad_inputs_get_one_line_naming_the_value_and_no_output():
         (["run", "pool", "--contend", "-1"], "'-1'"),
         (["run", "pool", "--contend", "x"], "'x'"),
         (["run", "pool", "--contend", "65"], "--contend: 65"),
+        (["run", "pool", "--one-cpu", "2"], "--one-cpu: 2"),
+        (["run", "pool", "--one-cpu", "1", "--pin", "none"], "--pin none"),
+        (["run", "pool", "--one-cpu", "1", "--placement", "all"], "--placement"),
         (["list", "extra"], "'extra'"),
         (["frobnicate"], "'frobnicate'"),
     ]

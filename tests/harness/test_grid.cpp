@@ -319,6 +319,43 @@ TEST_CASE("expand: --batch is read only by the scenarios with a bulk call; witho
     CHECK(error_of([&] { (void)expand(g, ParamUse{}); }).empty());
 }
 
+TEST_CASE("expand: --one-cpu 1 is named in the id, takes only 0 or 1, and excludes a placement class", "[harness][grid][contend]") {
+    Grid g;
+    g.scenario = "fan_in";
+    g.items = {1000};
+    g.contend = {1};
+    g.one_cpu = {0, 1};
+    const auto pts = expand(g, ParamUse{});
+    REQUIRE(pts.size() == 2);
+    CHECK(pts[0].id().find("one_cpu") == std::string::npos);
+    CHECK(pts[1].params.one_cpu == 1);
+    CHECK(pts[1].id() ==
+          "fan_in|consumer_delay_ns=0|contend=1|delay_mode=busy_item|items=1000|mergers=1|one_cpu=1|producers=2|ring_size=1024|rounds=100");
+    g.one_cpu = {2};
+    std::string msg = error_of([&] { (void)expand(g, ParamUse{}); });
+    CHECK(msg.find("--one-cpu: 2") != std::string::npos);
+    CHECK(one_line(msg));
+    g.one_cpu = {1};
+    g.placement = {"same_l3"};
+    msg = error_of([&] { (void)expand(g, ParamUse{}); });
+    CHECK(msg.find("--one-cpu: 1") != std::string::npos);
+    CHECK(msg.find("--placement") != std::string::npos);
+    Grid h;
+    CHECK(set_grid_param(h, "one-cpu", "0,1"));
+    CHECK(h.one_cpu == V{0, 1});
+}
+
+TEST_CASE("pinning_slot: with --one-cpu 1 the point's threads share slot 0 and neighbours follow it", "[harness][grid][contend]") {
+    Params p;
+    CHECK(pinning_slot(p, "producer", 1, 2) == 2);  // the scenario's own numbering
+    CHECK(pinning_slot(p, "neighbour", 0, 3) == 3);
+    p.one_cpu = 1;
+    CHECK(pinning_slot(p, "consumer", 0, 0) == 0);
+    CHECK(pinning_slot(p, "producer", 1, 2) == 0);
+    CHECK(pinning_slot(p, "neighbour", 0, 3) == 1);
+    CHECK(pinning_slot(p, "neighbour", 2, 5) == 3);
+}
+
 TEST_CASE("expand: --contend is swept by every scenario and named in the id when not 0", "[harness][grid][contend]") {
     Grid g;
     g.scenario = "ring";
