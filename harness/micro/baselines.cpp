@@ -61,8 +61,8 @@ template <class Q>
 void BM_fanin_baseline(State& state, bl::Config cfg, int nb, Placement place) {
     std::unique_ptr<BusyNeighbour> neighbour;
     if (nb != 0) neighbour = std::make_unique<BusyNeighbour>();
-    Pinning apart(place);  // the benchmark thread is the consumer
-    if (const char* why = apart.failure()) {
+    Pinning pinning(place);  // the benchmark thread is the consumer
+    if (const char* why = pinning.failure()) {
         state.SkipWithError(why);
         return;
     }
@@ -78,8 +78,8 @@ void BM_fanin_baseline(State& state, bl::Config cfg, int nb, Placement place) {
     std::atomic<bool> producer_failed{false};
     std::vector<std::thread> producers;
     for (std::uint64_t p = 0; p < P; ++p) {
-        producers.emplace_back([&q, &producer_failed, &apart, p, per_producer] {
-            apart.pin_producer();  // failure() reads its outcome after the join
+        producers.emplace_back([&q, &producer_failed, &pinning, p, per_producer] {
+            pinning.pin_producer();  // failure() reads its outcome after the join
             try {
                 auto prod = q.producer(p);
                 for (std::uint64_t i = 0; i < per_producer;) {
@@ -120,7 +120,7 @@ void BM_fanin_baseline(State& state, bl::Config cfg, int nb, Placement place) {
     for (auto& t : producers) t.join();
 
     state.SetItemsProcessed(static_cast<std::int64_t>(delivered));
-    if (const char* why = apart.failure()) {
+    if (const char* why = pinning.failure()) {
         state.SkipWithError(why);
     } else if (producer_failed.load(std::memory_order_relaxed) || !ok) {
         state.SkipWithError("baseline: a producer failed and the queue was shut down");

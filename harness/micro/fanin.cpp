@@ -78,17 +78,17 @@ template <std::size_t N, bool Sequenced>
 void BM_fanin_spill(State& state, std::size_t P, std::uint64_t R, int nb, Placement place = Placement::free) {
     std::unique_ptr<BusyNeighbour> neighbour;
     if (nb != 0) neighbour = std::make_unique<BusyNeighbour>();
-    Pinning apart(place);  // before the pool: the owner's mask is restored after the workers are gone
-    if (const char* why = apart.failure()) {
+    Pinning pinning(place);  // before the pool: the owner's mask is restored after the workers are gone
+    if (const char* why = pinning.failure()) {
         state.SkipWithError(why);
         return;
     }
     auto builder = spill::pool<std::uint64_t, N>(P).overflow([](std::size_t) { return OverflowSum{}; });
-    if (apart.active()) builder.on_worker_start([&apart](std::size_t) { apart.pin_producer(); });
+    if (pinning.active()) builder.on_worker_start([&pinning](std::size_t) { pinning.pin_producer(); });
     auto pool = builder.template spawn<std::uint64_t>(PushKeys{R});
-    if (apart.active()) {
+    if (pinning.active()) {
         pool.await_ready();  // (S2): every start hook, so every pin, happened before
-        if (const char* why = apart.failure()) {
+        if (const char* why = pinning.failure()) {
             state.SkipWithError(why);
             return;
         }
