@@ -618,6 +618,107 @@ def history(dirpath: str, last: int) -> tuple[list[str], dict[str, list[bool]], 
     return entries, passed, what
 
 
+@dataclass
+class TrendPoint:
+    """One target in one run: what it measured, its spread, and whether it passed (None: not measured)."""
+    measured: float | None
+    low: float | None
+    high: float | None
+    passed: bool
+
+
+def trend(dirpath: str, last: int) -> tuple[list[dict], dict[str, list[TrendPoint | None]], dict[str, tuple[str, float]]]:
+    """(each run's context, oldest first; target id -> its TrendPoint per run,
+    None where the run has no such target; target id -> (op, bound)) over the
+    last `last` runs that `history` reads."""
+    entries, _, _ = history(dirpath, last)
+    contexts: list[dict] = []
+    points: dict[str, list[TrendPoint | None]] = {}
+    bounds: dict[str, tuple[str, float]] = {}
+    for i, d in enumerate(entries):
+        doc = read_json(os.path.join(dirpath, d, "targets.json"))
+        ctx = doc.get("context") if isinstance(doc.get("context"), dict) else {}
+        contexts.append({"run": d, **ctx})
+        for t in doc["targets"]:
+            row = points.setdefault(t["id"], [None] * i)
+            row.append(TrendPoint(_finite(t.get("measured")), _finite(t.get("low")), _finite(t.get("high")), bool(t.get("passed"))))
+            if isinstance(t.get("bound"), (int, float)) and t.get("op") in (">=", "<="):
+                bounds[t["id"]] = (t["op"], float(t["bound"]))
+        for row in points.values():
+            if len(row) < i + 1:
+                row.append(None)
+    return contexts, points, bounds
+
+
+def _finite(x) -> float | None:
+    return float(x) if isinstance(x, (int, float)) and math.isfinite(x) else None
+
+
+def plot_trend(contexts: list[dict], points: dict[str, list[TrendPoint | None]], bounds: dict[str, tuple[str, float]]) -> bytes:
+    """Small multiples, one panel per target: its measured value in each run
+    (a bar from the lowest to the highest paired repetition), green where it
+    passed and red where it missed, beside its bound (dashed). PNG bytes."""
+    from plotting import png, pyplot
+    plt = pyplot()
+    ids = list(points)
+    cols = 4
+    rows = max(1, math.ceil(len(ids) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 2.6 * rows), squeeze=False)
+    labels = [str(c.get("commit") or "?") for c in contexts]
+    xs = list(range(len(contexts)))
+    for ax, tid in zip(axes.flat, ids):
+        values = [v for p in points[tid] if p for v in (p.measured, p.low, p.high) if v is not None]
+        bound = bounds.get(tid)
+        if bound:
+            values.append(bound[1])
+        log = bool(values) and min(values) > 0 and max(values) / min(values) > 8
+        for x, p in zip(xs, points[tid]):
+            if p is None or p.measured is None:
+                ax.text(x, 0.5, "absent", transform=ax.get_xaxis_transform(), ha="center", fontsize=7, color="0.4")
+                continue
+            colour = "#2a7d2e" if p.passed else "#c62828"
+            if p.low is not None and p.high is not None:
+                ax.plot([x, x], [p.low, p.high], color=colour, alpha=0.35, linewidth=3)
+            ax.plot([x], [p.measured], "o", color=colour, markersize=6)
+        if bound:
+            ax.axhline(bound[1], color="0.2", linestyle="--", linewidth=1)
+            better = "higher" if bound[0] == ">=" else "lower"
+            ax.set_title(f"{tid}: {bound[0]} {bound[1]:g} ({better} is better)", fontsize=9)
+        else:
+            ax.set_title(tid, fontsize=9)
+        if log:
+            from matplotlib.ticker import FuncFormatter, LogLocator
+            ax.set_yscale("log")
+            ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+            ax.yaxis.set_minor_locator(LogLocator(base=10, subs=()))
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.set_xticks(xs)
+        ax.set_xticklabels(labels, rotation=45, ha="right", fontsize=7)
+        ax.tick_params(axis="y", labelsize=7)
+        ax.set_xlim(-0.5, len(xs) - 0.5)
+    for ax in list(axes.flat)[len(ids):]:
+        ax.axis("off")
+    first, final = contexts[0], contexts[-1]
+    fig.suptitle(f"./bench perf, the last {len(contexts)} runs ({first.get('date', '?')[:10]} .. {final.get('date', '?')[:10]}, "
+                 f"host {final.get('host_name', '?')}): each target's measured value (dot, median ratio), the range of its "
+                 "paired repetitions (bar), its bound (dashed); green passed, red missed", fontsize=9)
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
+    return png(fig)
+
+
+def write_atomically(path: str, data: bytes) -> None:
+    """Writes `data` to `path` through a temporary file, so no half-written file is left."""
+    tmp = path + ".tmp"
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except OSError as e:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise InputError(f"{path}: cannot write: {e.strerror or e}") from None
+
+
 # -------------------------------------------------------------------- main ----
 
 def main(argv: list[str] | None = None) -> int:
@@ -636,6 +737,8 @@ def main(argv: list[str] | None = None) -> int:
     h.add_argument("--last", type=int, default=5)
     h.add_argument("--need", type=int, default=4, help="passes needed in the last runs")
     h.add_argument("--markdown", action="store_true")
+    h.add_argument("--plot", metavar="PNG", help="also draw each target's value per run against its bound, into this PNG")
+    h.add_argument("--plot-runs", type=int, default=10, help="how many of the last runs the plot shows")
     args = ap.parse_args(argv)
     try:
         if args.cmd == "select":
@@ -668,7 +771,11 @@ def main(argv: list[str] | None = None) -> int:
             return 1 if missed or failed else 0
         if args.last < 1 or not 1 <= args.need <= args.last:
             raise InputError(f"--need {args.need} must be between 1 and --last {args.last}")
+        if args.plot_runs < 1:
+            raise InputError(f"--plot-runs {args.plot_runs} must be at least 1")
         runs, passed, what = history(args.dir, args.last)
+        if args.plot:
+            write_atomically(args.plot, plot_trend(*trend(args.dir, args.plot_runs)))
         header = ["target", "what", *[f"run {i + 1}" for i in range(len(runs))], "passed"]
         rows = [[tid, what[tid], *("pass" if p else "MISS" for p in ps), f"{sum(ps)}/{len(ps)}"] for tid, ps in passed.items()]
         if args.markdown:

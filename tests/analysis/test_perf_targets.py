@@ -387,6 +387,46 @@ def test_history_counts_passes_over_the_last_runs(tmp_path, capsys):
     assert status == 0
 
 
+def _runs_with_values(tmp_path) -> str:
+    runs = tmp_path / "runs"
+    for i, measured in enumerate([1.4, 1.6, 2.0]):
+        d = runs / f"2026010{i}T000000Z-host-c{i}"
+        d.mkdir(parents=True)
+        targets = [{"id": "T3", "what": "rt", "measured": measured, "op": "<=", "bound": 1.5, "passed": measured <= 1.5,
+                    "low": measured - 0.2, "high": measured + 0.5}]
+        if i != 1:  # T9 absent from the middle run
+            targets.append({"id": "T9", "what": "rt2", "measured": None, "op": "<=", "bound": 4.0, "passed": False})
+        (d / "targets.json").write_text(json.dumps({"format": "spill-perf-targets", "version": 1,
+                                                   "context": {"commit": f"c{i}", "date": f"2026-01-0{i + 1}T00:00:00",
+                                                               "host_name": "h"}, "targets": targets}))
+    return str(runs)
+
+
+def test_trend_gives_each_target_per_run_with_its_bound_and_none_where_absent(tmp_path):
+    contexts, points, bounds = pt.trend(_runs_with_values(tmp_path), 10)
+    assert [c["commit"] for c in contexts] == ["c0", "c1", "c2"]
+    assert [p.measured for p in points["T3"]] == [1.4, 1.6, 2.0]
+    assert [p.passed for p in points["T3"]] == [True, False, False]
+    assert points["T3"][2].low == pytest.approx(1.8) and points["T3"][2].high == pytest.approx(2.5)
+    assert points["T9"][1] is None and points["T9"][0].measured is None  # absent, then present but unmeasured
+    assert bounds == {"T3": ("<=", 1.5), "T9": ("<=", 4.0)}
+    contexts, points, _ = pt.trend(_runs_with_values(tmp_path / "again"), 2)
+    assert [c["commit"] for c in contexts] == ["c1", "c2"] and len(points["T3"]) == 2
+
+
+def test_history_draws_the_trend_into_a_png_and_a_bad_path_is_one_line(tmp_path, capsys):
+    runs = _runs_with_values(tmp_path)
+    png = tmp_path / "trend.png"
+    status, _, _ = main(capsys, "history", runs, "--last", "3", "--need", "1", "--plot", str(png))
+    assert status == 1 and png.read_bytes().startswith(b"\x89PNG")  # 1: T9 never passed; the plot is drawn anyway
+    assert not os.path.exists(str(png) + ".tmp")
+    bad = tmp_path / "no-such-dir" / "trend.png"
+    status, _, err = main(capsys, "history", runs, "--last", "3", "--need", "1", "--plot", str(bad))
+    assert status == 2 and len(err.strip().splitlines()) == 1 and "no-such-dir" in err and not bad.exists()
+    status, _, err = main(capsys, "history", runs, "--plot", str(png), "--plot-runs", "0")
+    assert status == 2 and "--plot-runs 0" in err
+
+
 def test_the_front_end_runs_as_a_script(tmp_path):
     path = write(tmp_path, good_run())
     p = subprocess.run([sys.executable, os.path.join(ANALYSIS, "perf_targets.py"), "select", path],
