@@ -594,28 +594,36 @@ def check_document(results: list[Result], ctx: dict, failed: list[tuple[str, str
 
 # ----------------------------------------------------------------- history ----
 
-def history(dirpath: str, last: int) -> tuple[list[str], dict[str, list[bool]], dict[str, str]]:
-    """(run names oldest first, target id -> passed per run, target id -> what) over the last `last` runs."""
+def run_documents(dirpath: str, last: int) -> list[tuple[str, dict]]:
+    """(run name, its targets.json) for the last `last` runs of `dirpath`, oldest first."""
     try:
         entries = sorted(d for d in os.listdir(dirpath) if os.path.isfile(os.path.join(dirpath, d, "targets.json")))
     except OSError as e:
         raise InputError(f"{dirpath}: cannot list: {e.strerror or e}") from None
     if not entries:
         raise InputError(f"{dirpath}: no run directory with a targets.json")
-    entries = entries[-last:]
-    passed: dict[str, list[bool]] = {}
-    what: dict[str, str] = {}
-    for i, d in enumerate(entries):
+    out = []
+    for d in entries[-last:]:
         doc = read_json(os.path.join(dirpath, d, "targets.json"))
         if not isinstance(doc, dict) or doc.get("format") != "spill-perf-targets":
             raise InputError(f"{os.path.join(dirpath, d, 'targets.json')}: not a perf_targets.py --json file")
+        out.append((d, doc))
+    return out
+
+
+def history(dirpath: str, last: int) -> tuple[list[str], dict[str, list[bool]], dict[str, str]]:
+    """(run names oldest first, target id -> passed per run, target id -> what) over the last `last` runs."""
+    runs = run_documents(dirpath, last)
+    passed: dict[str, list[bool]] = {}
+    what: dict[str, str] = {}
+    for i, (_, doc) in enumerate(runs):
         for t in doc["targets"]:
             passed.setdefault(t["id"], [False] * i).append(bool(t["passed"]))
             what[t["id"]] = t["what"]
         for k in passed:
             if len(passed[k]) < i + 1:
                 passed[k].append(False)
-    return entries, passed, what
+    return [d for d, _ in runs], passed, what
 
 
 @dataclass
@@ -631,12 +639,10 @@ def trend(dirpath: str, last: int) -> tuple[list[dict], dict[str, list[TrendPoin
     """(each run's context, oldest first; target id -> its TrendPoint per run,
     None where the run has no such target; target id -> (op, bound)) over the
     last `last` runs that `history` reads."""
-    entries, _, _ = history(dirpath, last)
     contexts: list[dict] = []
     points: dict[str, list[TrendPoint | None]] = {}
     bounds: dict[str, tuple[str, float]] = {}
-    for i, d in enumerate(entries):
-        doc = read_json(os.path.join(dirpath, d, "targets.json"))
+    for i, (d, doc) in enumerate(run_documents(dirpath, last)):
         ctx = doc.get("context") if isinstance(doc.get("context"), dict) else {}
         contexts.append({"run": d, **ctx})
         for t in doc["targets"]:
@@ -706,16 +712,14 @@ def plot_trend(contexts: list[dict], points: dict[str, list[TrendPoint | None]],
     return png(fig)
 
 
-def write_atomically(path: str, data: bytes) -> None:
-    """Writes `data` to `path` through a temporary file, so no half-written file is left."""
-    tmp = path + ".tmp"
+def write_file(path: str, data: bytes | str) -> None:
+    """spill_results.write_atomic (never a half-written file), with a failure
+    as an InputError naming the path. Imported here, not at the top: it
+    brings scipy, which only the writing commands need."""
+    from spill_results import write_atomic
     try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
+        write_atomic(path, data)
     except OSError as e:
-        if os.path.exists(tmp):
-            os.remove(tmp)
         raise InputError(f"{path}: cannot write: {e.strerror or e}") from None
 
 
@@ -764,10 +768,7 @@ def main(argv: list[str] | None = None) -> int:
             for name, msg in failed:
                 print(f"benchmark {name} failed its self-check: {msg}")
             if args.json:
-                tmp = args.json + ".tmp"
-                with open(tmp, "w", encoding="utf-8") as f:
-                    json.dump(check_document(results, ctx, failed), f, indent=1)
-                os.replace(tmp, args.json)
+                write_file(args.json, json.dumps(check_document(results, ctx, failed), indent=1))
             return 1 if missed or failed else 0
         if args.last < 1 or not 1 <= args.need <= args.last:
             raise InputError(f"--need {args.need} must be between 1 and --last {args.last}")
@@ -775,7 +776,7 @@ def main(argv: list[str] | None = None) -> int:
             raise InputError(f"--plot-runs {args.plot_runs} must be at least 1")
         runs, passed, what = history(args.dir, args.last)
         if args.plot:
-            write_atomically(args.plot, plot_trend(*trend(args.dir, args.plot_runs)))
+            write_file(args.plot, plot_trend(*trend(args.dir, args.plot_runs)))
         header = ["target", "what", *[f"run {i + 1}" for i in range(len(runs))], "passed"]
         rows = [[tid, what[tid], *("pass" if p else "MISS" for p in ps), f"{sum(ps)}/{len(ps)}"] for tid, ps in passed.items()]
         if args.markdown:

@@ -419,7 +419,7 @@ def test_history_draws_the_trend_into_a_png_and_a_bad_path_is_one_line(tmp_path,
     png = tmp_path / "trend.png"
     status, _, _ = main(capsys, "history", runs, "--last", "3", "--need", "1", "--plot", str(png))
     assert status == 1 and png.read_bytes().startswith(b"\x89PNG")  # 1: T9 never passed; the plot is drawn anyway
-    assert not os.path.exists(str(png) + ".tmp")
+    assert sorted(os.listdir(tmp_path)) == ["runs", "trend.png"]  # no temporary file left beside it
     bad = tmp_path / "no-such-dir" / "trend.png"
     status, _, err = main(capsys, "history", runs, "--last", "3", "--need", "1", "--plot", str(bad))
     assert status == 2 and len(err.strip().splitlines()) == 1 and "no-such-dir" in err and not bad.exists()
