@@ -173,6 +173,11 @@ struct PointSpec {
     [[nodiscard]] std::string id() const;
 };
 
+/// The role of a busy neighbour thread (--contend) in a point's `threads`
+/// records; the pinning rule below and a point's placement record tell the
+/// point's own threads from its neighbours by it.
+inline constexpr std::string_view neighbour_role = "neighbour";
+
 /// The pin-plan slot a thread of a point is pinned to: `slot`, as its
 /// scenario numbers its threads (busy neighbours after the point's own),
 /// except with --one-cpu 1, where every thread of the point takes slot 0
@@ -180,7 +185,7 @@ struct PointSpec {
 /// on one CPU can be measured beside neighbours that keep the others busy.
 [[nodiscard]] inline std::size_t pinning_slot(const Params& p, std::string_view role, std::uint64_t index, std::size_t slot) noexcept {
     if (p.one_cpu == 0) return slot;
-    return role == "neighbour" ? 1 + static_cast<std::size_t>(index) : 0;
+    return role == neighbour_role ? 1 + static_cast<std::size_t>(index) : 0;
 }
 
 /// The most busy neighbours a point may run (--contend).

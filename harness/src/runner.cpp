@@ -128,7 +128,7 @@ void lockstep_done(const RunOptions& o) {
 PlacementRecord placement_of(const PointSpec& spec, const std::vector<ThreadRecord>& threads, const Pinner& pinner) {
     PlacementRecord r;
     for (const ThreadRecord& t : threads)
-        if (t.role != "neighbour" && t.planned_cpu >= 0 && std::find(r.cpus.begin(), r.cpus.end(), t.planned_cpu) == r.cpus.end()) r.cpus.push_back(t.planned_cpu);
+        if (t.role != neighbour_role && t.planned_cpu >= 0 && std::find(r.cpus.begin(), r.cpus.end(), t.planned_cpu) == r.cpus.end()) r.cpus.push_back(t.planned_cpu);
     r.swept = !spec.params.placement.empty();
     if (r.swept) {
         r.cls = spec.params.placement;

@@ -48,7 +48,7 @@ void RunEnv::begin(std::size_t threads) {
     neighbours_.reserve(contend);
     for (std::size_t k = 0; k < contend; ++k) {
         neighbours_.emplace_back([this, k, slot = threads + k] {
-            ThreadScope scope(*this, "neighbour", k, slot, false);
+            ThreadScope scope(*this, std::string(neighbour_role), k, slot, false);
             std::uint64_t x = k + 1;
             while (!neighbour_stop_.load(std::memory_order_relaxed)) {  // (B)
                 for (int i = 0; i < 1024; ++i) x = x * 6364136223846793005ull + 1442695040888963407ull;
