@@ -15,6 +15,8 @@
 //   ref_sink/batch=<n>                   the consumer floor: the sink alone
 //   ref_round_handoff/batch=<n>          a bare round handoff of keys between two
 //                                        cores into the same sink, one flag each way
+//   ref_round_handoff_stream/batch=<n>   the same, the keys written with
+//                                        non-temporal stores (x86-64 only)
 //   ref_one_core/batch=<n>               the job's work on one core: write n keys,
 //                                        check them with the same sink
 // The baseline queues (baselines.cpp) register the same job under
@@ -179,7 +181,46 @@ void BM_ref_one_core(State& state, std::size_t n) {
 // runs two rounds ahead (its choice when each of its threads has a CPU) may
 // run one round further, so this does not bound it from above. Better:
 // higher items/s.
-void BM_ref_round_handoff(State& state, std::size_t n) {
+//
+// With Stores::streaming (ref_round_handoff_stream) the producer writes the
+// keys with non-temporal stores, which go to memory instead of its own
+// cache, and fences them before (A): the consumer then reads them from
+// memory instead of taking each line from the producer's cache. Which way
+// is faster depends on how far apart the two cores are, and on a VM that
+// changes while it runs: on a 2-vCPU AMD EPYC VM on 2026-11-27 (a
+// stand-alone copy of this loop, 2^27 keys per figure), while a cache-line
+// ping-pong took about 115 ns the cached way moved 1.0-1.3 G keys/s and the
+// streaming way 0.38 at rounds of 512 and 1.1-1.4 at 4096-65536; while the
+// ping-pong took about 400 ns, the cached way moved 0.3-0.55 G keys/s and
+// the streaming way 0.4 at 512 and 1.05-1.38 at 4096-65536. So the
+// handoff floor is the faster of the two, measured side by side.
+enum class Stores { cached, streaming };
+
+/// Whether this build can write with non-temporal stores (x86-64: SSE2's
+/// movnti, in every x86-64 CPU).
+#if defined(__x86_64__)
+inline constexpr bool kStreamingStores = true;
+#else
+inline constexpr bool kStreamingStores = false;
+#endif
+
+/// Writes keys first .. first + n - 1 to `out`, the way `stores` says. A
+/// streaming write ends with a store fence: non-temporal stores are not
+/// ordered with later stores, so without it the release store that
+/// publishes them could become visible first.
+inline void write_keys(std::uint64_t* out, std::uint64_t first, std::size_t n, Stores stores) noexcept {
+#if defined(__x86_64__)
+    if (stores == Stores::streaming) {
+        for (std::size_t k = 0; k < n; ++k)
+            __builtin_ia32_movnti64(reinterpret_cast<long long*>(out + k), static_cast<long long>(key_of(0, first + k)));
+        __builtin_ia32_sfence();
+        return;
+    }
+#endif
+    for (std::size_t k = 0; k < n; ++k) out[k] = key_of(0, first + k);
+}
+
+void BM_ref_round_handoff(State& state, std::size_t n, Stores stores) {
     std::array<std::unique_ptr<std::uint64_t[]>, 3> buffers;
     for (auto& b : buffers) b = std::make_unique<std::uint64_t[]>(n);
     PaddedWord ready;     // rounds published: written by the producer
@@ -190,8 +231,7 @@ void BM_ref_round_handoff(State& state, std::size_t n) {
             // (B) acquire pairs with (D): buffer r % 3 was read for the last time
             // (at most two rounds in flight: one being checked, one being filled).
             while (r - consumed.v.load(std::memory_order_acquire) >= 2) spill::detail::cpu_relax();
-            std::uint64_t* keys = buffers[r % 3].get();
-            for (std::size_t k = 0; k < n; ++k) keys[k] = key_of(0, r * n + k);
+            write_keys(buffers[r % 3].get(), r * n, n, stores);
             ready.v.store(r + 1, std::memory_order_release);  // (A) publishes the keys
         }
     });
@@ -397,7 +437,10 @@ void register_fanin() {
             ->MinTime(kRingMinTime);
         benchmark::RegisterBenchmark(("ref_one_core/batch=" + std::to_string(n)).c_str(), [n](State& s) { BM_ref_one_core(s, n); })
             ->MinTime(kRingMinTime);
-        threaded("ref_round_handoff/batch=" + std::to_string(n), [n](State& s) { BM_ref_round_handoff(s, n); });
+        threaded("ref_round_handoff/batch=" + std::to_string(n), [n](State& s) { BM_ref_round_handoff(s, n, Stores::cached); });
+        if (kStreamingStores)
+            threaded("ref_round_handoff_stream/batch=" + std::to_string(n),
+                     [n](State& s) { BM_ref_round_handoff(s, n, Stores::streaming); });
     }
     threaded("handoff_publish_collect", BM_handoff_publish_collect);
     benchmark::RegisterBenchmark("seq_submit/in_order", BM_seq_submit<true>)->MinTime(kRingMinTime);

@@ -254,6 +254,28 @@ def test_the_floor_target_uses_the_fastest_sink_and_names_the_move_reference_whe
     assert not r.passed and "ref_round_handoff" in r.note
 
 
+def test_the_handoff_floor_is_the_faster_of_the_cached_and_the_streaming_way():
+    runs = pt.parse(good_run())
+    assert pt.handoff_rate(runs, 65536) == (1.5e9, "ref_round_handoff")
+    assert pt.handoff_rate(runs, 512) == (None, "ref_round_handoff")  # not measured at that size
+    doc = good_run()
+    add(doc, "ref_round_handoff_stream/batch=65536", 1.8e9)
+    add(doc, "ref_round_handoff_stream/batch=4096", 1.9e9)
+    runs = pt.parse(doc)
+    assert pt.handoff_rate(runs, 65536) == (1.8e9, "ref_round_handoff_stream")
+    assert pt.handoff_rate(runs) == (1.9e9, "ref_round_handoff_stream")  # at its best round size
+    # A streaming run that failed its check does not count.
+    doc = set_values(doc, "ref_round_handoff_stream/batch=65536", "items_per_second", [9e9] * REPS)
+    doc["benchmarks"] = [dict(b, error_occurred=True, error_message="bad keys") if b["name"].startswith("ref_round_handoff_stream/batch=65536") else b
+                         for b in doc["benchmarks"]]
+    assert pt.handoff_rate(pt.parse(doc), 65536) == (1.5e9, "ref_round_handoff")
+    # The notes name the faster way.
+    doc = set_values(good_run(), "ref_sink/batch=512", "items_per_second", [4e9] * REPS)
+    add(doc, "ref_round_handoff_stream/batch=16384", 1.7e9)
+    r = results(doc)["T4f"]
+    assert "(ref_round_handoff_stream, at its best round size), reaches 0.42 of it" in r.note
+
+
 def test_the_sequenced_fan_in_is_compared_at_spill_s_best_configuration():
     r = results(good_run())["T5"]
     assert r.measured == pytest.approx(1.9 / 2.0)
