@@ -187,13 +187,13 @@ void BM_ref_one_core(State& state, std::size_t n) {
 // cache, and fences them before (A): the consumer then reads them from
 // memory instead of taking each line from the producer's cache. Which way
 // is faster depends on how far apart the two cores are, and on a VM that
-// changes while it runs: on a 2-vCPU AMD EPYC VM on 2026-11-27 (a
-// stand-alone copy of this loop, 2^27 keys per figure), while a cache-line
-// ping-pong took about 115 ns the cached way moved 1.0-1.3 G keys/s and the
-// streaming way 0.38 at rounds of 512 and 1.1-1.4 at 4096-65536; while the
-// ping-pong took about 400 ns, the cached way moved 0.3-0.55 G keys/s and
-// the streaming way 0.4 at 512 and 1.05-1.38 at 4096-65536. So the
-// handoff floor is the faster of the two, measured side by side.
+// changes while it runs. On a 2-vCPU AMD EPYC VM on 2026-11-27
+// (--benchmark_filter='ref_pingpong_pause|ref_round_handoff', three runs,
+// results/experiments/streaming-stores/README.md), rounds of 4096-65536:
+// while a cache-line ping-pong took about 113 ns, 1.65-2.56 G keys/s cached
+// and 1.28-1.53 streamed; while it took 393 ns, 0.76-0.85 cached and
+// 1.39-1.50 streamed. So the handoff floor is the faster of the two,
+// measured side by side.
 enum class Stores { cached, streaming };
 
 /// Whether this build can write with non-temporal stores (x86-64: SSE2's
