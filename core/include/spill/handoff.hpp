@@ -51,6 +51,10 @@
 //   (C1) collector load of batch_seq        -> step col_seq
 //   (C2) collector load of the word         -> step col_load
 //   (C3) collector CAS FRESH -> front       -> step col_take
+//   A take may begin with a CAS from a guessed FRESH word (the worker's
+//   active ring): one that succeeds is col_load and col_take with nothing
+//   between them, one that fails reads the word as col_load does, so it
+//   allows no interleaving the model does not already check.
 #pragma once
 
 #include <atomic>

@@ -226,6 +226,8 @@ public:
             w->slot.word.store(slot_type::recycled(w->rings[1].get()), std::memory_order_relaxed);  // before any thread exists
             w->active = w->rings[0].get();
             w->front = w->rings[2].get();
+            w->handed_back = w->rings[1].get();  // what the slot holds: as if a take had handed it back
+            for (const auto& r : w->rings) w->ring_xor ^= reinterpret_cast<std::uintptr_t>(r.get());
         }
         try {
             for (std::size_t w = 0; w < workers_.size(); ++w)
@@ -500,6 +502,8 @@ private:
         [[no_unique_address]] detail::SdeWorker sde{&stats.publishes, &stats.merge_backs, &stats.wait, &gate.overflow_items};
         // Collector-owned: touched only by this slot's collector.
         alignas(cache_line) batch_type* front = nullptr;
+        batch_type* handed_back = nullptr;  // the ring the last take gave the worker (take_fresh guesses from it)
+        std::uintptr_t ring_xor = 0;        // the three rings' addresses xored: any two give the third
         std::uint64_t complete = 0;    // every item of rounds <= complete is in front or delivered
         std::uint64_t next_round = 1;  // next round to emit on the ordered path
         HandoffStats taken;            // every batch taken from the slot
@@ -802,14 +806,28 @@ private:
     // front is empty, handing the empty front back in the same step. False
     // when nothing was taken (a non-empty front, nothing published, or a
     // merge back that outlasted await_merge).
+    //
+    // It first guesses the word: the worker publishes the one ring that is
+    // neither our front nor the ring we handed it last (H1), and a CAS from
+    // that guess (C2 and C3 in one step, acq_rel as C3; a failure reads the
+    // word as C2) takes the batch at once. A load first would fetch the
+    // line shared and the CAS then fetch it again to own it: one more
+    // transfer between the two cores every round. A wrong guess (nothing
+    // published yet, a merge in progress, a ring order a spill changed)
+    // only costs the CAS, and the word it read goes the usual way.
     bool take_fresh(Worker& k) {
         batch_type* f = k.front;
         if (!f->ring.empty()) return false;
-        std::uintptr_t cur = k.slot.word.load(std::memory_order_acquire);  // (C2)
-        if (cur == 0) cur = await_merge(k);
-        if (!slot_type::is_fresh(cur)) return false;  // nothing published
-        f->reset();  // empty: hand it back ready to fill
-        if (!swap_front(k, *f, cur)) return false;
+        f->reset();  // empty: hand it back ready to fill (if no take follows, it stays ours, empty)
+        std::uintptr_t cur = slot_type::fresh(third_ring(k));
+        if (k.slot.word.compare_exchange_strong(cur, slot_type::recycled(f), std::memory_order_acq_rel,
+                                                std::memory_order_acquire)) {  // (C2, C3) on the guess
+            k.handed_back = f;
+        } else {
+            if (cur == 0) cur = await_merge(k);
+            if (!slot_type::is_fresh(cur)) return false;  // nothing published
+            if (!swap_front(k, *f, cur)) return false;
+        }
         k.front = slot_type::ring_of(cur);
         k.taken.record(k.front->ring.size());
         return true;
@@ -827,7 +845,17 @@ private:
             return k.slot.word.compare_exchange_strong(cur, slot_type::recycled(&f), std::memory_order_acq_rel,
                                                        std::memory_order_relaxed);
         };
-        return cas() || (slot_type::is_fresh(cur = await_merge(k)) && cas());
+        const bool took = cas() || (slot_type::is_fresh(cur = await_merge(k)) && cas());
+        if (took) k.handed_back = &f;
+        return took;
+    }
+
+    // The ring that is neither k's front nor the one last handed back: the
+    // worker's active ring, which it publishes next (H1). From the
+    // collector's own line (k.rings shares one with what the worker writes).
+    static batch_type* third_ring(const Worker& k) noexcept {
+        return reinterpret_cast<batch_type*>(k.ring_xor ^ reinterpret_cast<std::uintptr_t>(k.front) ^
+                                             reinterpret_cast<std::uintptr_t>(k.handed_back));
     }
 
     // Worker k's word is 0: it took its uncollected batch back to merge this
