@@ -820,10 +820,7 @@ private:
         if (!f->ring.empty()) return false;
         f->reset();  // empty: hand it back ready to fill (if no take follows, it stays ours, empty)
         std::uintptr_t cur = slot_type::fresh(third_ring(k));
-        if (k.slot.word.compare_exchange_strong(cur, slot_type::recycled(f), std::memory_order_acq_rel,
-                                                std::memory_order_acquire)) {  // (C2, C3) on the guess
-            k.handed_back = f;
-        } else {
+        if (!cas_front(k, *f, cur)) {  // (C2, C3) on the guess; a failure read the word (C2)
             if (cur == 0) cur = await_merge(k);
             if (!slot_type::is_fresh(cur)) return false;  // nothing published
             if (!swap_front(k, *f, cur)) return false;
@@ -836,18 +833,23 @@ private:
     // (C3) CAS of the fresh word `cur` to our empty front `f`, acq_rel:
     // acquire takes the worker's writes into the fresh ring (paired with
     // P3's release); release hands over `f`, which the worker will fill next
-    // (paired with P1/P2's acquire). A failure means the worker took the
-    // batch back to merge after our load (P2): wait for that merge once and
-    // try again; if it merged again behind our back, the next collect takes
-    // it. On success `cur` is the word taken.
+    // (paired with P1/P2's acquire). On success `cur` is the word taken and
+    // `f` is the ring handed back last (third_ring()); on failure `cur` is
+    // the word found, read with acquire as (C2).
+    static bool cas_front(Worker& k, batch_type& f, std::uintptr_t& cur) noexcept {
+        if (!k.slot.word.compare_exchange_strong(cur, slot_type::recycled(&f), std::memory_order_acq_rel,
+                                                 std::memory_order_acquire))
+            return false;
+        k.handed_back = &f;
+        return true;
+    }
+
+    // cas_front on the fresh word `cur` just read. A failure means the
+    // worker took the batch back to merge after our load (P2): wait for that
+    // merge once and try again; if it merged again behind our back, the next
+    // collect takes it.
     bool swap_front(Worker& k, batch_type& f, std::uintptr_t& cur) const noexcept {
-        const auto cas = [&] {
-            return k.slot.word.compare_exchange_strong(cur, slot_type::recycled(&f), std::memory_order_acq_rel,
-                                                       std::memory_order_relaxed);
-        };
-        const bool took = cas() || (slot_type::is_fresh(cur = await_merge(k)) && cas());
-        if (took) k.handed_back = &f;
-        return took;
+        return cas_front(k, f, cur) || (slot_type::is_fresh(cur = await_merge(k)) && cas_front(k, f, cur));
     }
 
     // The ring that is neither k's front nor the one last handed back: the
