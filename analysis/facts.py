@@ -138,8 +138,9 @@ def configuration_label(point: dict) -> str:
         if f[key] is not None:
             parts.append(f"{name}={f[key]}")
     consumer = point.get("params", {}).get("consumer")
-    if consumer == "alone":
-        parts.append("consumer alone")  # spill-micro: the consumer pinned to a CPU of its own
+    if consumer == "alone" or point.get("params", {}).get("consumer_alone") == 1:
+        # spill-micro's /consumer=alone, spill-bench's --consumer-alone 1: the consumer pinned to a CPU of its own
+        parts.append("consumer alone")
     elif consumer == "with_producer":
         parts.append("consumer with producer")  # spill-micro: consumer and producer pinned to one CPU
     if point.get("params", {}).get("one_cpu") == 1:

@@ -221,6 +221,10 @@ const std::vector<GridParameter>& grid_parameters() {
         {"one_cpu", "one-cpu",
          "1: the point's own threads all on the first CPU of the pin plan, busy neighbours on the CPUs after it; 0 or 1 [0]",
          &Grid::one_cpu, &Params::one_cpu, nullptr, 0, true},
+        {"consumer_alone", "consumer-alone",
+         "1: the consumer alone on the first CPU of the pin plan, the point's other threads and busy neighbours on the CPUs after it; 0 "
+         "or 1 [0]",
+         &Grid::consumer_alone, &Params::consumer_alone, &ParamUse::consumer_alone, 0, true},
     };
     return rows;
 }
@@ -290,6 +294,12 @@ std::vector<PointSpec> expand(const Grid& g, const ParamUse& use) {
         if (v > 1) throw InputError("--one-cpu: " + std::to_string(v) + where + " (expected 0 or 1)");
         if (v == 1 && !g.placement.empty())
             throw InputError("--one-cpu: 1" + where + " with --placement (a placement class puts the point's threads on a pair of CPUs)");
+    }
+    for (std::uint64_t v : g.consumer_alone) {
+        if (v > 1) throw InputError("--consumer-alone: " + std::to_string(v) + where + " (expected 0 or 1)");
+        if (v == 1 && use.consumer_alone && std::find(g.one_cpu.begin(), g.one_cpu.end(), 1) != g.one_cpu.end())
+            throw InputError("--consumer-alone: 1" + where + " with --one-cpu 1 (one puts every thread of the point on one CPU, the other "
+                             "gives the consumer a CPU of its own)");
     }
     for (std::uint64_t r : g.ring_size) {
         try {

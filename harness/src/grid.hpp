@@ -71,6 +71,7 @@ struct Grid {
     std::vector<std::uint64_t> batch;    // items per bulk call (baselines); empty: each contender's default (ParamUse::default_batch)
     std::vector<std::uint64_t> contend{0};  // busy neighbour threads during the measured phase
     std::vector<std::uint64_t> one_cpu{0};  // 1: the point's own threads share one CPU (pinning_slot)
+    std::vector<std::uint64_t> consumer_alone{0};  // 1: the consumer has a CPU to itself (pinning_slot)
     std::vector<std::string> placement;  // --placement classes (or "all"); empty: threads follow --pin
     std::string origin;  // "command line" or "FILE:LINE", for error messages
 };
@@ -105,6 +106,11 @@ struct Params {
     /// the pin plan and busy neighbours to the CPUs after it (--one-cpu;
     /// pinning_slot). 0 (the default) in neither the id nor `params`.
     std::uint64_t one_cpu = 0;
+    /// 1: the point's consumer thread is pinned alone to the first CPU of
+    /// the pin plan, and every other thread (producers, owner, stage-2
+    /// workers, busy neighbours) to the CPUs after it (--consumer-alone;
+    /// pinning_slot). 0 (the default) in neither the id nor `params`.
+    std::uint64_t consumer_alone = 0;
     /// Placement class whose CPU pair the point's threads run on (--placement);
     /// empty when they follow --pin. Non-empty: in the id and in `params`.
     std::string placement;
@@ -121,6 +127,7 @@ struct ParamUse {
     bool ring_size = true;
     bool rate = false;  // paces producers at --rate-items-per-s (open loop)
     bool batch = false; // reads --batch (items per bulk call of a queue)
+    bool consumer_alone = false;  // has a `consumer` thread that --consumer-alone can give a CPU of its own
     /// The batch of a point whose grid gives no --batch: min(default_batch,
     /// ring_size) (a bulk call never moves more than the capacity).
     std::uint64_t default_batch = 1;
@@ -180,12 +187,20 @@ inline constexpr std::string_view neighbour_role = "neighbour";
 
 /// The pin-plan slot a thread of a point is pinned to: `slot`, as its
 /// scenario numbers its threads (busy neighbours after the point's own),
-/// except with --one-cpu 1, where every thread of the point takes slot 0
-/// and busy neighbour k slot 1 + k. So a pipeline whose stages take turns
-/// on one CPU can be measured beside neighbours that keep the others busy.
-[[nodiscard]] inline std::size_t pinning_slot(const Params& p, std::string_view role, std::uint64_t index, std::size_t slot) noexcept {
-    if (p.one_cpu == 0) return slot;
-    return role == neighbour_role ? 1 + static_cast<std::size_t>(index) : 0;
+/// except
+///  - with --one-cpu 1, where every thread of the point takes slot 0 and
+///    busy neighbour k slot 1 + k. So a pipeline whose stages take turns on
+///    one CPU can be measured beside neighbours that keep the others busy;
+///  - with --consumer-alone 1 and a plan of at least two CPUs
+///    (`plan_cpus`), where the consumer takes slot 0 and every other thread
+///    the slots 1 .. plan_cpus - 1 in turn, by its own slot. So with more
+///    threads than CPUs the consumer, which every item passes through, is
+///    not one of the threads that take turns on a CPU.
+[[nodiscard]] inline std::size_t pinning_slot(const Params& p, std::string_view role, std::uint64_t index, std::size_t slot,
+                                              std::size_t plan_cpus) noexcept {
+    if (p.one_cpu != 0) return role == neighbour_role ? 1 + static_cast<std::size_t>(index) : 0;
+    if (p.consumer_alone != 0 && plan_cpus >= 2) return role == "consumer" ? 0 : 1 + slot % (plan_cpus - 1);
+    return slot;
 }
 
 /// The most busy neighbours a point may run (--contend).

@@ -72,6 +72,16 @@ Plan make_plan(const RunOptions& o, const m::Topology& topology) {
         if (o.pin == PinPolicy::none && std::find(g.one_cpu.begin(), g.one_cpu.end(), 1) != g.one_cpu.end())
             throw InputError("--one-cpu: 1" + (g.origin.empty() ? std::string() : " (" + g.origin + ")") +
                              " with --pin none (nothing would be pinned to that CPU)");
+        // A CPU of its own for the consumer means a pin plan of two CPUs or
+        // more (a placement class always gives a pair).
+        if (sc->facts().sweeps.consumer_alone && std::find(g.consumer_alone.begin(), g.consumer_alone.end(), 1) != g.consumer_alone.end()) {
+            const std::string where = g.origin.empty() ? std::string() : " (" + g.origin + ")";
+            if (o.pin == PinPolicy::none)
+                throw InputError("--consumer-alone: 1" + where + " with --pin none (nothing would keep the other threads off the consumer's CPU)");
+            if (const int pus = topology.counts().pus; g.placement.empty() && pus < 2)
+                throw InputError("--consumer-alone: 1" + where + " on " + std::to_string(pus) +
+                                 " CPU (the consumer needs a CPU of its own and the other threads at least one more)");
+        }
         // Dimension resolved against the machine: the placement class.
         const std::vector<std::string> classes =
             g.placement.empty() ? std::vector<std::string>{""} : resolve_placements(g, plan.placements, plan.skipped);
@@ -137,7 +147,7 @@ std::vector<PlannedThread> planned_threads(const PlannedPoint& p, const Pinner& 
     for (const std::string& role : p.scenario->facts().roles) {
         const std::uint64_t n = role == "producer" ? p.spec.params.producers : role == "merger" || role == "stage2" ? p.spec.params.mergers : 1;
         for (std::uint64_t k = 0; k < n; ++k) {
-            const std::size_t slot = pinning_slot(p.spec.params, role, k, out.size());
+            const std::size_t slot = pinning_slot(p.spec.params, role, k, out.size(), pinner.plan().size());
             out.push_back(PlannedThread{role, k, slot, pinner.planned_cpu(slot)});
         }
     }

@@ -130,6 +130,8 @@ public:
     explicit ThreadBook(const Pinner& pinner) : pinner_(&pinner) {}
     /// Pins the calling thread for slot `slot`; returns its record index.
     std::size_t enter(const std::string& role, std::uint64_t index, std::size_t slot);
+    /// CPUs in the pin plan the slots are taken from (pinning_slot).
+    [[nodiscard]] std::size_t plan_cpus() const noexcept { return pinner_->plan().size(); }
     /// Records sched_getcpu() of the calling thread into record `rec`.
     void leave(std::size_t rec) noexcept;
     [[nodiscard]] std::vector<ThreadRecord> records() const;

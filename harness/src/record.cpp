@@ -388,10 +388,12 @@ std::string fmt_rate(double r) {
 
 std::string format_table(const std::vector<TableRow>& rows) {
     std::ostringstream o;
-    // items/s: delivered items per second; batch "-": the scenario has no bulk call; nb: busy neighbours.
+    // items/s: delivered items per second; batch "-": the scenario has no bulk call; nb: busy neighbours;
+    // place: "-" the pin plan's slots, "one" every thread of the point on one CPU (--one-cpu), "alone" the
+    // consumer on a CPU of its own (--consumer-alone).
     o << std::left << std::setw(32) << "scenario" << std::right << std::setw(4) << "P" << std::setw(4) << "M" << std::setw(7) << "ring"
       << std::setw(7) << "batch" << std::setw(9) << "delay" << std::setw(12) << "mode" << std::setw(9) << "items" << std::setw(7) << "rounds"
-      << std::setw(4) << "nb" << std::setw(12) << "items/s" << std::setw(7) << "cv%" << std::setw(9) << "overflow" << "  check\n";
+      << std::setw(4) << "nb" << std::setw(7) << "place" << std::setw(12) << "items/s" << std::setw(7) << "cv%" << std::setw(9) << "overflow" << "  check\n";
     for (const TableRow& r : rows) {
         std::ostringstream cv;  // "-": undefined (one repetition), never a made-up 0
         if (r.items_per_second.cv.value) cv << std::fixed << std::setprecision(1) << *r.items_per_second.cv.value * 100;
@@ -400,7 +402,7 @@ std::string format_table(const std::vector<TableRow>& rows) {
         o << std::left << std::setw(32) << r.scenario << std::right << std::setw(4) << q.producers << std::setw(4) << q.mergers << std::setw(7)
           << q.ring_size << std::setw(7) << (q.batch != 0 ? std::to_string(q.batch) : std::string("-")) << std::setw(9) << q.consumer_delay_ns
           << std::setw(12) << to_string(q.delay_mode) << std::setw(9) << q.items << std::setw(7) << q.rounds << std::setw(4) << q.contend
-          << std::setw(12) << (r.items_per_second.median.value ? fmt_rate(*r.items_per_second.median.value) : "-")
+          << std::setw(7) << (q.one_cpu != 0 ? "one" : q.consumer_alone != 0 ? "alone" : "-") << std::setw(12) << (r.items_per_second.median.value ? fmt_rate(*r.items_per_second.median.value) : "-")
           << std::setw(7) << cv.str() << std::setw(9) << r.overflowed << "  " << (r.passed ? "ok" : "FAILED") << "\n";
     }
     return o.str();

@@ -95,8 +95,8 @@ std::string ResultDoc::csv() const {
         for (const json& r : p.value("repetitions", json::array())) any_latency = any_latency || r.contains("latency");
     }
     if (any_rate) param_cols.push_back("rate_items_per_s");
-    // The parameters a point records only when set (a queue's batch, busy neighbours, one CPU).
-    for (const char* key : {"batch", "contend", "one_cpu"}) {
+    // The parameters a point records only when set (a queue's batch, busy neighbours, one CPU, consumer alone).
+    for (const char* key : {"batch", "contend", "one_cpu", "consumer_alone"}) {
         bool any = false;
         for (const json& p : doc_["points"]) any = any || (p.contains("params") && p["params"].contains(key));
         if (any) param_cols.push_back(key);

@@ -21,7 +21,7 @@ RunEnv::ThreadScope::ThreadScope(RunEnv& env, const std::string& role, std::uint
     if (count_events) papi_ = std::make_unique<Papi::Thread>(*env.papi_, role);
     // Last: RunEnv::begin() waits for this record, so nothing the scope
     // allocates may come after it.
-    rec_ = env.book_.enter(role, index, pinning_slot(env.params, role, index, slot));
+    rec_ = env.book_.enter(role, index, pinning_slot(env.params, role, index, slot, env.book_.plan_cpus()));
 }
 
 RunEnv::ThreadScope::~ThreadScope() {

@@ -132,6 +132,9 @@ def test_a_configuration_whose_consumer_was_pinned_says_where():
     del p["params"]["consumer"]
     p["params"]["one_cpu"] = 1  # spill-bench's --one-cpu 1
     assert facts.configuration_label(p) == "P=2, capacity=65536, batch=4096, one CPU"
+    del p["params"]["one_cpu"]
+    p["params"]["consumer_alone"] = 1  # spill-bench's --consumer-alone 1: the same placement as spill-micro's
+    assert facts.configuration_label(p) == "P=2, capacity=65536, batch=4096, consumer alone"
 
 
 def test_the_report_opens_with_the_headline_on_a_real_sweep():

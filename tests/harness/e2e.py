@@ -387,6 +387,33 @@ def test_one_cpu_pins_the_points_threads_together_and_the_neighbour_after_them()
         check(all(t["planned_cpu"] == -1 for t in p["threads"]), "without pinning nothing is bound")
 
 
+def test_consumer_alone_gives_the_consumer_a_cpu_of_its_own():
+    out = path("consumer-alone.json")
+    # A queue where one is built (the option is the harness's, not the pool's), else the pool's fan-in.
+    queue = "baseline_boost_spsc" in built_scenarios()
+    scenario = ["baseline_boost_spsc", "--batch", "64"] if queue else ["fan_in"]
+    r = run("run", *scenario, *TINY, "--producers", "3", "--consumer-alone", "1", "--pin", "compact", "--out", out)
+    cpus = os.cpu_count() or 1
+    if cpus < 2:
+        check(r.returncode != 0 and "--consumer-alone: 1" in r.stderr and not os.path.exists(out),
+              f"on one CPU --consumer-alone 1 is refused with a one-line error ({r.stderr.strip()[-200:]})")
+        return
+    if not check(r.returncode == 0, f"--consumer-alone 1 runs (exit {r.returncode}: {r.stderr.strip()[-300:]})"):
+        return
+    d = load(out)
+    (p,) = d["points"]
+    check(p["params"].get("consumer_alone") == 1 and "|consumer_alone=1|" in p["id"],
+          f"--consumer-alone 1 is in params and the id ({p['id']})")
+    check("consumer_alone" in p["facts"]["sweeps"], "the scenario says it sweeps consumer_alone")
+    if d["metadata"]["pinning_available"]:
+        consumer = [t["planned_cpu"] for t in p["threads"] if t["role"] == "consumer"]
+        others = {t["planned_cpu"] for t in p["threads"] if t["role"] != "consumer"}
+        check(len(consumer) == 1 and consumer[0] >= 0 and consumer[0] not in others and min(others) >= 0,
+              f"the consumer has a CPU no other thread of the point was pinned to (consumer {consumer}, others {sorted(others)})")
+    else:
+        check(all(t["planned_cpu"] == -1 for t in p["threads"]), "without pinning nothing is bound")
+
+
 def test_seed_shuffles_the_order_not_the_points():
     a, b = path("seed0.json"), path("seed7.json")
     run("run", "pool", *TINY, "--producers", "1-4", "--ring-size", "64,128,256", "--out", a)
@@ -580,6 +607,9 @@ def test_bad_inputs_get_one_line_naming_the_value_and_no_output():
         (["run", "pool", "--one-cpu", "2"], "--one-cpu: 2"),
         (["run", "pool", "--one-cpu", "1", "--pin", "none"], "--pin none"),
         (["run", "pool", "--one-cpu", "1", "--placement", "all"], "--placement"),
+        (["run", "fan_in", "--consumer-alone", "2"], "--consumer-alone: 2"),
+        (["run", "fan_in", "--consumer-alone", "1", "--pin", "none"], "--pin none"),
+        (["run", "fan_in", "--consumer-alone", "1", "--one-cpu", "1"], "--one-cpu 1"),
         (["list", "extra"], "'extra'"),
         (["frobnicate"], "'frobnicate'"),
     ]

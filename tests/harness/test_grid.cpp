@@ -347,13 +347,63 @@ TEST_CASE("expand: --one-cpu 1 is named in the id, takes only 0 or 1, and exclud
 
 TEST_CASE("pinning_slot: with --one-cpu 1 the point's threads share slot 0 and neighbours follow it", "[harness][grid][contend]") {
     Params p;
-    CHECK(pinning_slot(p, "producer", 1, 2) == 2);  // the scenario's own numbering
-    CHECK(pinning_slot(p, "neighbour", 0, 3) == 3);
+    CHECK(pinning_slot(p, "producer", 1, 2, 4) == 2);  // the scenario's own numbering
+    CHECK(pinning_slot(p, "neighbour", 0, 3, 4) == 3);
     p.one_cpu = 1;
-    CHECK(pinning_slot(p, "consumer", 0, 0) == 0);
-    CHECK(pinning_slot(p, "producer", 1, 2) == 0);
-    CHECK(pinning_slot(p, "neighbour", 0, 3) == 1);
-    CHECK(pinning_slot(p, "neighbour", 2, 5) == 3);
+    CHECK(pinning_slot(p, "consumer", 0, 0, 4) == 0);
+    CHECK(pinning_slot(p, "producer", 1, 2, 4) == 0);
+    CHECK(pinning_slot(p, "neighbour", 0, 3, 4) == 1);
+    CHECK(pinning_slot(p, "neighbour", 2, 5, 4) == 3);
+}
+
+TEST_CASE("pinning_slot: with --consumer-alone 1 the consumer has slot 0 and every other thread the slots after it", "[harness][grid]") {
+    Params p;
+    p.consumer_alone = 1;
+    // fan_in with 4 producers (slots 0..3), its consumer (4) and a neighbour (5), on 2 CPUs:
+    // the consumer on the first, everything else on the second.
+    CHECK(pinning_slot(p, "consumer", 0, 4, 2) == 0);
+    for (std::size_t s = 0; s < 4; ++s) CHECK(pinning_slot(p, "producer", s, s, 2) == 1);
+    CHECK(pinning_slot(p, "neighbour", 0, 5, 2) == 1);
+    // On 4 CPUs the others take CPUs 1..3 in turn.
+    CHECK(pinning_slot(p, "producer", 0, 0, 4) == 1);
+    CHECK(pinning_slot(p, "producer", 1, 1, 4) == 2);
+    CHECK(pinning_slot(p, "producer", 2, 2, 4) == 3);
+    CHECK(pinning_slot(p, "producer", 3, 3, 4) == 1);
+    CHECK(pinning_slot(p, "consumer", 0, 4, 4) == 0);
+    CHECK(pinning_slot(p, "owner", 0, 5, 4) == 3);
+    // A plan of one CPU has no CPU to spare: the scenario's numbering (the plan refuses such a run).
+    CHECK(pinning_slot(p, "producer", 1, 1, 1) == 1);
+}
+
+TEST_CASE("expand: --consumer-alone 1 is named in the id, takes only 0 or 1, excludes --one-cpu 1 and is swept only where there is a consumer",
+          "[harness][grid]") {
+    Grid g;
+    g.scenario = "fan_in";
+    g.items = {1000};
+    g.consumer_alone = {0, 1};
+    ParamUse with_consumer;
+    with_consumer.consumer_alone = true;
+    const auto pts = expand(g, with_consumer);
+    REQUIRE(pts.size() == 2);
+    CHECK(pts[0].id().find("consumer_alone") == std::string::npos);
+    CHECK(pts[1].params.consumer_alone == 1);
+    CHECK(pts[1].id() ==
+          "fan_in|consumer_alone=1|consumer_delay_ns=0|delay_mode=busy_item|items=1000|mergers=1|producers=2|ring_size=1024|rounds=100");
+    CHECK(expand(g, ParamUse{}).size() == 1);  // no consumer thread: one point, without it
+    g.consumer_alone = {2};
+    std::string msg = error_of([&] { (void)expand(g, with_consumer); });
+    CHECK(msg.find("--consumer-alone: 2") != std::string::npos);
+    CHECK(one_line(msg));
+    g.consumer_alone = {1};
+    g.one_cpu = {0, 1};
+    msg = error_of([&] { (void)expand(g, with_consumer); });
+    CHECK(msg.find("--consumer-alone: 1") != std::string::npos);
+    CHECK(msg.find("--one-cpu 1") != std::string::npos);
+    CHECK(one_line(msg));
+    CHECK(error_of([&] { (void)expand(g, ParamUse{}); }).empty());  // ignored where there is no consumer
+    Grid h;
+    CHECK(set_grid_param(h, "consumer-alone", "0,1"));
+    CHECK(h.consumer_alone == V{0, 1});
 }
 
 TEST_CASE("expand: --contend is swept by every scenario and named in the id when not 0", "[harness][grid][contend]") {
