@@ -190,7 +190,7 @@ def committed_runs(ctx: Context) -> tuple[str, list[str]]:
     Only runs whose targets.json git tracks (a block shows committed data, and
     `./bench perf` writes into a directory git ignores); outside a git work
     tree, every run.  The kept runs are linked into a temporary directory
-    when some are left out, so perf_targets.history sees only them."""
+    when some are left out, so perf_targets.run_documents sees only them."""
     runs_dir = ctx.path(PERF_RUNS)
     runs = sorted(d for d in os.listdir(runs_dir) if os.path.isfile(os.path.join(runs_dir, d, "targets.json")))
     known = tracked(ctx.root, PERF_RUNS)
@@ -219,8 +219,9 @@ def perf_targets_block(ctx: Context) -> list[str]:
                              f"track: {', '.join(left)}\n")
         if not any(os.path.isfile(os.path.join(view, d, "targets.json")) for d in os.listdir(view)):
             return none
-        runs, passed, what = perf_targets.history(view, LAST_RUNS)
-        docs = [perf_targets.read_json(os.path.join(runs_dir, run, "targets.json")) for run in runs]
+        loaded = perf_targets.run_documents(view, LAST_RUNS)
+        runs, passed, what = perf_targets.history(loaded)
+        docs = [doc for _, doc in loaded]
     except perf_targets.InputError as err:
         raise DocsError(str(err).replace(view, runs_dir)) from None
     finally:

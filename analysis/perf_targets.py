@@ -631,9 +631,8 @@ def run_documents(dirpath: str, last: int) -> list[tuple[str, dict]]:
     return out
 
 
-def history(dirpath: str, last: int) -> tuple[list[str], dict[str, list[bool]], dict[str, str]]:
-    """(run names oldest first, target id -> passed per run, target id -> what) over the last `last` runs."""
-    runs = run_documents(dirpath, last)
+def history(runs: list[tuple[str, dict]]) -> tuple[list[str], dict[str, list[bool]], dict[str, str]]:
+    """(run names oldest first, target id -> passed per run, target id -> what) over `runs` (run_documents)."""
     passed: dict[str, list[bool]] = {}
     what: dict[str, str] = {}
     for i, (_, doc) in enumerate(runs):
@@ -655,14 +654,14 @@ class TrendPoint:
     passed: bool
 
 
-def trend(dirpath: str, last: int) -> tuple[list[dict], dict[str, list[TrendPoint | None]], dict[str, tuple[str, float]]]:
+def trend(runs: list[tuple[str, dict]]) -> tuple[list[dict], dict[str, list[TrendPoint | None]], dict[str, tuple[str, float]]]:
     """(each run's context, oldest first; target id -> its TrendPoint per run,
-    None where the run has no such target; target id -> (op, bound)) over the
-    last `last` runs that `history` reads."""
+    None where the run has no such target; target id -> (op, bound)) over
+    `runs` (run_documents)."""
     contexts: list[dict] = []
     points: dict[str, list[TrendPoint | None]] = {}
     bounds: dict[str, tuple[str, float]] = {}
-    for i, (d, doc) in enumerate(run_documents(dirpath, last)):
+    for i, (d, doc) in enumerate(runs):
         ctx = doc.get("context") if isinstance(doc.get("context"), dict) else {}
         contexts.append({"run": d, **ctx})
         for t in doc["targets"]:
@@ -794,9 +793,11 @@ def main(argv: list[str] | None = None) -> int:
             raise InputError(f"--need {args.need} must be between 1 and --last {args.last}")
         if args.plot_runs < 1:
             raise InputError(f"--plot-runs {args.plot_runs} must be at least 1")
-        runs, passed, what = history(args.dir, args.last)
+        # One read of the runs for the table and the plot (the plot may reach further back).
+        docs = run_documents(args.dir, max(args.last, args.plot_runs if args.plot else 0))
+        runs, passed, what = history(docs[-args.last:])
         if args.plot:
-            write_file(args.plot, plot_trend(*trend(args.dir, args.plot_runs)))
+            write_file(args.plot, plot_trend(*trend(docs[-args.plot_runs:])))
         header = ["target", "what", *[f"run {i + 1}" for i in range(len(runs))], "passed"]
         rows = [[tid, what[tid], *("pass" if p else "MISS" for p in ps), f"{sum(ps)}/{len(ps)}"] for tid, ps in passed.items()]
         if args.markdown:

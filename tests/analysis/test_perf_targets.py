@@ -425,14 +425,14 @@ def _runs_with_values(tmp_path) -> str:
 
 
 def test_trend_gives_each_target_per_run_with_its_bound_and_none_where_absent(tmp_path):
-    contexts, points, bounds = pt.trend(_runs_with_values(tmp_path), 10)
+    contexts, points, bounds = pt.trend(pt.run_documents(_runs_with_values(tmp_path), 10))
     assert [c["commit"] for c in contexts] == ["c0", "c1", "c2"]
     assert [p.measured for p in points["T3"]] == [1.4, 1.6, 2.0]
     assert [p.passed for p in points["T3"]] == [True, False, False]
     assert points["T3"][2].low == pytest.approx(1.8) and points["T3"][2].high == pytest.approx(2.5)
     assert points["T9"][1] is None and points["T9"][0].measured is None  # absent, then present but unmeasured
     assert bounds == {"T3": ("<=", 1.5), "T9": ("<=", 4.0)}
-    contexts, points, _ = pt.trend(_runs_with_values(tmp_path / "again"), 2)
+    contexts, points, _ = pt.trend(pt.run_documents(_runs_with_values(tmp_path / "again"), 2))
     assert [c["commit"] for c in contexts] == ["c1", "c2"] and len(points["T3"]) == 2
 
 
