@@ -137,20 +137,21 @@ def configuration_label(point: dict) -> str:
     for key, name in (("producers", "P"), ("capacity_items", "capacity"), ("batch_items", "batch")):
         if f[key] is not None:
             parts.append(f"{name}={f[key]}")
-    consumer = point.get("params", {}).get("consumer")
-    if consumer == "alone" or point.get("params", {}).get("consumer_alone") == 1:
+    params = point.get("params", {})
+    consumer = params.get("consumer")
+    if consumer == "alone" or params.get("consumer_alone") == 1:
         # spill-micro's /consumer=alone, spill-bench's --consumer-alone 1: the consumer pinned to a CPU of its own
         parts.append("consumer alone")
     elif consumer == "with_producer":
         parts.append("consumer with producer")  # spill-micro: consumer and producer pinned to one CPU
-    if point.get("params", {}).get("one_cpu") == 1:
+    if params.get("one_cpu") == 1:
         parts.append("one CPU")  # spill-bench's --one-cpu 1: the point's threads pinned to one CPU
     if f["consumer_delay_ns"]:
         parts.append(f"delay={f['consumer_delay_ns']:g} ns")
-    mode = point.get("params", {}).get("delay_mode")
+    mode = params.get("delay_mode")
     if f["slow_consumer"] and isinstance(mode, str):
         parts.append(mode)
-    mergers = _int(point.get("params", {}).get("mergers"))
+    mergers = _int(params.get("mergers"))
     if f["job"] == "P->M" and mergers is not None:
         parts.append(f"M={mergers}")
     return ", ".join(parts) or point["id"]

@@ -127,7 +127,7 @@ struct ParamUse {
     bool ring_size = true;
     bool rate = false;  // paces producers at --rate-items-per-s (open loop)
     bool batch = false; // reads --batch (items per bulk call of a queue)
-    bool consumer_alone = false;  // has a `consumer` thread that --consumer-alone can give a CPU of its own
+    bool consumer_alone = false;  // has a `consumer` thread (consumer_role): derived from the roles by Scenario's constructor
     /// The batch of a point whose grid gives no --batch: min(default_batch,
     /// ring_size) (a bulk call never moves more than the capacity).
     std::uint64_t default_batch = 1;
@@ -184,6 +184,9 @@ struct PointSpec {
 /// records; the pinning rule below and a point's placement record tell the
 /// point's own threads from its neighbours by it.
 inline constexpr std::string_view neighbour_role = "neighbour";
+/// The role of the thread --consumer-alone gives a CPU of its own (pinning_slot);
+/// a scenario sweeps that key when its roles include it (Scenario's constructor).
+inline constexpr std::string_view consumer_role = "consumer";
 
 /// The pin-plan slot a thread of a point is pinned to: `slot`, as its
 /// scenario numbers its threads (busy neighbours after the point's own),
@@ -199,7 +202,7 @@ inline constexpr std::string_view neighbour_role = "neighbour";
 [[nodiscard]] inline std::size_t pinning_slot(const Params& p, std::string_view role, std::uint64_t index, std::size_t slot,
                                               std::size_t plan_cpus) noexcept {
     if (p.one_cpu != 0) return role == neighbour_role ? 1 + static_cast<std::size_t>(index) : 0;
-    if (p.consumer_alone != 0 && plan_cpus >= 2) return role == "consumer" ? 0 : 1 + slot % (plan_cpus - 1);
+    if (p.consumer_alone != 0 && plan_cpus >= 2) return role == consumer_role ? 0 : 1 + slot % (plan_cpus - 1);
     return slot;
 }
 

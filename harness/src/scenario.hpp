@@ -6,6 +6,7 @@
 // virtual call per repetition.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -372,7 +373,10 @@ std::string job_of(const ScenarioFacts& f, const Params& p);
 /// facts are data given at construction.
 class Scenario {
 public:
-    explicit Scenario(ScenarioFacts facts) : facts_(std::move(facts)) {}
+    explicit Scenario(ScenarioFacts facts) : facts_(std::move(facts)) {
+        // --consumer-alone needs a consumer thread to give a CPU of its own.
+        facts_.sweeps.consumer_alone = std::find(facts_.roles.begin(), facts_.roles.end(), consumer_role) != facts_.roles.end();
+    }
     virtual ~Scenario() = default;
     Scenario(const Scenario&) = delete;
     Scenario& operator=(const Scenario&) = delete;

@@ -200,7 +200,6 @@ ScenarioFacts queue_facts(std::string_view name, bool bulk) {
     f.roles = {"producer", "consumer"};
     f.sweeps.rounds = false;  // one continuous stream; ring-size is the queue's capacity per producer
     f.sweeps.batch = true;
-    f.sweeps.consumer_alone = true;
     f.sweeps.default_batch = bulk ? default_bulk_batch : 1;
     f.handoffs = HandoffRule::items;
     f.floor_note = "no floor is defined for a queue baseline";

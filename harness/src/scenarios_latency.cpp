@@ -168,7 +168,6 @@ private:
         f.hands_rings = true;
         f.roles = {"producer", "consumer"};
         f.sweeps.rate = Open;
-        f.sweeps.consumer_alone = true;
         f.handoffs = HandoffRule::producers;
         f.floor = FloorKind::none;
         f.floor_note = Open ? "the pacing sets the time per item" : "the clock reads on every item set the time per item";

@@ -7,7 +7,6 @@
 // (Item{producer, round, seq}) into their rings with push_n, in place; one
 // or more Verifiers consume the rings' spans in place (send_all); overflow
 // spouts count evictions into OverflowCount cells that outlive the pool.
-#include <algorithm>
 #include <atomic>
 #include <span>
 #include <string>
@@ -468,7 +467,6 @@ ScenarioFacts pool_facts(std::string name, std::string description, std::vector<
     f.hands_rings = true;
     f.handoff_stats = true;
     f.roles = std::move(roles);
-    f.sweeps.consumer_alone = std::find(f.roles.begin(), f.roles.end(), "consumer") != f.roles.end();
     f.handoffs = HandoffRule::producers;
     f.floor = FloorKind::handoff;
     f.config = {ConfigValue::capacity_items, ConfigValue::batch_items};
