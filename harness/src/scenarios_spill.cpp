@@ -7,6 +7,7 @@
 // (Item{producer, round, seq}) into their rings with push_n, in place; one
 // or more Verifiers consume the rings' spans in place (send_all); overflow
 // spouts count evictions into OverflowCount cells that outlive the pool.
+#include <algorithm>
 #include <atomic>
 #include <span>
 #include <string>
