@@ -355,10 +355,22 @@ std::vector<PointSpec> expand(const Grid& g, const ParamUse& use) {
     }
 }
 
-SweepFile parse_sweep(const std::string& text, const std::string& name) {
+namespace {
+
+// How deep `include` may nest; deeper is surely a mistake (a cycle is caught
+// before that, by name).
+constexpr std::size_t max_include_depth = 8;
+
+SweepFile load_sweep_in(const std::string& path, std::vector<std::filesystem::path>& chain);
+
+// One file's text. `chain` holds the files being read, outermost first (empty
+// for text that comes from no file); a file in it is an included one, which may
+// not set file-wide settings: those of the file the sweep was started from apply.
+SweepFile parse_sweep_in(const std::string& text, const std::string& name, std::vector<std::filesystem::path>& chain) {
+    const bool included = chain.size() > 1;
     SweepFile f;
     Grid defaults;
-    Grid* current = nullptr;
+    bool in_section = false;
     std::istringstream in(text);
     std::string line;
     std::size_t lineno = 0;
@@ -376,7 +388,7 @@ SweepFile parse_sweep(const std::string& text, const std::string& name) {
             if (g.scenario.empty() || g.scenario.find_first_of(" \t[]") != std::string::npos)
                 throw InputError(at + ": malformed section header '" + t + "'");
             f.grids.push_back(std::move(g));
-            current = &f.grids.back();
+            in_section = true;
             continue;
         }
         const auto eq = t.find('=');
@@ -385,8 +397,20 @@ SweepFile parse_sweep(const std::string& text, const std::string& name) {
         const std::string value = trim(t.substr(eq + 1));
         if (value.empty()) throw InputError(at + ": key '" + key + "' has no value");
         try {
-            if (set_grid_param(current ? *current : defaults, key, value)) continue;
-            if (current) throw InputError("unknown key '" + key + "' in a scenario section (grid keys: " + grid_keys() + ")");
+            if (set_grid_param(in_section ? f.grids.back() : defaults, key, value)) continue;
+            if (key == "include") {
+                if (in_section) throw InputError("'include' is a file-wide key: put it before the first [scenario] section");
+                // Relative to the including file, so a sweep reads the same from any working directory.
+                std::filesystem::path inc(value);
+                if (inc.is_relative()) inc = std::filesystem::path(name).parent_path() / inc;
+                SweepFile sub = load_sweep_in(inc.string(), chain);
+                for (Grid& g : sub.grids) f.grids.push_back(std::move(g));
+                continue;
+            }
+            if (in_section) throw InputError("unknown key '" + key + "' in a scenario section (grid keys: " + grid_keys() + ")");
+            const bool setting = key == "repetitions" || key == "warmup" || key == "pin" || key == "counters" || key == "seed";
+            if (setting && included)
+                throw InputError("'" + key + "' cannot be set in an included file (the settings of the file that includes it apply)");
             if (key == "repetitions") f.settings.repetitions = parse_uint(value, key);
             else if (key == "warmup") f.settings.warmup = parse_uint(value, key);
             else if (key == "pin") {
@@ -403,15 +427,35 @@ SweepFile parse_sweep(const std::string& text, const std::string& name) {
     return f;
 }
 
-SweepFile load_sweep(const std::string& path) {
+SweepFile load_sweep_in(const std::string& path, std::vector<std::filesystem::path>& chain) {
     std::error_code ec;
     if (!std::filesystem::is_regular_file(path, ec)) throw InputError("cannot read sweep file '" + path + "' (no such file)");
+    const std::filesystem::path canonical = std::filesystem::weakly_canonical(path, ec);
+    if (std::find(chain.begin(), chain.end(), canonical) != chain.end()) throw InputError("'" + path + "' includes itself (an include cycle)");
+    if (chain.size() > max_include_depth)
+        throw InputError("'" + path + "': includes nest deeper than " + std::to_string(max_include_depth) + " files");
     std::ifstream in(path);
     if (!in) throw InputError("cannot read sweep file '" + path + "'");
     std::ostringstream text;
     text << in.rdbuf();
     if (in.bad()) throw InputError("cannot read sweep file '" + path + "'");
-    return parse_sweep(text.str(), path);
+    chain.push_back(canonical);
+    SweepFile f = parse_sweep_in(text.str(), path, chain);
+    chain.pop_back();
+    return f;
+}
+
+}  // namespace
+
+SweepFile parse_sweep(const std::string& text, const std::string& name) {
+    // The text stands for the file `name`: an include in it is relative to name's directory.
+    std::vector<std::filesystem::path> chain{std::filesystem::path()};
+    return parse_sweep_in(text, name, chain);
+}
+
+SweepFile load_sweep(const std::string& path) {
+    std::vector<std::filesystem::path> chain;
+    return load_sweep_in(path, chain);
 }
 
 std::vector<PointSpec> select_shard(const std::vector<PointSpec>& points, const Shard& s) {

@@ -235,7 +235,11 @@ struct SweepFile {
 };
 
 /// Parses sweep-file text (see harness/README.md for the format). `name` is
-/// used in messages: "NAME:LINE: ...".
+/// used in messages: "NAME:LINE: ...", and an `include = FILE` in the text is
+/// read relative to name's directory. An included file's sections are added
+/// where the include stands, each from its own file's grid defaults; it may
+/// not set file-wide settings. A missing included file, an include cycle or
+/// an include inside a section is an InputError naming the line.
 SweepFile parse_sweep(const std::string& text, const std::string& name);
 /// Reads and parses a sweep file; an unreadable file is an InputError.
 SweepFile load_sweep(const std::string& path);

@@ -107,6 +107,25 @@ def test_list_names_every_scenario():
               f"running {s}, which is not built, is an input error")
 
 
+def dry_run_ids(sweep):
+    """The point ids a committed sweep file plans (--dry-run), in order."""
+    r = run("sweep", os.path.join(ROOT, "scenarios", sweep), "--dry-run")
+    check(r.returncode == 0, f"sweep scenarios/{sweep} --dry-run exits 0 ({r.stderr.strip()[-300:]})")
+    return [line.split()[1] for line in r.stdout.splitlines() if line.startswith("[") and "/" in line.split()[0]]
+
+
+def test_demo_and_perf_sweeps_plan_the_same_headline_comparison():
+    demo, perf = dry_run_ids("default"), dry_run_ids("perf")
+    check(len(perf) > 0 and len(set(perf)) == len(perf), f"scenarios/perf plans {len(perf)} distinct points")
+    missing = sorted(set(perf) - set(demo))
+    check(not missing, f"every point of scenarios/perf (target H) is in the demo's sweep too (missing: {missing[:3]})")
+    built = set(built_scenarios())
+    demo_scenarios = {i.split("|")[0] for i in demo}
+    check(demo_scenarios == built, f"the demo's sweep runs every scenario of this build (missing: {sorted(built - demo_scenarios)})")
+    headline = {i.split("|")[0] for i in perf}
+    check(headline == {"fan_in"} | (built & set(BASELINES)), f"the headline compares fan_in with every queue of this build ({sorted(headline)})")
+
+
 def test_topology_says_why_counters_are_missing():
     r = run("topology")
     check(r.returncode == 0, "topology exits 0")

@@ -2,7 +2,10 @@
 // shards, pin policies, delay modes, grid expansion and sweep files.
 #include <catch2/catch.hpp>
 
+#include <filesystem>
+#include <fstream>
 #include <string>
+#include <unistd.h>
 #include <vector>
 
 #include "grid.hpp"
@@ -216,6 +219,83 @@ TEST_CASE("parse_sweep: a malformed line is an error that names the file, the li
 TEST_CASE("load_sweep: a file that cannot be read is an error naming it", "[harness][sweep]") {
     CHECK(error_of([] { (void)load_sweep("/nonexistent/sweep"); }).find("'/nonexistent/sweep'") != std::string::npos);
     CHECK(error_of([] { (void)load_sweep("/"); }).find("'/'") != std::string::npos);
+}
+
+namespace {
+// A directory of sweep files for one test, removed with it.
+struct SweepDir {
+    std::filesystem::path dir = std::filesystem::temp_directory_path() / ("spill-sweep-test-" + std::to_string(::getpid()));
+    SweepDir() { std::filesystem::create_directories(dir); }
+    ~SweepDir() {
+        std::error_code ec;
+        std::filesystem::remove_all(dir, ec);
+    }
+    SweepDir(const SweepDir&) = delete;
+    SweepDir& operator=(const SweepDir&) = delete;
+    std::string write(const std::string& name, const std::string& text) const {
+        const std::filesystem::path p = dir / name;
+        std::filesystem::create_directories(p.parent_path());
+        std::ofstream(p) << text;
+        return p.string();
+    }
+};
+}  // namespace
+
+TEST_CASE("sweep include: the included file's sections join where the include stands, each from its own file's defaults",
+          "[harness][sweep]") {
+    const SweepDir d;
+    d.write("parts/shared", "items = 9000\nrounds = 30\n[fan_in]\nproducers = 1,2\n[baseline_x]\nring-size = 64\n");
+    const std::string top = d.write("top",
+                                    "repetitions = 5\n"
+                                    "items = 7000\n"
+                                    "[pool]\n"
+                                    "include = parts/shared\n");  // not inside a section: see below
+    CHECK(error_of([&] { (void)load_sweep(top); }).find("top:4: 'include' is a file-wide key") != std::string::npos);
+
+    const std::string good = d.write("good", "repetitions = 5\nitems = 7000\ninclude = parts/shared\n[pool]\n");
+    const SweepFile f = load_sweep(good);
+    CHECK(f.settings.repetitions == 5u);
+    REQUIRE(f.grids.size() == 3);
+    CHECK(f.grids[0].scenario == "fan_in");
+    CHECK(f.grids[0].items == V{9000});  // the included file's default, not the including file's 7000
+    CHECK(f.grids[0].rounds == V{30});
+    CHECK(f.grids[0].producers == V{1, 2});
+    CHECK(f.grids[1].scenario == "baseline_x");
+    CHECK(f.grids[1].ring_size == V{64});
+    CHECK(f.grids[1].origin == (d.dir / "parts/shared").string() + ":5");  // a section says which file and line it came from
+    CHECK(f.grids[2].scenario == "pool");
+    CHECK(f.grids[2].items == V{7000});
+    CHECK(f.grids[2].rounds == V{100});  // the built-in default: the included file's defaults stay in it
+
+    SECTION("an include is read relative to the including file, from any working directory") {
+        const SweepFile same = parse_sweep("include = parts/shared\n", (d.dir / "elsewhere").string());
+        CHECK(same.grids.size() == 2);
+    }
+}
+
+TEST_CASE("sweep include: a missing file, a cycle or a setting in an included file is an error naming the line", "[harness][sweep]") {
+    const SweepDir d;
+    struct Case {
+        std::string text;
+        std::string expect;
+    };
+    d.write("sets", "repetitions = 3\n[pool]\n");
+    d.write("a", "include = b\n[pool]\n");
+    d.write("b", "include = a\n[pool]\n");
+    d.write("empty", "items = 5\n");
+    d.write("bad", "[pool]\nproducers = 1,,2\n");
+    for (const Case& c : std::vector<Case>{
+             {"include = nope\n[pool]\n", "f:1: cannot read sweep file '"},
+             {"include = sets\n", "f:1: " + (d.dir / "sets").string() + ":1: 'repetitions' cannot be set in an included file"},
+             {"include = a\n", "includes itself (an include cycle)"},
+             {"include = empty\n[pool]\n", "f:1: " + (d.dir / "empty").string() + ": no [scenario] section"},
+             {"include = bad\n", "f:1: " + (d.dir / "bad").string() + ":2: --producers: malformed list '1,,2'"},
+         }) {
+        INFO(c.text);
+        const std::string msg = error_of([&] { (void)load_sweep(d.write("f", c.text)); });
+        CHECK(one_line(msg));
+        CHECK(msg.find(c.expect) != std::string::npos);
+    }
 }
 
 TEST_CASE("expand: the open-loop rate is swept only by paced scenarios and named in their ids", "[harness][grid][latency]") {
