@@ -187,9 +187,20 @@ def test_report_pools_shards_into_one_report(tmp_path, cli):
     assert FAILED_ID in md.split("## FAILED CHECKS", 1)[1].split("\n## ", 1)[0]
 
 
-def test_oversubscribed_points_are_noted():
-    data = report.build_report(report.load_inputs([BASE]))
-    assert any("oversubscribed" in note for note in data["notes"])
+def test_oversubscribed_points_are_counted_per_scenario_and_marked_in_the_table():
+    inputs = report.load_inputs([BASE])
+    over = [p for _, doc in inputs for p in doc["points"] if p.get("oversubscribed")]
+    assert over, "the fixture has oversubscribed points"
+    data = report.build_report(inputs)
+    [note] = [n for n in data["notes"] if "oversubscribed" in n]
+    assert note.startswith(f"{len(over)} point")
+    for scenario in {p["scenario"] for p in over}:
+        assert f"{scenario} {sum(p['scenario'] == scenario for p in over)}" in note
+    assert over[0]["id"] not in note  # counted, not listed: the table marks each point
+    md = report.render_markdown(report.document_blocks(data, report.render_figures(data)))
+    table = md.split("## All points", 1)[1]
+    marked = [line for line in table.splitlines() if line.startswith("| ") and "| yes |" in line]
+    assert len(marked) == len(over)
 
 
 def test_report_escapes_html_in_metadata(tmp_path):
