@@ -363,9 +363,10 @@ constexpr std::size_t max_include_depth = 8;
 
 SweepFile load_sweep_in(const std::string& path, std::vector<std::filesystem::path>& chain);
 
-// One file's text. `chain` holds the files being read, outermost first (empty
-// for text that comes from no file); a file in it is an included one, which may
-// not set file-wide settings: those of the file the sweep was started from apply.
+// One file's text. `chain` holds the files being read, outermost first (an
+// empty path for text that comes from no file); a file read below the first is
+// an included one, which may not set file-wide settings: those of the file the
+// sweep was started from apply.
 SweepFile parse_sweep_in(const std::string& text, const std::string& name, std::vector<std::filesystem::path>& chain) {
     const bool included = chain.size() > 1;
     SweepFile f;
@@ -431,7 +432,7 @@ SweepFile load_sweep_in(const std::string& path, std::vector<std::filesystem::pa
     std::error_code ec;
     if (!std::filesystem::is_regular_file(path, ec)) throw InputError("cannot read sweep file '" + path + "' (no such file)");
     const std::filesystem::path canonical = std::filesystem::weakly_canonical(path, ec);
-    if (std::find(chain.begin(), chain.end(), canonical) != chain.end()) throw InputError("'" + path + "' includes itself (an include cycle)");
+    if (std::find(chain.begin(), chain.end(), canonical) != chain.end()) throw InputError("'" + path + "' is already being read (an include cycle)");
     if (chain.size() > max_include_depth)
         throw InputError("'" + path + "': includes nest deeper than " + std::to_string(max_include_depth) + " files");
     std::ifstream in(path);

@@ -287,7 +287,7 @@ TEST_CASE("sweep include: a missing file, a cycle or a setting in an included fi
     for (const Case& c : std::vector<Case>{
              {"include = nope\n[pool]\n", "f:1: cannot read sweep file '"},
              {"include = sets\n", "f:1: " + (d.dir / "sets").string() + ":1: 'repetitions' cannot be set in an included file"},
-             {"include = a\n", "includes itself (an include cycle)"},
+             {"include = a\n", "b:1: '" + (d.dir / "a").string() + "' is already being read (an include cycle)"},
              {"include = empty\n[pool]\n", "f:1: " + (d.dir / "empty").string() + ": no [scenario] section"},
              {"include = bad\n", "f:1: " + (d.dir / "bad").string() + ":2: --producers: malformed list '1,,2'"},
          }) {
