@@ -409,9 +409,6 @@ SweepFile parse_sweep_in(const std::string& text, const std::string& name, std::
                 continue;
             }
             if (in_section) throw InputError("unknown key '" + key + "' in a scenario section (grid keys: " + grid_keys() + ")");
-            const bool setting = key == "repetitions" || key == "warmup" || key == "pin" || key == "counters" || key == "seed";
-            if (setting && included)
-                throw InputError("'" + key + "' cannot be set in an included file (the settings of the file that includes it apply)");
             if (key == "repetitions") f.settings.repetitions = parse_uint(value, key);
             else if (key == "warmup") f.settings.warmup = parse_uint(value, key);
             else if (key == "pin") {
@@ -420,6 +417,9 @@ SweepFile parse_sweep_in(const std::string& text, const std::string& name, std::
             } else if (key == "counters") f.settings.counters = value;
             else if (key == "seed") f.settings.seed = parse_uint(value, key);
             else throw InputError("unknown key '" + key + "'");
+            // A file-wide setting, read and valid: an included file may not have it.
+            if (included)
+                throw InputError("'" + key + "' cannot be set in an included file (the settings of the file that includes it apply)");
         } catch (const InputError& e) {
             throw InputError(at + ": " + e.what());
         }

@@ -15,7 +15,7 @@ import sys
 import tempfile
 import time
 
-from e2e_common import BENCH, check, run, run_tests  # noqa: E402
+from e2e_common import BENCH, check, dry_run_points, run, run_tests  # noqa: E402
 
 ROOT = os.environ.get("SPILL_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "..", ".."))
 SMOKE = os.path.join(ROOT, "scenarios", "smoke")
@@ -111,7 +111,7 @@ def dry_run_ids(sweep):
     """The point ids a committed sweep file plans (--dry-run), in order."""
     r = run("sweep", os.path.join(ROOT, "scenarios", sweep), "--dry-run")
     check(r.returncode == 0, f"sweep scenarios/{sweep} --dry-run exits 0 ({r.stderr.strip()[-300:]})")
-    return [line.split()[1] for line in r.stdout.splitlines() if line.startswith("[") and "/" in line.split()[0]]
+    return [p[0] for p in dry_run_points(r.stdout)]
 
 
 def test_demo_and_perf_sweeps_plan_the_same_headline_comparison():

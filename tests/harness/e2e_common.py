@@ -5,6 +5,7 @@ prints one line ("ok   ..." or "FAIL ...") and failures are collected in
 FAILURES for the script's summary and exit status.
 """
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -25,6 +26,19 @@ def check(cond, what):
     if not cond:
         FAILURES.append(what)
     return cond
+
+
+def dry_run_points(stdout):
+    """--dry-run's points: [(id, placement or None, [(slot, role, index, cpu or None)])]."""
+    points = []
+    for line in stdout.splitlines():
+        if m := re.match(r"^\[\d+/\d+\] (\S+)$", line):
+            points.append((m.group(1), None, []))
+        elif m := re.match(r"^  placement (\w+): cpus (\d+),(\d+)$", line):
+            points[-1] = (points[-1][0], (m.group(1), int(m.group(2)), int(m.group(3))), points[-1][2])
+        elif m := re.match(r"^  slot (\d+): (\w+) (\d+) -> (?:cpu (\d+)|unbound)$", line):
+            points[-1][2].append((int(m.group(1)), m.group(2), int(m.group(3)), int(m.group(4)) if m.group(4) else None))
+    return points
 
 
 def run_tests(namespace, tmp):

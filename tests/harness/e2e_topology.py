@@ -17,7 +17,7 @@ import re
 import sys
 import tempfile
 
-from e2e_common import check, run, run_tests  # noqa: E402
+from e2e_common import check, dry_run_points, run, run_tests  # noqa: E402
 
 ROOT = os.environ.get("SPILL_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "..", ".."))
 SMOKE = os.path.join(ROOT, "scenarios", "smoke")
@@ -71,19 +71,6 @@ def classes(stdout):
     """The placement class lines: [(class, cpu_a, cpu_b, pairs)] in printed order."""
     return [(m.group(1), int(m.group(2)), int(m.group(3)), int(m.group(4)))
             for m in re.finditer(r"^  (\w+)\s+e\.g\. cpus (-?\d+),(-?\d+) \((\d+) pairs\)$", stdout, re.M)]
-
-
-def dry_run_points(stdout):
-    """--dry-run's points: [(id, placement or None, [(slot, role, index, cpu or None)])]."""
-    points = []
-    for line in stdout.splitlines():
-        if m := re.match(r"^\[\d+/\d+\] (\S+)$", line):
-            points.append((m.group(1), None, []))
-        elif m := re.match(r"^  placement (\w+): cpus (\d+),(\d+)$", line):
-            points[-1] = (points[-1][0], (m.group(1), int(m.group(2)), int(m.group(3))), points[-1][2])
-        elif m := re.match(r"^  slot (\d+): (\w+) (\d+) -> (?:cpu (\d+)|unbound)$", line):
-            points[-1][2].append((int(m.group(1)), m.group(2), int(m.group(3)), int(m.group(4)) if m.group(4) else None))
-    return points
 
 
 def one_line_error(r, needle):

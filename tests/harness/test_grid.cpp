@@ -249,7 +249,7 @@ TEST_CASE("sweep include: the included file's sections join where the include st
                                     "repetitions = 5\n"
                                     "items = 7000\n"
                                     "[pool]\n"
-                                    "include = parts/shared\n");  // not inside a section: see below
+                                    "include = parts/shared\n");  // inside [pool]: an error
     CHECK(error_of([&] { (void)load_sweep(top); }).find("top:4: 'include' is a file-wide key") != std::string::npos);
 
     const std::string good = d.write("good", "repetitions = 5\nitems = 7000\ninclude = parts/shared\n[pool]\n");
