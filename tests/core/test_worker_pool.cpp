@@ -719,6 +719,63 @@ TEST_CASE("wait word: a publish that finds nobody parked writes no stamp", "[poo
     CHECK(st.wakes == 0);
 }
 
+TEST_CASE("wait word: on Linux a publish is a plain store, fenced by the parking waiter (membarrier registered)", "[pool][wait]") {
+#if defined(__linux__)
+    INFO("membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) was refused: every publish falls back to a locked store");
+    CHECK(spill::detail::asymmetric_fences());
+    CHECK(spill::detail::heavy_fence());
+#else
+    CHECK_FALSE(spill::detail::asymmetric_fences());
+#endif
+}
+
+TEST_CASE("wait word: two threads that park at every wait hand a counter back and forth without losing a wake-up", "[pool][wait]") {
+    // Each side publishes and then parks at once (no polling), on two CPUs
+    // where it can: every round exercises (N1, N2) against (W2, W2b, W3). A
+    // lost wake-up leaves both asleep, and the suite's timeout fails it.
+    const std::vector<int> cpus = spill::test::usable_cpus();
+    constexpr std::uint32_t rounds = 2000;
+    spill::detail::WaitWord ping, pong;
+    KeepAffinity keep;  // before the thread: its REQUIRE must not throw past a joinable thread
+    std::uint64_t parks_b = 0;
+    std::thread b([&] {
+        (void)pin_this_thread_to(cpus.back());  // a new thread: nothing to restore; unpinned if refused
+        spill::detail::SpinBudget budget = spill::detail::make_spin_budget(0);  // park at the first clock read
+        spill::WaitStats st;
+        for (std::uint32_t r = 1; r <= rounds; ++r) {
+            spill::detail::await_reached(ping, r, budget, &st);
+            pong.publish(r);
+        }
+        parks_b = st.blocks;
+    });
+    std::uint64_t parks_a = 0;
+    {
+        (void)pin_this_thread_to(cpus.front());
+        spill::detail::SpinBudget budget = spill::detail::make_spin_budget(0);
+        spill::WaitStats st;
+        for (std::uint32_t r = 1; r <= rounds; ++r) {
+            ping.publish(r);
+            spill::detail::await_reached(pong, r, budget, &st);
+        }
+        parks_a = st.blocks;
+    }
+    b.join();
+    CHECK(pong.value.load() == rounds);
+    CHECK(parks_a + parks_b > 0);  // the waits really parked
+}
+
+TEST_CASE("wait word: a waiter whose heavy fence failed sleeps in bounded steps, so a lost wake-up costs time, not a hang", "[pool][wait]") {
+    spill::detail::WaitWord w;
+    const bool trusted = w.park();
+    CHECK(w.parked.load() == 1);
+    (void)trusted;
+    // Untrusted: nobody publishes, yet the sleep ends (the timeout), and the
+    // caller's loop gets to check the value again.
+    w.sleep_while(0, false);
+    w.unpark();
+    CHECK(w.parked.load() == 0);
+}
+
 TEST_CASE("run delay: a thread pinned to a CPU another busy thread holds waits for it, and the scheduler says so", "[pool][wait]") {
     const std::vector<int> cpus = spill::test::usable_cpus();
     KeepAffinity keep;

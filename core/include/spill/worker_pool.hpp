@@ -29,7 +29,7 @@
 // worker's items stay in push order in both streams (stats() counts merges).
 //
 // Atomics between the owner and worker w (each pair labelled):
-//   (A) owner: signal.go.publish(round) (a seq_cst store, N1 in
+//   (A) owner: signal.go.publish(round) (a release store, N1 in
 //       detail/wait.hpp) publishes signal.args (the round's arguments, copied
 //       or pointed to) and signal.stop; paired with (B) worker:
 //       await_change(go), an acquire load (W1 or W3).

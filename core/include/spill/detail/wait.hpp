@@ -114,18 +114,56 @@
 // a pinned neighbour (--contend 1) and the quiet shapes did not move.
 //
 // Protocol (labels used by the callers' comments):
-//   (N1) publisher: value.store(v, seq_cst)        the release half publishes
-//        whatever the caller wrote before; seq_cst orders it before (N2).
-//   (N2) publisher: parked.load(seq_cst) != 0 -> (N3) woken_at_ns.store(now,
-//        relaxed: a measurement, see WaitWord), then futex wake.
+//   (N1) publisher: value.store(v, release)        publishes whatever the
+//        caller wrote before (paired with W1 or W3).
+//   (N2) publisher: parked.load(relaxed) != 0 -> (N3) woken_at_ns.store(now,
+//        relaxed: a measurement, see WaitWord), then futex wake. Between
+//        (N1) and (N2) only a compiler barrier: the CPU may still perform
+//        the load before the store leaves its store buffer; (W2b) closes it.
 //   (W1) waiter: value.load(acquire) while spinning; pairs with (N1).
-//   (W2) waiter: parked.fetch_add(seq_cst), then (W3) value.load(seq_cst)
-//        and futex_wait(value, old) while unchanged.
-// (N1, N2) and (W2, W3) are both store-then-load pairs in the single total
-// order of seq_cst operations, so either the publisher's (N2) sees the waiter
-// counted (and wakes it), or the waiter's (W3) sees the new value (and does
-// not sleep): a wake-up is never lost. futex_wait itself rechecks the value
-// in the kernel, which closes the window between (W3) and going to sleep.
+//   (W2) waiter: parked.fetch_add(seq_cst), then (W2b) the heavy fence
+//        (membarrier, below), then (W3) value.load(seq_cst) and
+//        futex_wait(value, old) while unchanged.
+// Why no wake-up is lost: (W2b) makes every running thread of the process
+// execute a full memory barrier before it returns (a thread not running
+// passed one when it was switched out). If the publisher's (N2) load came
+// before that barrier on its CPU, so did (N1), which precedes it in program
+// order, and the barrier drained it to memory: the waiter's (W3), after
+// (W2b), sees the new value and does not sleep. If (N2) came after the
+// barrier, it came after (W2), which was globally visible before (W2b)
+// began: the publisher sees the waiter counted and wakes it. futex_wait
+// itself rechecks the value in the kernel, which closes the window between
+// (W3) and going to sleep. This is the asymmetric fence of the kind
+// user-space RCU uses: the frequent side (every round's publish) pays a
+// plain store and a load, the rare side (a park, about to sleep for
+// microseconds anyway) pays a system call.
+//
+// Why: a seq_cst store is a locked instruction, which waits until the line
+// is owned, and the line of a WaitWord is usually in the other thread's
+// cache (it polls it), so every publish stalled for one transfer between
+// cores, twice per round of a pool (go and done). Measured on a 2-vCPU AMD
+// EPYC VM (family 26) on 2026-11-27, spill-micro binaries with the locked
+// store and with this, run alternately five times
+// (--benchmark_filter='^(ref_pingpong_pause|round_trip/workers=1/min|
+// round_trip_oversubscribed/workers=2/min|fanin/spill/P=1/cap=1024/batch=512/
+// nb=0/min|fanin/spill/P=1/cap=65536/batch=32768/nb=0/min)'), while the
+// cache-line ping-pong took 102-109 ns: the 1-worker round trip 136-167 ->
+// 104-116 ns (lower in every pair); the oversubscribed round trip (2322-2482
+// ns) and the fan-in at rounds of 512 (1.42-1.61 G items/s) and of 32768
+// (2.64-2.90) did not move beyond their spread. spill-bench's fan_in (1, 2
+// and 4 producers, rings 16384 and 65536, rounds 32-512, 8 M items, both
+// placements; the best point per producer count, four alternated runs):
+// paired ratios 0.92-1.07, median 0.99.
+//
+// Where the heavy fence is not available (not Linux, a kernel before 4.14,
+// or a sandbox that refuses the system call; asymmetric_fences() says which,
+// once per process), publish() keeps the symmetric form: (N1) a seq_cst
+// store, (N2) a seq_cst load, which with (W2, W3), both seq_cst, form
+// store-then-load pairs in the single total order of seq_cst operations.
+// Should the heavy fence fail after it was registered (it cannot, short of
+// a kernel bug), the waiter does not trust its sleep: it sleeps at most
+// kDegradedSleepNs at a time and checks the value again, so a lost wake-up
+// costs at most that long, never a hang.
 #pragma once
 
 #include <algorithm>
@@ -142,6 +180,7 @@
 
 #if defined(__linux__)
 #include <linux/futex.h>
+#include <linux/membarrier.h>
 #include <sched.h>
 #include <fcntl.h>
 #include <sys/syscall.h>
@@ -233,6 +272,54 @@ inline void futex_wake_all(std::atomic<std::uint32_t>& word) noexcept {
 #endif
 }
 
+/// Sleeps while `word` holds `old`, for at most `ns` nanoseconds (may return
+/// early; callers recheck).
+inline void futex_wait_for(std::atomic<std::uint32_t>& word, std::uint32_t old, std::uint64_t ns) noexcept {
+#if defined(__linux__)
+    struct timespec t{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
+    ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAIT_PRIVATE, old, &t, nullptr, 0);
+#else
+    (void)old;
+    (void)ns;
+    std::this_thread::yield();
+#endif
+}
+
+/// How long a waiter sleeps between checks when the heavy fence failed
+/// (file comment): long beside a wake-up, short beside a hang.
+inline constexpr std::uint64_t kDegradedSleepNs = 1'000'000;
+
+/// Registers this process for the heavy fence (membarrier's private
+/// expedited command) and says whether it may use the asymmetric pair:
+/// true when the kernel took the registration. Decided once per process,
+/// on first use, and the same answer for every thread after (a magic
+/// static), so a publisher never takes the light path while a waiter
+/// skips the heavy fence.
+[[gnu::cold, gnu::noinline]] inline bool register_asymmetric_fences() noexcept {
+#if defined(__linux__) && defined(SYS_membarrier)
+    const long cmds = ::syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+    if (cmds < 0 || (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) == 0) return false;
+    return ::syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+#else
+    return false;
+#endif
+}
+[[nodiscard]] inline bool asymmetric_fences() noexcept {
+    static const bool ok = register_asymmetric_fences();
+    return ok;
+}
+
+/// (W2b) The heavy fence: every running thread of the process executes a
+/// full memory barrier before this returns. False if the system call failed
+/// (the caller then sleeps in bounded steps; file comment).
+[[gnu::cold, gnu::noinline]] inline bool heavy_fence() noexcept {
+#if defined(__linux__) && defined(SYS_membarrier)
+    return ::syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0;
+#else
+    return false;
+#endif
+}
+
 /// The CPUs one thread may run on: its affinity mask, read on that thread.
 /// Where the platform does not say (not Linux, or the call failed), `known`
 /// is false and the set stands for every CPU of the machine.
@@ -288,8 +375,8 @@ struct CpuSet {
 }
 
 /// A counter one thread advances and other threads wait on. The fields
-/// share a line on purpose: the publisher's (N2) load then hits the line its
-/// (N1) store just brought in, so an un-parked round trip costs no extra miss.
+/// share a line on purpose: the publisher's (N2) load reads the line its
+/// (N1) store writes, so an un-parked round trip costs no extra miss.
 struct WaitWord {
     std::atomic<std::uint32_t> value{0};
     std::atomic<std::uint32_t> parked{0};  ///< waiters in (W2)..wake-up; written only by parking waiters
@@ -301,9 +388,37 @@ struct WaitWord {
     /// (N1) + (N2): stores `v` and wakes parked waiters, stamping the time
     /// of the wake-up call first (N3).
     void publish(std::uint32_t v) noexcept {
-        value.store(v, std::memory_order_seq_cst);                        // (N1)
-        if (parked.load(std::memory_order_seq_cst) != 0) wake_parked();  // (N2)
+        if (asymmetric_fences()) {
+            value.store(v, std::memory_order_release);  // (N1)
+            // Keeps the compiler from hoisting (N2) above (N1); the CPU may
+            // still, which the waiter's heavy fence (W2b) answers.
+            std::atomic_signal_fence(std::memory_order_seq_cst);
+            // relaxed: (W2b), not this load's order, decides who sees whom.
+            if (parked.load(std::memory_order_relaxed) != 0) wake_parked();  // (N2)
+        } else {
+            value.store(v, std::memory_order_seq_cst);                        // (N1), symmetric form
+            if (parked.load(std::memory_order_seq_cst) != 0) wake_parked();  // (N2)
+        }
     }
+    /// (W2), (W2b): counts the calling thread as parked on this word. Then
+    /// sleep with sleep_while(old) until the value moved, and unpark().
+    /// Returns whether sleeps may be trusted to end with a wake-up: false
+    /// only when the heavy fence failed (file comment).
+    [[nodiscard]] bool park() noexcept {
+        parked.fetch_add(1, std::memory_order_seq_cst);  // (W2)
+        return !asymmetric_fences() || heavy_fence();    // (W2b)
+    }
+    /// (W3) Sleeps while the value is `old` (rechecked by the kernel); one
+    /// sleep, which may end early: callers recheck. `trusted` from park().
+    void sleep_while(std::uint32_t old, bool trusted) noexcept {
+        if (trusted) {
+            futex_wait(value, old);
+        } else {
+            futex_wait_for(value, old, kDegradedSleepNs);
+        }
+    }
+    /// Undoes park(). relaxed: a stale count only costs the publisher a spare wake-up.
+    void unpark() noexcept { parked.fetch_sub(1, std::memory_order_relaxed); }
     /// (N3), then the wake-up call. Out of line and cold: a busy pipeline
     /// never parks, and its publish stays a store and a load wherever it is
     /// inlined.
@@ -475,13 +590,13 @@ inline WaitCalibration measure_wait_calibration() {
     WaitWord pong;
     // Sleeps until `w` reached `want` (the values count up from 1).
     auto park_until = [](WaitWord& w, std::uint32_t want) {
-        w.parked.fetch_add(1, std::memory_order_seq_cst);  // (W2)
+        const bool trusted = w.park();  // (W2), (W2b)
         // (W3) Sleep on the value just seen to fall short of `want`, never on
         // a fresh read: a value that reached `want` between the check and
         // the call would make the kernel sleep on `want` itself, after the
         // publisher's wake-up, and the partner waits for us: a deadlock.
-        for (std::uint32_t v; (v = w.value.load(std::memory_order_seq_cst)) < want;) futex_wait(w.value, v);
-        w.parked.fetch_sub(1, std::memory_order_relaxed);  // a stale count only costs a spare wake-up
+        for (std::uint32_t v; (v = w.value.load(std::memory_order_seq_cst)) < want;) w.sleep_while(v, trusted);
+        w.unpark();
     };
     std::vector<std::uint64_t> rt;
     rt.reserve(rounds);
@@ -601,10 +716,10 @@ inline std::uint32_t await_change(WaitWord& w, std::uint32_t old, SpinBudget& bu
         ++st->blocks;
     }
     if (budget.watches_cpu()) budget.parking(now, run_delay_ns());  // a system call, but we are about to sleep
-    w.parked.fetch_add(1, std::memory_order_seq_cst);  // (W2)
+    const bool trusted = w.park();  // (W2), (W2b)
     std::uint32_t v;
-    while ((v = w.value.load(std::memory_order_seq_cst)) == old) futex_wait(w.value, old);  // (W3)
-    w.parked.fetch_sub(1, std::memory_order_relaxed);  // a stale count only costs the publisher a spare wake-up
+    while ((v = w.value.load(std::memory_order_seq_cst)) == old) w.sleep_while(old, trusted);  // (W3)
+    w.unpark();
     // A parked wait's length matters to the budget (were waits long?), so
     // it reads the clock: it is far off any critical path by now.
     const std::uint64_t end = wait_clock_ns();
