@@ -239,22 +239,13 @@ void BM_ref_round_handoff(State& state, std::size_t n, Stores stores) {
     std::uint64_t r = 0;
     for (auto _ : state) {
         while (ready.v.load(std::memory_order_acquire) <= r) spill::detail::cpu_relax();  // (C) pairs with (A)
-        // Ask for the round's first 4 KiB at once: the checking loop alone
-        // keeps only as many of the other core's lines in flight as its
-        // out-of-order window reaches, and the hardware prefetcher starts
-        // afresh on each buffer. spill-micro binaries with and without it,
-        // run alternately 9 times on a 2-vCPU AMD EPYC VM on 2026-11-27
+        // Ask for the round's first 4 KiB at once, as the pool's collector
+        // does with each batch it takes (detail::prefetch_head says why).
+        // spill-micro binaries with and without it, run alternately 9 times
+        // on a 2-vCPU AMD EPYC VM (family 25) on 2026-11-27
         // (--benchmark_filter='^ref_round_handoff/', paired ratios of
-        // medians): 1.07-1.21x as fast at rounds of 256-65536. The same hint
-        // after each take in the pool's collect (--benchmark_filter=
-        // '^fanin/spill/P=1/', the same way) measured 0.82-1.22x, no steady
-        // change, so the library does not have it.
-        // Steps of 64 bytes, the line size of the cores this runs on
-        // (spill::cache_line, 128, is the distance that keeps two writers
-        // apart, not the line a prefetch fetches).
-        constexpr std::size_t head_keys = 4096 / sizeof(std::uint64_t);
-        constexpr std::size_t line_keys = 64 / sizeof(std::uint64_t);
-        for (std::size_t i = 0; i < std::min(n, head_keys); i += line_keys) __builtin_prefetch(buffers[r % 3].get() + i, 0, 3);
+        // medians): 1.07-1.21x as fast at rounds of 256-65536.
+        spill::detail::prefetch_head(buffers[r % 3].get(), n * sizeof(std::uint64_t));
         (void)sink.send_all(std::span<std::uint64_t>(buffers[r % 3].get(), n));
         ++r;
         consumed.v.store(r, std::memory_order_release);  // (D) hands the buffer back

@@ -28,6 +28,25 @@ namespace detail {
 /// than once, which costs a few stores and changes nothing.
 inline constexpr std::size_t min_page_bytes = 4096;
 
+/// Asks the cache for the first `bytes` (at most prefetch_head_bytes) of
+/// `p`, one request per 64-byte line (the line a prefetch fetches on the
+/// cores spill runs on; cache_line above is the distance that keeps two
+/// writers apart, not this). A hint: no effect on what the program computes.
+///
+/// Why: a collector that takes a batch another core just wrote reads it
+/// with a loop that keeps only as many of that core's lines in flight as
+/// its out-of-order window reaches, and the hardware prefetcher starts
+/// afresh on each batch; asking for the head at once overlaps those first
+/// transfers. WorkerPool does it on each batch it takes (worker_pool.hpp
+/// says what it measured).
+inline constexpr std::size_t prefetch_head_bytes = 4096;
+inline void prefetch_head(const void* p, std::size_t bytes) noexcept {
+    const char* c = static_cast<const char*>(p);
+    const std::size_t n = bytes < prefetch_head_bytes ? bytes : prefetch_head_bytes;
+#pragma GCC unroll 16
+    for (std::size_t i = 0; i < n; i += 64) __builtin_prefetch(c + i, 0, 3);
+}
+
 /// One spin-wait hint: tells the core we are in a busy-wait loop so it yields
 /// pipeline resources to the sibling hyper-thread and avoids the memory-order
 /// machine clear when the awaited line finally changes.
