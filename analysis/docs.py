@@ -159,6 +159,27 @@ def _run_context(doc: dict) -> dict:
     return ctx if isinstance(ctx, dict) else {}
 
 
+def run_cpu(run_dir: str) -> str | None:
+    """The CPU a perf run measured, from the hwloc topology its spill-bench
+    sweep saved beside perf.json: "AMD EPYC, family 26, model 2"; None when
+    the file is missing or names no CPU. Hosts of one name can be different
+    machines from one run to the next, so the table says which ran each."""
+    try:
+        with open(os.path.join(run_dir, "perf.json.topology.xml"), encoding="utf-8", errors="replace") as handle:
+            xml = handle.read()
+    except OSError:
+        return None
+    info = {}
+    for name, value in re.findall(r'<info name="(CPUModel|CPUFamilyNumber|CPUModelNumber)" value="([^"]*)"', xml):
+        info.setdefault(name, value)
+    if "CPUModel" not in info:
+        return None
+    parts = [info["CPUModel"]]
+    parts += [f"{label} {info[key]}" for key, label in (("CPUFamilyNumber", "family"), ("CPUModelNumber", "model"))
+              if key in info]
+    return ", ".join(parts)
+
+
 def _commit_text(commit) -> str:
     """`./bench perf` records the short commit, with `-dirty` when the tree had uncommitted changes."""
     if not isinstance(commit, str) or not commit:
@@ -262,7 +283,9 @@ def perf_targets_block(ctx: Context) -> list[str]:
                          "(right after the tuning pass)")
         else:
             load_text = ""
-        out.append(f"{i + 1}. `{run}`: host `{c.get('host_name') or 'not recorded'}`, {_commit_text(c.get('commit'))}, "
+        cpu = run_cpu(os.path.join(runs_dir, run))
+        host = f"host `{c.get('host_name') or 'not recorded'}`" + (f" ({cpu})" if cpu else "")
+        out.append(f"{i + 1}. `{run}`: {host}, {_commit_text(c.get('commit'))}, "
                    f"{c.get('date') or 'date not recorded'}{load_text}")
     out += ["", provenance_line(f"`{PERF_RUNS}/<run>/targets.json` of the runs listed",
                                 "`./bench perf` (its last step, `perf_targets.py check ... --json`)")]

@@ -7,7 +7,8 @@ fixtures/docs/sample.json, the real sweep `bench_small.json` trimmed to what
 the headline and the floors read (id, scenario, params, checks, and per
 repetition seconds, items, items_per_second and checks; the metadata that
 says where it comes from, and the floors), results/perf-runs/ six `./bench perf` runs
-(fixtures/docs/perf-runs), results/sample-gate-proof/ one prove_gate.py file
+(fixtures/docs/perf-runs; the newest also keeps its hwloc topology, which names
+its CPU), results/sample-gate-proof/ one prove_gate.py file
 written before provenance was recorded and one after (fixtures/docs/gate-proof),
 and results/sample-report/headline.png a 1-pixel PNG tagged with the
 checksum of the sample. `fixtures/docs/doc.expected.md` is the golden
@@ -142,7 +143,10 @@ def test_the_perf_targets_table_covers_the_last_five_runs_and_applies_the_rule(t
     assert "Not met by T4, T11." in text
     # Provenance: host, commit with its dirty flag, date of every run, and the command.
     assert "`20261120T090000Z-vm-3333333-dirty`: host `vm`, commit `3333333` (with uncommitted changes)" in text
-    assert "`20261123T090000Z-vm-6666666`: host `vm`, commit `6666666` (clean), 2026-11-23T09:00:00+00:00" in text
+    # The CPU, where the run kept its topology (hosts of one name are not always one machine).
+    assert ("`20261123T090000Z-vm-6666666`: host `vm` (AMD EPYC, family 26, model 2), commit `6666666` (clean), "
+            "2026-11-23T09:00:00+00:00") in text
+    assert "`20261121T090000Z-vm-4444444`: host `vm`, commit" in text
     assert "`20261122T090000Z-ci-5555555`: host `ci`, commit not recorded" in text
     assert text.splitlines()[-1].startswith("<sub>Data: `results/perf-runs/<run>/targets.json`")
     assert "`./bench perf`" in text.splitlines()[-1]
