@@ -825,10 +825,16 @@ private:
             if (!slot_type::is_fresh(cur)) return false;  // nothing published
             if (!swap_front(k, *f, cur)) return false;
         }
+        adopt_front(k, cur);
+        return true;
+    }
+
+    // After a successful take (C3) of the fresh word `cur`: its ring becomes
+    // k's front, counted, its head asked for.
+    static void adopt_front(Worker& k, std::uintptr_t cur) noexcept {
         k.front = slot_type::ring_of(cur);
         k.taken.record(k.front->ring.size());
         prefetch_front(*k.front);
-        return true;
     }
 
     // Asks for the head of a batch just taken (detail::prefetch_head): the
@@ -974,9 +980,7 @@ private:
             waiting = waiting || !f.ring.empty();
             if (f.ring.empty()) f.reset();  // hand it back ready to fill (if the take below wins)
             if (f.ring.empty() && swap_front(k, f, cur)) {  // (C3)
-                k.front = slot_type::ring_of(cur);
-                k.taken.record(k.front->ring.size());
-                prefetch_front(*k.front);
+                adopt_front(k, cur);
                 k.complete = std::max(k.complete, published);
                 if (!k.front->segments.empty()) k.complete = std::max(k.complete, k.front->segments.back().round);
                 return true;
