@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <mutex>
 #include <set>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -148,6 +149,70 @@ TEST_CASE("worker_pool: interleaved collect and run, collect between rounds and 
     CHECK(out.size() == expected.size());
     CHECK(sorted(out.items()) == sorted(expected));
     CHECK(first_fifo_break(out.items(), 4).empty());
+}
+
+TEST_CASE("worker_pool: a collect takes at most one new batch per worker; one published while it drains waits for the next", "[pool][streaming]") {
+    // Round 2 starts pushing only once the collect below has taken round 1
+    // (otherwise it could merge into round 1's batch before the collect).
+    std::atomic<bool> taken{false};  // seq_cst: a one-shot flag, nothing else published through it
+    auto pool = spill::pool<Item, 64>(1).rounds_ahead(2).spawn<std::uint32_t>([&](auto& ring, std::size_t w, const std::uint32_t& round) {
+        if (round == 2)
+            while (!taken.load()) std::this_thread::sleep_for(50us);
+        for (std::uint32_t i = 0; i < 4; ++i) ring.push(make_item(round, w, i));
+    });
+    pool.dispatch(1);
+    pool.join();  // round 1 is published
+    pool.dispatch(2);
+    // While the collect drains round 1, round 2 finishes and is published.
+    struct WaitForRound2 {
+        decltype(pool)* p;
+        std::atomic<bool>* taken;
+        std::vector<Item> got;
+        void send(Item&& x) { got.push_back(x); }
+        std::size_t send_all(std::span<Item> xs) {
+            got.insert(got.end(), xs.begin(), xs.end());
+            *taken = true;
+            p->join();  // (D) of round 2: its publish happened before
+            return xs.size();
+        }
+        void flush() {}
+    } slow{&pool, &taken, {}};
+    CHECK(pool.collect(slow) == 4);
+    CHECK(slow.got.size() == 4);
+    CHECK(std::all_of(slow.got.begin(), slow.got.end(), [](const Item& i) { return i.round == 1; }));
+    spill::CollectSpout<Item> out;
+    CHECK(pool.collect(out) == 4);  // round 2, left in the slot for this call
+    CHECK(std::all_of(out.items().begin(), out.items().end(), [](const Item& i) { return i.round == 2; }));
+    CHECK(pool.stats(0).merge_backs == 0);
+}
+
+TEST_CASE("worker_pool: a collect delivers the rest of a partly taken batch, then the batch published behind it", "[pool][streaming]") {
+    auto pool = spill::pool<Item, 64>(1).spawn<std::uint32_t>([](auto& ring, std::size_t w, const std::uint32_t& round) {
+        for (std::uint32_t i = 0; i < 4; ++i) ring.push(make_item(round, w, i));
+    });
+    // Takes at most `room` items per call (a short count, F2).
+    struct Prefix {
+        std::size_t room;
+        std::vector<Item> got;
+        void send(Item&& x) { got.push_back(x); }
+        std::size_t send_all(std::span<Item> xs) {
+            const std::size_t n = std::min(room, xs.size());
+            got.insert(got.end(), xs.begin(), xs.begin() + static_cast<std::ptrdiff_t>(n));
+            room -= n;
+            return n;
+        }
+        void flush() {}
+    } out{3, {}};
+    pool.run(1);
+    CHECK(pool.collect(out) == 3);  // one item of round 1 stays in the collector's front
+    pool.run(2);                    // published behind it
+    out.room = 100;
+    CHECK(pool.collect(out) == 5);
+    REQUIRE(out.got.size() == 8);
+    for (std::size_t k = 0; k < 8; ++k) {
+        const std::uint32_t round = k < 4 ? 1 : 2;
+        CHECK(out.got[k] == make_item(round, 0, static_cast<std::uint32_t>(k % 4)));
+    }
 }
 
 TEST_CASE("worker_pool: rounds without collect merge back; stats count it; nothing is lost", "[pool][stats]") {

@@ -321,9 +321,12 @@ public:
         join();
     }
 
-    /// Moves every published item into `out` and returns how many; safe while
-    /// workers run. Items `out` did not take (it threw, or took a prefix:
-    /// the spout failure rule) stay collectable and come first next time.
+    /// Moves every item published before the call into `out` and returns how
+    /// many; safe while workers run. It takes at most one new batch per
+    /// worker: a batch published while it drains is left for the next call,
+    /// so the call returns and the owner can dispatch the next round. Items
+    /// `out` did not take (it threw, or took a prefix: the spout failure
+    /// rule) stay collectable and come first next time.
     /// Throws std::logic_error while another collector owns the slots.
     template <class Out>
     std::size_t collect(Out& out) {
@@ -415,16 +418,44 @@ private:
         // publishes into an empty slot instead of merging back behind its
         // own uncollected batch (and, with rounds near the ring's size,
         // overflowing).
-        for (std::size_t w = first; w < workers_.size(); w += stride) take_fresh(*workers_[w]);
+        //
+        // At most one new batch per worker: a batch published while we drain
+        // waits for the next call (unless it sits behind a front left from
+        // before, which this call must deliver first). Draining it here
+        // instead kept the owner from dispatching while its worker, done
+        // with its round, waited for the next: with the workers faster than
+        // the collector, one call drained two rounds back to back and the
+        // next found nothing. The price: a worker whose next round is
+        // already dispatched (rounds_ahead() 2) may finish it before the
+        // next call and merge back behind the waiting batch, which taking
+        // it at once used to spare it. Measured on a 2-vCPU AMD EPYC VM
+        // (family 26) on 2026-11-28, spill-micro binaries before and after
+        // run alternately (--benchmark_filter='^(ref_pingpong_pause|
+        // ref_round_handoff/batch=(512|4096|16384|65536)/|fanin/spill/
+        // P=(1|2|4)/cap=(1024/batch=(256|512)|16384/batch=(4096|16384)|
+        // 65536/batch=(32768|65536))/nb=0/(min|consumer))'), in the two
+        // pairs where a cache-line ping-pong took under 200 ns: 1 producer,
+        // rounds of 65536, 2.90 -> 3.37 G items/s beside a bare round
+        // handoff at 3.92; ring 1024, rounds of 512 1.85 -> 2.24 and of 256
+        // 1.21 -> 1.56; 2 and 4 producers, paired ratios 0.91-1.33, most
+        // within 5% of 1 (one pair, 0.42, straddled a switch of the VM's
+        // cross-core latency). Merges per round at 1 producer rose (rounds
+        // of 65536: 0.0003-0.0017 -> 0.002-0.009, each of which spills a
+        // round at that size; of 256: 0.027 -> 0.06); at 2 and 4 producers
+        // they stayed at most 0.0017 (before: up to 0.021, at 4 producers
+        // and rounds of 65536).
+        for (std::size_t w = first; w < workers_.size(); w += stride) {
+            Worker& k = *workers_[w];
+            k.behind = !take_fresh(k) && !k.front->ring.empty();
+        }
         std::size_t moved = 0;
         for (std::size_t w = first; w < workers_.size(); w += stride) {
             Worker& k = *workers_[w];
             // Older items first; a spout that did not take them all (F2)
             // stops the collection here, so the order is kept.
             if (!k.front->ring.empty() && !drain_front(*k.front, out, moved)) return moved;
-            // Then a batch published behind that front, or while we drained
-            // the others.
-            if (take_fresh(k) && !drain_front(*k.front, out, moved)) return moved;
+            // Then a batch published behind a front left from before.
+            if (k.behind && take_fresh(k) && !drain_front(*k.front, out, moved)) return moved;
         }
         return moved;
     }
@@ -503,6 +534,7 @@ private:
         // Collector-owned: touched only by this slot's collector.
         alignas(cache_line) batch_type* front = nullptr;
         batch_type* handed_back = nullptr;  // the ring the last take gave the worker (take_fresh guesses from it)
+        bool behind = false;                // collect_slots: the front held items from before, a batch may wait behind it
         std::uintptr_t ring_xor = 0;        // the three rings' addresses xored: any two give the third
         std::uint64_t complete = 0;    // every item of rounds <= complete is in front or delivered
         std::uint64_t next_round = 1;  // next round to emit on the ordered path
