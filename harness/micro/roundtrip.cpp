@@ -202,7 +202,9 @@ void work_for(std::uint64_t ns) noexcept {
 // wake-ups turned dear does to the calibrated one: once a hiccup makes one
 // side park, its partner's next wait lasts a wake-up longer, and the wait
 // rules should bring both back to polling instead of parking round after
-// round (detail/wait.hpp: they do not yet). Counters: parks per round and
+// round (detail/wait.hpp: they do not yet; the least a wait polls learns
+// from timed wake-ups, but only up to half the ceiling: 1.5 and 3 us here).
+// Counters: parks per round and
 // the mean timed wake-up. Better: lower real_time (the floor: work_ns plus
 // a ping-pong round trip).
 void BM_wait_dear_wakeups(State& state, std::uint64_t ceiling_ns, std::uint64_t work_ns) {

@@ -770,6 +770,41 @@ TEST_CASE("wait word: a parked waiter times its wake-up from the publisher's sta
     CHECK(st.wake_ns <= st.block_ns);
     CHECK(st.block_ns - st.wake_ns >= 5'000'000);  // the publisher slept 5 ms after the park before its call
     CHECK(b.typical_ns == (st.spin_ns + st.block_ns) / 8);  // the budget learns the whole wait
+    CHECK(b.wake_ns == st.wake_ns);                          // and what its wake-up cost (the first one timed)
+}
+
+TEST_CASE("spin budget: an adaptive wait polls at least twice its thread's timed wake-ups, at most half the ceiling, before it parks", "[pool][wait]") {
+    spill::detail::SpinBudget b;
+    b.floor_ns = 1'000;
+    b.ceiling_ns = 100'000;
+    b.typical_ns = 100;  // short waits: poll the least
+    CHECK(b.limit_ns() == 1'000);  // no wake-up timed yet: the calibrated floor
+    SECTION("wake-ups dearer than the floor raise it to twice their moving average") {
+        b.woke(20'000);
+        CHECK(b.least_ns() == 40'000);
+        CHECK(b.limit_ns() == 40'000);
+        b.woke(4'000);  // weight 1/4: 20000 - 5000 + 1000
+        CHECK(b.wake_ns == 16'000);
+        CHECK(b.limit_ns() == 32'000);
+    }
+    SECTION("no further than half the ceiling") {
+        b.woke(400'000);
+        CHECK(b.limit_ns() == 50'000);
+    }
+    SECTION("wake-ups cheaper than calibrated leave the floor") {
+        b.woke(100);
+        CHECK(b.limit_ns() == 1'000);
+    }
+    SECTION("long waits (an idle pool) poll only that least") {
+        b.woke(20'000);
+        b.typical_ns = 10 * b.ceiling_ns;
+        CHECK(b.limit_ns() == 40'000);
+    }
+    SECTION("a fixed budget keeps its limit") {
+        b.fixed_ns = 5'000;
+        b.woke(20'000);
+        CHECK(b.limit_ns() == 5'000);
+    }
 }
 
 TEST_CASE("wait word: a publish that finds nobody parked writes no stamp", "[pool][wait]") {

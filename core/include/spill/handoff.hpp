@@ -206,8 +206,9 @@ struct alignas(cache_line) Batch {
 
 }  // namespace detail
 
-/// The handoff word between worker w and its collector, on its own cache line.
-/// See the header comment for the protocol. The three states of `word`:
+/// The handoff word between worker w and its collector. It lives in the
+/// worker's line of its WorkerSignal, beside `done` (see there why). See the
+/// header comment for the protocol. The three states of `word`:
 ///
 ///     Batch* b = ...;
 ///     slot.word = HandoffSlot<Batch>::fresh(b);     // published: b waits for the collector
@@ -215,7 +216,7 @@ struct alignas(cache_line) Batch {
 ///     slot.word = 0;                                // the worker took its batch back to merge into it
 ///     HandoffSlot<Batch>::ring_of(slot.word) == b;  // the pointer, whatever the tag
 template <class Batch>
-struct alignas(cache_line) HandoffSlot {
+struct alignas(16) HandoffSlot {
     static constexpr std::uintptr_t fresh_bit = 1;
     static_assert(alignof(Batch) >= 2, "the FRESH tag lives in the pointer's low bit");
 
@@ -247,31 +248,54 @@ inline constexpr std::size_t rounds_in_flight = 2;
 /// rounds_in_flight apart, so serial-number arithmetic orders them.
 ///
 /// Fields are grouped by writer, one cache line each: the owner writes `go`,
-/// `stop` and `args`, the worker writes `done` and the failures. On one
-/// shared line the owner's polls of `done` and the worker's store to it would
-/// move the line an extra time per round, and the worker would fetch the
-/// arguments from another line after seeing `go`; here one line transfer
-/// brings the worker both. (Each word's `parked` count is written by the
-/// other side, but only when it parks, off the busy path.)
+/// `stop` and `args`; the worker writes `done`, the failures and its side of
+/// the handoff slot (`handoff`), whose other writer is the collector's take.
+/// On one shared line the owner's polls of `done` and the worker's store to
+/// it would move the line an extra time per round, and the worker would
+/// fetch the arguments from another line after seeing `go`; here one line
+/// transfer brings the worker both. (Each word's `parked` count is written
+/// by the other side, but only when it parks, off the busy path.)
+///
+/// Why the slot shares `done`'s line: at the end of a round the worker writes
+/// the slot (publish) and then `done`, and the owner, usually the collector
+/// too, reads both: on separate lines each moves to the owner on its own, on
+/// one line a single transfer brings both (and the collector's take leaves
+/// the line with the owner, where its next poll of `done` finds it). A
+/// collector on another thread (a merger) moves the line away from the owner
+/// at each take, which costs its next poll of `done` a transfer: the same as
+/// the separate `done` line costs it every round. Measured on a 2-vCPU AMD
+/// EPYC VM (family 26) on 2026-11-28: spill-micro binaries with the slot on
+/// a line of its own and here, run alternately one benchmark at a time
+/// (each of --benchmark_filter='^fanin/spill/P=1/cap=(1024/batch=(256|512)|
+/// 16384/batch=16384|65536/batch=32768)/nb=0/min|^fanin/spill/P=2/cap=
+/// (1024/batch=512|65536/batch=65536)/nb=0/min|^fanin/spill/P=4/cap=65536/
+/// batch=32768/nb=0/min|^ref_round_handoff/batch=512/' in turn), with
+/// spill-micro's ref_pingpong_pause before each pair
+/// to tell the VM's two states apart (a cache-line ping-pong of about 50-100
+/// or about 470 ns); medians of paired ratios: 1 producer, ring 1024,
+/// rounds of 256 and 512, 1.02-1.06 in both states (9-21 pairs each; the
+/// bare round handoff ref_round_handoff/batch=512, run the same way as a
+/// control, 0.99-1.01); rounds of 16384-32768, and 2 and 4 producers,
+/// 0.98-1.02, within their spread.
 ///
 ///     sig.args[r % 2] = a; sig.go.publish(r);                   // owner: start round r (N1, N2)
 ///     detail::await_reached(sig.done, r, budget);               // owner: wait for it (W1..W3)
-template <class Args>
+template <class Args, class Slot>
 struct WorkerSignal {
     // Owner-written (read by the worker after it sees `go` change).
     alignas(cache_line) detail::WaitWord go;
     bool stop = false;
     Args args[rounds_in_flight]{};
-    // Worker-written (read by the owner after it sees `done` reach the round).
-    // The failures ride in the line the owner reads anyway: checking them
-    // costs the owner no extra transfer per round.
+    // Worker-written (read by the owner after it sees `done` reach the round),
+    // and the handoff slot (written by the worker and its collector). The
+    // failures ride in the line the owner reads anyway: checking them costs
+    // the owner no extra transfer per round.
     alignas(cache_line) detail::WaitWord done;
     std::uint64_t error_round[rounds_in_flight] = {};
     std::exception_ptr error[rounds_in_flight];  ///< round r's exception in slot r % rounds_in_flight, until the owner takes it
+    Slot handoff;  ///< the handoff slot (HandoffSlot): its protocol is in the header comment
 };
 
-static_assert(sizeof(WorkerSignal<const void*>) == 2 * cache_line && alignof(WorkerSignal<const void*>) == cache_line);
-static_assert(offsetof(WorkerSignal<const void*>, done) == cache_line, "go and done must not share a cache line");
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free && std::atomic<std::uintptr_t>::is_always_lock_free);
 static_assert(sizeof(detail::WaitWord) == 16, "a wait word, its parked count and its wake-up stamp fit one line with the round arguments");
 

@@ -197,9 +197,11 @@ public:
                                         std::is_copy_assignable_v<A> &&
                                         sizeof(A) <= (cache_line - sizeof(detail::WaitWord) - alignof(std::uint64_t)) / rounds_in_flight &&
                                         alignof(A) <= alignof(std::uint64_t);
-    using signal_type = WorkerSignal<std::conditional_t<inline_args, A, const A*>>;
+    using signal_type = WorkerSignal<std::conditional_t<inline_args, A, const A*>, slot_type>;
     static_assert(offsetof(signal_type, done) == cache_line && sizeof(signal_type) == 2 * cache_line,
-                  "the round arguments must fit the owner's line of the signal");
+                  "the round arguments must fit the owner's line of the signal, and the handoff slot the worker's");
+    static_assert(offsetof(signal_type, handoff) >= cache_line && offsetof(signal_type, handoff) + sizeof(slot_type) <= 2 * cache_line,
+                  "the handoff slot shares the worker's line with `done`");
 
     struct Config {
         std::size_t workers = 1;
@@ -217,13 +219,18 @@ public:
                                         " (or 0: decided at the first dispatch), got " + std::to_string(cfg.rounds_ahead));
         owner_.ahead = cfg.rounds_ahead;
         owner_.budget = detail::make_spin_budget(spin_limit_ns_);
+        // Measured now, not at the first collect that meets a merge (which
+        // reads the floor and ceiling: await_merge), where a pool with a
+        // fixed spin_limit would pay it (threads, allocations, milliseconds)
+        // in the middle of a round.
+        static_cast<void>(wait_calibration());
         cpus_.resize(cfg.workers + 1);  // [0] the owner's, [1 + w] worker w's: written once, at start
         static_cast<void>(sde::register_events());  // once per process (detail/sde.hpp; nothing when off)
         owner_.wait.timed = time_waits_;
         workers_.reserve(cfg.workers);
         for (std::size_t w = 0; w < cfg.workers; ++w) workers_.push_back(std::make_unique<Worker>(make_overflow(cfg, w)));
         for (auto& w : workers_) {
-            w->slot.word.store(slot_type::recycled(w->rings[1].get()), std::memory_order_relaxed);  // before any thread exists
+            w->signal.handoff.word.store(slot_type::recycled(w->rings[1].get()), std::memory_order_relaxed);  // before any thread exists
             w->active = w->rings[0].get();
             w->front = w->rings[2].get();
             w->handed_back = w->rings[1].get();  // what the slot holds: as if a take had handed it back
@@ -257,7 +264,7 @@ public:
         // The threads are joined: every ring is ours. Oldest items first.
         for (auto& w : workers_) {
             w->front->ring.flush();  // taken by a collector, not yet delivered
-            const std::uintptr_t cur = w->slot.word.load(std::memory_order_acquire);
+            const std::uintptr_t cur = w->signal.handoff.word.load(std::memory_order_acquire);
             if (slot_type::is_fresh(cur)) slot_type::ring_of(cur)->ring.flush();  // published, not collected
             w->active->ring.flush();  // pushed after the last publish (a task that threw mid-round)
         }
@@ -519,9 +526,8 @@ private:
             for (auto& r : rings) r = std::make_unique<batch_type>(gate);
         }
 
-        // Written by the worker and the collector (protocol in handoff.hpp).
-        slot_type slot;
-        // Written by the owner (go) and the worker (done).
+        // Written by the owner (go) and the worker (done, and the handoff
+        // slot, which its collector writes too: protocol in handoff.hpp).
         signal_type signal;
         // Worker-owned: touched by the worker thread during a round, by the
         // owner only between rounds (after (D)).
@@ -545,9 +551,8 @@ private:
         std::unique_ptr<batch_type> rings[3];  // after `overflow`: destroyed first, flushing into it
         std::thread thread;
     };
-    // Each group starts its own cache line: the slot and the signal are
-    // cache-line aligned types, and the owner groups are alignas(cache_line).
-    static_assert(alignof(slot_type) == cache_line && sizeof(slot_type) == cache_line);
+    // Each group starts its own cache line: the signal is a cache-line
+    // aligned type, and the owner groups are alignas(cache_line).
     static_assert(alignof(Worker) == cache_line);
 
     /// Owner-written state of the pool: one line of its own, apart from what
@@ -753,10 +758,10 @@ private:
     // stream stays in push order.
     static void on_first_eviction(void* ctx) noexcept {
         Worker& w = *static_cast<Worker*>(ctx);
-        std::uintptr_t cur = w.slot.word.load(std::memory_order_acquire);  // (P1) see publish()
+        std::uintptr_t cur = w.signal.handoff.word.load(std::memory_order_acquire);  // (P1) see publish()
         if (!slot_type::is_fresh(cur)) return;
         // (P2) acq_rel: as in publish(). On failure the collector took the batch: nothing to spill.
-        if (!w.slot.word.compare_exchange_strong(cur, 0, std::memory_order_acq_rel, std::memory_order_acquire)) return;
+        if (!w.signal.handoff.word.compare_exchange_strong(cur, 0, std::memory_order_acq_rel, std::memory_order_acquire)) return;
         batch_type* old = slot_type::ring_of(cur);
         ++w.stats.merge_backs;
         w.gate.overflow_items.add(old->ring.size());
@@ -776,23 +781,23 @@ private:
             // active ring; the emptied batch becomes the next active ring.
             a->mark_round(round);
             count_publish(w, a->ring.size(), false);  // before (P3): the collector owns `a` after it
-            w.slot.word.store(slot_type::fresh(a), std::memory_order_release);  // (P3) publishes the round
+            w.signal.handoff.word.store(slot_type::fresh(a), std::memory_order_release);  // (P3) publishes the round
             w.active = std::exchange(w.emptied, nullptr);
         } else if (!a->ring.empty()) {
             a->mark_round(round);
             // (P1) acquire: if the word is a recycled ring, the collector's
             // release in (C3) made its drained state visible to us.
-            std::uintptr_t cur = w.slot.word.load(std::memory_order_acquire);
+            std::uintptr_t cur = w.signal.handoff.word.load(std::memory_order_acquire);
             bool merged = false;
             if (slot_type::is_fresh(cur)) {
                 // (P2) acq_rel on success: ownership of our own earlier publish
                 // comes back (acquire); nothing new to publish. On failure the
                 // collector took it and left its drained front: acquire makes
                 // that ring's state visible.
-                if (w.slot.word.compare_exchange_strong(cur, 0, std::memory_order_acq_rel, std::memory_order_acquire)) {
+                if (w.signal.handoff.word.compare_exchange_strong(cur, 0, std::memory_order_acq_rel, std::memory_order_acquire)) {
                     merge_back(w, *slot_type::ring_of(cur), *a, round);
                     count_publish(w, slot_type::ring_of(cur)->ring.size(), false);
-                    w.slot.word.store(cur, std::memory_order_release);  // (P3) publishes the merged ring
+                    w.signal.handoff.word.store(cur, std::memory_order_release);  // (P3) publishes the merged ring
                     merged = true;
                 }
             }
@@ -801,13 +806,13 @@ private:
                 // word (H2), so a plain store cannot race.
                 count_publish(w, a->ring.size(), true);
                 // (P3) release: publishes every item of this round.
-                w.slot.word.store(slot_type::fresh(a), std::memory_order_release);
+                w.signal.handoff.word.store(slot_type::fresh(a), std::memory_order_release);
                 w.active = slot_type::ring_of(cur);  // empty and reset by the collector before it recycled it
             }
         }
         // (P4) release: after the word, so a collector that reads this round
         // here also sees the word in which it was published (H4).
-        w.slot.batch_seq.store(round, std::memory_order_release);
+        w.signal.handoff.batch_seq.store(round, std::memory_order_release);
     }
 
     // Occupancy of the batch being published (read before (P3) hands it over).
@@ -897,7 +902,7 @@ private:
     // `f` is the ring handed back last (third_ring()); on failure `cur` is
     // the word found, read with acquire as (C2).
     static bool cas_front(Worker& k, batch_type& f, std::uintptr_t& cur) noexcept {
-        if (!k.slot.word.compare_exchange_strong(cur, slot_type::recycled(&f), std::memory_order_acq_rel,
+        if (!k.signal.handoff.word.compare_exchange_strong(cur, slot_type::recycled(&f), std::memory_order_acq_rel,
                                                  std::memory_order_acquire))
             return false;
         k.handed_back = &f;
@@ -947,7 +952,7 @@ private:
             } else {
                 std::this_thread::yield();
             }
-            cur = k.slot.word.load(std::memory_order_acquire);  // (C2)
+            cur = k.signal.handoff.word.load(std::memory_order_acquire);  // (C2)
             if (cur != 0 || now >= give_up) return cur;
         }
     }
@@ -1002,8 +1007,8 @@ private:
         batch_type& f = *k.front;
         f.segments.prune(f.ring.head_position());
         const std::uint64_t before = k.complete;
-        const std::uint64_t published = k.slot.batch_seq.load(std::memory_order_acquire);  // (C1)
-        std::uintptr_t cur = k.slot.word.load(std::memory_order_acquire);                 // (C2)
+        const std::uint64_t published = k.signal.handoff.batch_seq.load(std::memory_order_acquire);  // (C1)
+        std::uintptr_t cur = k.signal.handoff.word.load(std::memory_order_acquire);                 // (C2)
         // A merge back in progress (word 0) or one that began after our load
         // (a lost take): wait for it, as take_fresh does, when we could take.
         // The word read later is newer still, so H4 holds for `published`.

@@ -35,12 +35,29 @@
 // wake-ups there 30-45 us). So a publisher that wakes a parked waiter stamps
 // the time of its wake-up call (N3), and the waiter, once awake, counts the
 // wake-up and its cost in its WaitStats (`wakes`, `wake_ns`): what parking
-// really costs on the host, per thread. The budget does not learn from it
-// yet. Raising the ceiling to four of a thread's recent wake-ups (commit
-// 274e0ad) took that benchmark to 2.4-2.6 us per round and 2% parks, but
-// the 1-worker round trip then parked about ten times as often (worker
-// parks per round, median of 7 repetitions: 0.0016-0.0031 in four of five
-// ./bench perf runs, results/experiments/wake-learning/, against
+// really costs on the host, per thread. The budget learns it too: each
+// thread keeps a moving average of its own timed wake-ups (SpinBudget::woke)
+// and polls at least twice that before it parks, at most half the ceiling
+// (SpinBudget::least_ns): the competitive argument above, with what a park
+// costs this thread in place of the one-CPU calibration. The ceiling does
+// not learn, so in wait_dear_wakeups, whose forced ceilings cap the least at
+// 1.5 us (under its 2 us floor: no change) and 3 us, it moves little.
+// Measured on a 2-vCPU AMD EPYC VM (family 26) on
+// 2026-11-28, spill-micro binaries without and with it run alternately
+// eight times (--benchmark_filter='^round_trip/workers=1/min'
+// --benchmark_repetitions=3): the 1-worker round trip parked about 20x less
+// (owner parks per round 14-450 u -> 0.2-2 u, worker 16-1500 u -> 0.5-280 u)
+// and took the same 75-106 ns; fan-ins at rounds of 256-32768, measured as
+// in the WorkerSignal comment (handoff.hpp) with the slot change in both
+// binaries, 1.00-1.10 (medians of 10-13 pairs where the cache-line
+// ping-pong was under 200 ns; rounds of 256 gained most), and 2 and 4
+// producers level.
+//
+// Raising the ceiling instead, to four of a thread's recent wake-ups
+// (commit 274e0ad), took wait_dear_wakeups to 2.4-2.6 us per round and 2%
+// parks, but the 1-worker round trip then parked about ten times as often
+// (worker parks per round, median of 7 repetitions: 0.0016-0.0031 in four
+// of five ./bench perf runs, results/experiments/wake-learning/, against
 // 0.00006-0.00022 in four of the five runs of ab2b21b) and passed target T3
 // in 2 of 5 runs instead of 5 of 5, for a reason not yet found; so it is
 // not in.
@@ -469,6 +486,7 @@ struct SpinBudget {
     std::uint64_t floor_ns = 0;         ///< adaptive: from wait_calibration()
     std::uint64_t ceiling_ns = 0;
     std::uint64_t typical_ns = 0;       ///< adaptive: moving average of recent wait lengths
+    std::uint64_t wake_ns = 0;          ///< adaptive: moving average of this thread's timed wake-ups (0: none yet)
     PollMode poll = PollMode::pause;    ///< wait_placement()
     bool placed = false;                ///< `poll` was decided (the pool's first dispatch): until then no park watches the CPU
     std::int64_t delay_ns = -1;         ///< run_delay_ns() at this thread's last park
@@ -511,14 +529,19 @@ struct SpinBudget {
         delay_ns = now_delay;
         parked_at_ns = now;
     }
+    /// The least an adaptive wait polls: twice what a park costs this
+    /// thread, the calibrated floor or, once its wake-ups were timed and cost
+    /// more, twice their moving average, at most half the ceiling.
+    [[nodiscard]] std::uint64_t least_ns() const noexcept { return std::max(floor_ns, std::min(2 * wake_ns, ceiling_ns / 2)); }
     /// How long the next wait polls before it parks.
     [[nodiscard]] std::uint64_t limit_ns() const noexcept {
         if (fixed_ns != adaptive) return fixed_ns;
         // Waits that recently ended within the ceiling: poll past twice
         // their typical length. Longer waits: parking costs little beside
-        // them, so poll only the floor.
-        if (typical_ns <= ceiling_ns) return std::clamp(2 * typical_ns, floor_ns, ceiling_ns);
-        return floor_ns;
+        // them, so poll only the least.
+        const std::uint64_t least = least_ns();
+        if (typical_ns <= ceiling_ns) return std::clamp(2 * typical_ns, least, ceiling_ns);
+        return least;
     }
     /// How long the next wait polls with a pause hint before it polls with
     /// sched_yield (a fixed budget, when it may yield at all, pauses throughout).
@@ -530,6 +553,9 @@ struct SpinBudget {
         }
         return 0;
     }
+    /// A parked wait of this thread was woken `ns` after its publisher's
+    /// wake-up call (its stamp, N3). Moving average, weight 1/4.
+    void woke(std::uint64_t ns) noexcept { wake_ns = wake_ns == 0 ? ns : wake_ns - wake_ns / 4 + ns / 4; }
     void record(std::uint64_t waited_ns) noexcept {
         // Exponential moving average, weight 1/8, of waits clipped at twice
         // the ceiling: a run of long waits (an idle pool) takes it past the
@@ -726,9 +752,10 @@ inline std::uint32_t await_change(WaitWord& w, std::uint32_t old, SpinBudget& bu
     // The publisher's stamp (N3), if it is this park's (taken after we
     // decided to park: an older one woke an earlier wait): the wake-up cost
     // end - stamp.
-    if (st != nullptr) {
-        const std::uint64_t stamp = w.woken_at_ns.load(std::memory_order_relaxed);
-        if (stamp >= now && stamp <= end) {
+    const std::uint64_t stamp = w.woken_at_ns.load(std::memory_order_relaxed);
+    if (stamp >= now && stamp <= end) {
+        budget.woke(end - stamp);
+        if (st != nullptr) {
             ++st->wakes;
             st->wake_ns += end - stamp;
         }
