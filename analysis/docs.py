@@ -283,6 +283,10 @@ def perf_targets_block(ctx: Context) -> list[str]:
                          "(right after the tuning pass)")
         else:
             load_text = ""
+        lat = doc.get("cross_core_latency")  # runs checked before it was recorded have none
+        if isinstance(lat, dict) and lat.get("changed"):
+            load_text += (f"; a cache-line ping-pong took {fmt(lat.get('min_ns'))}-{fmt(lat.get('max_ns'))} ns across "
+                          "its repetitions (the host moved the cores apart during the run)")
         cpu = run_cpu(os.path.join(runs_dir, run))
         host = f"host `{c.get('host_name') or 'not recorded'}`" + (f" ({cpu})" if cpu else "")
         out.append(f"{i + 1}. `{run}`: {host}, {_commit_text(c.get('commit'))}, "

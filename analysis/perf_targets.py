@@ -602,14 +602,45 @@ def load_warning(ctx: dict) -> str:
     return ""
 
 
+def latency_states(runs: dict[str, Series]) -> dict | None:
+    """How the host's cross-core latency moved during the run: the cache-line
+    ping-pong (ref_pingpong_pause, measured in every repetition) per
+    repetition, split at the geometric mean of its extremes when they are more
+    than 2x apart (a VM whose two vCPUs the host moves between near and far
+    cores; every threaded benchmark of a repetition ran in one state or the
+    other, and the targets' ratios of medians then mix the two). None when the
+    run has no ping-pong."""
+    s = runs.get("ref_pingpong_pause")
+    reps = s.values.get("real_time") if s else None
+    if not reps:
+        return None
+    lo, hi = min(reps.values()), max(reps.values())
+    changed = lo > 0 and hi > 2 * lo
+    cut = math.sqrt(lo * hi)
+    return {"metric": "ref_pingpong_pause real_time (ns)", "min_ns": lo, "max_ns": hi, "repetitions": len(reps),
+            "changed": changed,
+            "near_repetitions": sum(v < cut for v in reps.values()) if changed else len(reps),
+            "far_repetitions": sum(v >= cut for v in reps.values()) if changed else 0}
+
+
+def latency_note(states: dict | None) -> str:
+    """One line for the report when the cross-core latency changed during the run."""
+    if not states or not states["changed"]:
+        return ""
+    return (f"note: the cache-line ping-pong took {states['min_ns']:.0f}-{states['max_ns']:.0f} ns across the "
+            f"{states['repetitions']} repetitions ({states['near_repetitions']} near, {states['far_repetitions']} "
+            "at least twice as far): the host moved the cores apart during the run, so the ratios mix both states")
+
+
 def failed_checks(runs: dict[str, Series]) -> list[tuple[str, str]]:
     return [(n, s.errors[0]) for n, s in sorted(runs.items()) if s.errors]
 
 
-def check_document(results: list[Result], ctx: dict, failed: list[tuple[str, str]]) -> dict:
+def check_document(results: list[Result], ctx: dict, failed: list[tuple[str, str]], latency: dict | None = None) -> dict:
     return {"format": "spill-perf-targets", "version": 1, "context": ctx,
             "targets": [asdict(r) for r in results],
-            "failed_self_checks": [{"benchmark": n, "message": m} for n, m in failed]}
+            "failed_self_checks": [{"benchmark": n, "message": m} for n, m in failed],
+            "cross_core_latency": latency}
 
 
 # ----------------------------------------------------------------- history ----
@@ -784,10 +815,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"host {ctx.get('host_name')}, commit {ctx.get('commit')}, {ctx.get('date')}")
             if w := load_warning(ctx):
                 print(w)
+            latency = latency_states(runs)
+            if n := latency_note(latency):
+                print(n)
             for name, msg in failed:
                 print(f"benchmark {name} failed its self-check: {msg}")
             if args.json:
-                write_file(args.json, json.dumps(check_document(results, ctx, failed), indent=1))
+                write_file(args.json, json.dumps(check_document(results, ctx, failed, latency), indent=1))
             return 1 if missed or failed else 0
         if args.last < 1 or not 1 <= args.need <= args.last:
             raise InputError(f"--need {args.need} must be between 1 and --last {args.last}")

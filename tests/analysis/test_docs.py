@@ -152,6 +152,22 @@ def test_the_perf_targets_table_covers_the_last_five_runs_and_applies_the_rule(t
     assert "`./bench perf`" in text.splitlines()[-1]
 
 
+def test_a_run_whose_cross_core_latency_changed_says_so_in_the_list_of_runs(tmp_path):
+    root = make_root(tmp_path)
+    path = os.path.join(root, "results", "perf-runs", "20261123T090000Z-vm-6666666", "targets.json")
+    doc = json.loads(read(path))
+    doc["cross_core_latency"] = {"metric": "ref_pingpong_pause real_time (ns)", "min_ns": 60.0, "max_ns": 470.0,
+                                 "repetitions": 7, "changed": True, "near_repetitions": 5, "far_repetitions": 2}
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(doc, handle)
+    text = block_text("perf-targets", root)
+    line = next(x for x in text.splitlines() if "20261123T090000Z-vm-6666666" in x)
+    assert line.endswith("; a cache-line ping-pong took 60-470 ns across its repetitions "
+                         "(the host moved the cores apart during the run)")
+    # A run without the record (checked before it existed) says nothing of it.
+    assert sum("the host moved the cores apart" in x for x in text.splitlines()) == 1
+
+
 def test_with_fewer_than_five_runs_the_rule_is_not_met_yet(tmp_path):
     root = make_root(tmp_path)
     runs = os.path.join(root, "results", "perf-runs")

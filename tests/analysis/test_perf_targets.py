@@ -484,3 +484,38 @@ def test_the_load_warning_reads_the_load_before_the_run_not_the_one_the_tuning_p
     # A run that did not record it (older runs, or /proc unreadable) gets no warning.
     assert pt.context_of({"context": {"num_cpus": 2, "load_before_run": "unknown"}})["load_before_run"] is None
     assert pt.load_warning(pt.context_of({"context": {"num_cpus": 2, "load_avg": [1.9]}})) == ""
+
+
+def test_a_run_whose_cross_core_latency_changed_says_so_and_keeps_the_figures():
+    doc = good_run()
+    doc["benchmarks"] = [b for b in doc["benchmarks"] if not b["name"].startswith("ref_pingpong_pause")]
+    add(doc, "ref_pingpong_pause", [60.0, 470.0, 80.0], metric="real_time")
+    states = pt.latency_states(pt.parse(doc))
+    assert states["changed"] and states["min_ns"] == 60.0 and states["max_ns"] == 470.0
+    assert (states["near_repetitions"], states["far_repetitions"]) == (2, 1)
+    note = pt.latency_note(states)
+    assert "60-470 ns across the 3 repetitions (2 near, 1 at least twice as far)" in note
+
+
+def test_a_run_in_one_latency_state_or_without_a_ping_pong_gets_no_note():
+    steady = pt.latency_states(pt.parse(good_run()))  # 150 ns in every repetition
+    assert steady is not None and not steady["changed"] and steady["far_repetitions"] == 0
+    assert pt.latency_note(steady) == ""
+    doc = good_run()
+    doc["benchmarks"] = [b for b in doc["benchmarks"] if not b["name"].startswith("ref_pingpong_pause")]
+    assert pt.latency_states(pt.parse(doc)) is None
+    assert pt.latency_note(None) == ""
+
+
+def test_check_writes_the_latency_states_into_its_json(tmp_path):
+    doc = good_run()
+    doc["benchmarks"] = [b for b in doc["benchmarks"] if not b["name"].startswith("ref_pingpong_pause")]
+    add(doc, "ref_pingpong_pause", [60.0, 470.0, 80.0], metric="real_time")
+    micro = tmp_path / "micro.json"
+    micro.write_text(json.dumps(doc))
+    out = tmp_path / "targets.json"
+    proc = subprocess.run([sys.executable, os.path.join(ANALYSIS, "perf_targets.py"), "check", str(micro), "--json", str(out)],
+                          capture_output=True, text=True)
+    assert "note: the cache-line ping-pong took 60-470 ns" in proc.stdout
+    written = json.loads(out.read_text())
+    assert written["cross_core_latency"]["far_repetitions"] == 1

@@ -47,11 +47,11 @@
 // eight times (--benchmark_filter='^round_trip/workers=1/min'
 // --benchmark_repetitions=3): the 1-worker round trip parked about 20x less
 // (owner parks per round 14-450 u -> 0.2-2 u, worker 16-1500 u -> 0.5-280 u)
-// and took the same 75-106 ns; fan-ins at rounds of 256-32768, measured as
-// in the WorkerSignal comment (handoff.hpp) with the slot change in both
-// binaries, 1.00-1.10 (medians of 10-13 pairs where the cache-line
-// ping-pong was under 200 ns; rounds of 256 gained most), and 2 and 4
-// producers level.
+// and took the same 75-106 ns. Fan-ins (1, 2 and 4 producers, rounds of
+// 256-65536), measured as in the WorkerSignal comment (handoff.hpp), with
+// the slot change in both binaries: level, medians of paired ratios
+// 0.99-1.01 over the 10-13 pairs where the cache-line ping-pong was under
+// 200 ns.
 //
 // Raising the ceiling instead, to four of a thread's recent wake-ups
 // (commit 274e0ad), took wait_dear_wakeups to 2.4-2.6 us per round and 2%
