@@ -486,9 +486,15 @@ def test_the_load_warning_reads_the_load_before_the_run_not_the_one_the_tuning_p
     assert pt.load_warning(pt.context_of({"context": {"num_cpus": 2, "load_avg": [1.9]}})) == ""
 
 
-def test_a_run_whose_cross_core_latency_changed_says_so_and_keeps_the_figures():
+def without_pingpong() -> dict:
+    """good_run() without its ref_pingpong_pause, for a test to add its own."""
     doc = good_run()
     doc["benchmarks"] = [b for b in doc["benchmarks"] if not b["name"].startswith("ref_pingpong_pause")]
+    return doc
+
+
+def test_a_run_whose_cross_core_latency_changed_says_so_and_keeps_the_figures():
+    doc = without_pingpong()
     add(doc, "ref_pingpong_pause", [60.0, 470.0, 80.0], metric="real_time")
     states = pt.latency_states(pt.parse(doc))
     assert states["changed"] and states["min_ns"] == 60.0 and states["max_ns"] == 470.0
@@ -501,15 +507,12 @@ def test_a_run_in_one_latency_state_or_without_a_ping_pong_gets_no_note():
     steady = pt.latency_states(pt.parse(good_run()))  # 150 ns in every repetition
     assert steady is not None and not steady["changed"] and steady["far_repetitions"] == 0
     assert pt.latency_note(steady) == ""
-    doc = good_run()
-    doc["benchmarks"] = [b for b in doc["benchmarks"] if not b["name"].startswith("ref_pingpong_pause")]
-    assert pt.latency_states(pt.parse(doc)) is None
+    assert pt.latency_states(pt.parse(without_pingpong())) is None
     assert pt.latency_note(None) == ""
 
 
 def test_check_writes_the_latency_states_into_its_json(tmp_path):
-    doc = good_run()
-    doc["benchmarks"] = [b for b in doc["benchmarks"] if not b["name"].startswith("ref_pingpong_pause")]
+    doc = without_pingpong()
     add(doc, "ref_pingpong_pause", [60.0, 470.0, 80.0], metric="real_time")
     micro = tmp_path / "micro.json"
     micro.write_text(json.dumps(doc))

@@ -219,11 +219,13 @@ public:
                                         " (or 0: decided at the first dispatch), got " + std::to_string(cfg.rounds_ahead));
         owner_.ahead = cfg.rounds_ahead;
         owner_.budget = detail::make_spin_budget(spin_limit_ns_);
-        // Measured now, not at the first collect that meets a merge (which
-        // reads the floor and ceiling: await_merge), where a pool with a
-        // fixed spin_limit would pay it (threads, allocations, milliseconds)
-        // in the middle of a round.
-        static_cast<void>(wait_calibration());
+        // await_merge's bounds. The calibration is measured here (once per
+        // process), not at the first collect that meets a merge, where a
+        // pool with a fixed spin_limit would pay it (threads, allocations,
+        // milliseconds) in the middle of a round.
+        const WaitCalibration& calibration = wait_calibration();
+        merge_limit_ns_ = spin_limit_ns_ != detail::SpinBudget::adaptive ? spin_limit_ns_ : calibration.ceiling_ns;
+        merge_pause_ns_ = std::min(merge_limit_ns_, calibration.floor_ns);
         cpus_.resize(cfg.workers + 1);  // [0] the owner's, [1 + w] worker w's: written once, at start
         static_cast<void>(sde::register_events());  // once per process (detail/sde.hpp; nothing when off)
         owner_.wait.timed = time_waits_;
@@ -940,11 +942,9 @@ private:
     // round's first eviction and publishes at the round's end) is left to
     // the next collect.
     std::uintptr_t await_merge(Worker& k) const noexcept {
-        const WaitCalibration& c = wait_calibration();
-        const std::uint64_t limit = spin_limit_ns_ != detail::SpinBudget::adaptive ? spin_limit_ns_ : c.ceiling_ns;
         const std::uint64_t start = detail::wait_clock_ns();
-        const std::uint64_t pause_until = start + std::min(limit, c.floor_ns);
-        const std::uint64_t give_up = start + limit;
+        const std::uint64_t pause_until = start + merge_pause_ns_;
+        const std::uint64_t give_up = start + merge_limit_ns_;
         std::uintptr_t cur = 0;
         for (std::uint64_t now = start;; now = detail::wait_clock_ns()) {
             if (now < pause_until) {
@@ -1035,6 +1035,8 @@ private:
     // Read by every worker every round, written only at construction: its own lines.
     F task_;
     std::uint64_t spin_limit_ns_;
+    std::uint64_t merge_limit_ns_ = 0;  // await_merge polls this long at most (the ceiling, or the fixed spin_limit)
+    std::uint64_t merge_pause_ns_ = 0;  // with a pause hint for this long (the floor, at most the limit), then yielding
     bool time_waits_;
     std::vector<std::unique_ptr<Worker>> workers_;
     // Owner-written, every round.
