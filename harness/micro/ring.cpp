@@ -94,8 +94,11 @@ void BM_ref_masked_store(State& state) {
 // compare-and-subtract-with-borrow, with no branch. What the ring's push
 // cannot do as a library call: keep the count in a register across calls
 // (its spout's count is a member, stored on the eviction path only, so the
-// compiler may not keep it in a register through a loop of pushes). It
-// bounds push_count from above, not T1's target. Better: higher items/s.
+// compiler may not keep it in a register through a loop of pushes). It is
+// a comparison for push_count, not T1's reference, and not a bound on it:
+// the register count costs a compare and a subtract-with-borrow per item,
+// which at some sizes is slower than the ring's well-predicted branch
+// around a memory increment. Better: higher items/s.
 template <std::size_t N, std::size_t B>
 void BM_ref_evict_count(State& state) {
     using It = Item<B>;

@@ -93,9 +93,17 @@ public:
         // I5: a full ring keeps its oldest item in slot(tail_); evicting it
         // from there leaves head_ alone, so a stream of evicting pushes
         // stores only the items and tail_. I6: with lazy eviction the loop is
-        // a masked store and one increment.
+        // a masked store and one increment. The test compares tail_ with
+        // head_ + N rather than tail_ - head_ with N (the same by I1, as
+        // head_ + N cannot wrap): head_ stays put through a loop of pushes,
+        // so the compiler keeps head_ + N in a register and the test is one
+        // compare against the incremented tail. GCC 12, spill-micro
+        // --benchmark_filter='^push_count/N=1024/B=8/', alternated with the
+        // build before the change, 5 pairs, family 26 EPYC VM, 2026-11-28:
+        // medians 3.02 against 2.53 G pushes/s (+19%); push_collect -5% to
+        // +1%, push_pop level.
         if constexpr (!lazy_eviction) {
-            if (tail_ - head_ >= N) evict_oldest();  // no [[unlikely]]: a full ring under load takes it every push
+            if (tail_ >= head_ + N) evict_oldest();  // no [[unlikely]]: a full ring under load takes it every push
         }
         ::new (static_cast<void*>(slot(tail_))) T(std::move(item));
         ++tail_;
@@ -294,7 +302,7 @@ public:
 
         void push(T&& item) {
             if constexpr (!lazy_eviction) {
-                if (tail_ - head_ >= N) head_ = evict(*ring_, head_, tail_);
+                if (tail_ >= head_ + N) head_ = evict(*ring_, head_, tail_);  // as push
             }
             ::new (static_cast<void*>(ring_->slot(tail_))) T(std::move(item));
             ++tail_;
