@@ -65,6 +65,16 @@ void check_fanin(State& state, Pool& pool, const CheckSink& sink, std::uint64_t 
     std::uint64_t merges = 0;
     for (std::size_t w = 0; w < pool.workers(); ++w) merges += pool.stats(w).merge_backs;
     state.counters["merges_per_round"] = events_per_round(merges, rounds * pool.workers());
+    // Batches the workers wrote streamed to memory (PoolBuilder::streaming),
+    // as a share of all batches taken.
+    std::uint64_t streamed = 0, takes = 0, trials = 0;
+    for (std::size_t w = 0; w < pool.workers(); ++w) {
+        streamed += pool.handoff_stats(w).streamed;
+        takes += pool.handoff_stats(w).takes;
+        trials += pool.handoff_stats(w).stream_trials;
+    }
+    state.counters["streamed_share"] = takes == 0 ? 0.0 : as_double(streamed) / as_double(takes);
+    state.counters["stream_trials_per_take"] = takes == 0 ? 0.0 : as_double(trials) / as_double(takes);
     report_parks(state, pool, 0, 0, rounds);
     if (!sink.ordered() || sink.count() + ov != producers * per_producer || sink.sum() + ov_sum != want)
         state.SkipWithError("fanin: produced != delivered + overflowed, or a producer's keys out of order");
@@ -77,7 +87,8 @@ void check_fanin(State& state, Pool& pool, const CheckSink& sink, std::uint64_t 
 // threads placed by `place` (the workers are the producers, the owner the
 // consumer). Better: higher items/s.
 template <std::size_t N, bool Sequenced>
-void BM_fanin_spill(State& state, std::size_t P, std::uint64_t R, int nb, Placement place = Placement::free) {
+void BM_fanin_spill(State& state, std::size_t P, std::uint64_t R, int nb, Placement place = Placement::free,
+                    spill::Streaming how = spill::Streaming::adaptive) {
     std::unique_ptr<BusyNeighbour> neighbour;
     if (nb != 0) neighbour = std::make_unique<BusyNeighbour>();
     Pinning pinning(place);  // before the pool: the owner's mask is restored after the workers are gone
@@ -85,7 +96,7 @@ void BM_fanin_spill(State& state, std::size_t P, std::uint64_t R, int nb, Placem
         state.SkipWithError(why);
         return;
     }
-    auto builder = spill::pool<std::uint64_t, N>(P).overflow([](std::size_t) { return OverflowSum{}; });
+    auto builder = spill::pool<std::uint64_t, N>(P).streaming(how).overflow([](std::size_t) { return OverflowSum{}; });
     if (pinning.active()) builder.on_worker_start([&pinning](std::size_t) { pinning.pin_producer(); });
     auto pool = builder.template spawn<std::uint64_t>(PushKeys{R});
     if (pinning.active()) {
@@ -434,6 +445,17 @@ void register_fanin() {
                      [n](State& s) { BM_ref_round_handoff(s, n, Stores::streaming); });
     }
     threaded("handoff_publish_collect", BM_handoff_publish_collect);
+    // The 1 -> 1 fan-in with the way the worker writes its rings fixed
+    // (PoolBuilder::streaming): what the pool's adaptive choice chooses from.
+    if (kStreamingStores) {
+        for (spill::Streaming how : {spill::Streaming::never, spill::Streaming::always}) {
+            const std::string way = how == spill::Streaming::never ? "never" : "always";
+            threaded("handoff_ways/stream=" + way + "/cap=1024/batch=512",
+                     [how](State& s) { BM_fanin_spill<1024, false>(s, 1, 512, 0, Placement::free, how); });
+            threaded("handoff_ways/stream=" + way + "/cap=65536/batch=65536",
+                     [how](State& s) { BM_fanin_spill<65536, false>(s, 1, 65536, 0, Placement::free, how); });
+        }
+    }
     benchmark::RegisterBenchmark("seq_submit/in_order", BM_seq_submit<true>)->MinTime(kRingMinTime);
     benchmark::RegisterBenchmark("seq_submit/out_of_order", BM_seq_submit<false>)->MinTime(kRingMinTime);
     threaded("mpsm_io/mergers=1", BM_mpsm_io<1>);

@@ -58,6 +58,7 @@ json handoff_json(const HandoffRecord& h) {
     json j;
     j["handoffs"] = h.takes;
     j["items"] = h.taken_items;
+    j["streamed_handoffs"] = h.streamed_takes;
     const std::string no_takes = "no batch was taken from the slots";
     const std::string no_publishes = "no ring was published";
     {

@@ -137,6 +137,7 @@ struct HandoffRecord {
     std::uint64_t takes = 0;
     std::uint64_t taken_items = 0;
     std::uint64_t max_take = 0;
+    std::uint64_t streamed_takes = 0;  // batches their worker wrote streamed to memory (spill::HandoffStats::streamed)
     std::array<std::uint64_t, 65> take_by_log2{};
     // Worker side (spill::WorkerStats summed over the workers).
     std::uint64_t publishes = 0;
@@ -166,6 +167,7 @@ struct HandoffRecord {
             takes += h.takes;
             taken_items += h.items;
             max_take = std::max(max_take, h.max_items);
+            streamed_takes += h.streamed;
             for (std::size_t b = 0; b < h.by_log2.size(); ++b) take_by_log2[b] += h.by_log2[b];
         }
     }

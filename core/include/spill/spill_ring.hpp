@@ -37,6 +37,7 @@
 #include <utility>
 
 #include "detail/config.hpp"
+#include "detail/stream.hpp"
 #include "spout.hpp"
 
 namespace spill {
@@ -126,28 +127,30 @@ public:
     /// generator must not throw (each item's position is fixed up front).
     ///
     ///     ring.push_n(512, [base](std::size_t i) noexcept { return base + i; });
+    ///
+    /// A ring told to stream its writes (stream_writes) writes these runs
+    /// with non-temporal stores where the item type allows it
+    /// (detail/stream.hpp), and fences them before it returns.
     template <class Gen>
         requires std::is_nothrow_invocable_r_v<T, Gen&, std::size_t>
     void push_n(std::size_t n, Gen&& gen) {
-        std::size_t done = 0;
-        while (done < n) {
-            const std::size_t room = N - size();
-            if (room == 0) {  // full: one eviction per item, as push (I4)
-                push(gen(done));
-                ++done;
-                continue;
-            }
-            std::size_t k = std::min(room, n - done);
-            while (k != 0) {
-                const std::size_t run = std::min(k, N - static_cast<std::size_t>(tail_ & mask));
-                T* out = slot(tail_);
-                for (std::size_t j = 0; j < run; ++j) ::new (static_cast<void*>(out + j)) T(gen(done + j));
-                tail_ += run;
-                done += run;
-                k -= run;
+        if constexpr (detail::streamable<T>) {
+            if (streams_) {
+                push_runs(n, gen, [](T* out, const T& v) noexcept { detail::stream_store(out, v); });
+                detail::stream_fence();
+                return;
             }
         }
+        push_runs(n, gen, [](T* out, T&& v) noexcept { ::new (static_cast<void*>(out)) T(std::move(v)); });
     }
+
+    /// Whether push_n writes its free runs to memory, past this core's
+    /// cache, for a ring another core reads next, where that is faster (a
+    /// pool decides it for each ring it hands a worker: PoolBuilder::
+    /// streaming). Item types detail::streamable does not allow keep the
+    /// flag and ignore it. push, and the runs of a full ring, never stream.
+    void stream_writes(bool on) noexcept { streams_ = on; }
+    [[nodiscard]] bool streams_writes() const noexcept { return streams_; }
 
     /// Spout interface: a ring is a spout, so rings chain.
     void send(T&& item) { push(std::move(item)); }
@@ -402,10 +405,35 @@ private:
         spout_.send(std::move(*slot(tail_)));  // throws => nothing changed (I4)
         std::destroy_at(slot(tail_));
     }
+    // push_n's loop: free runs are written by `store(slot, item)`, run by
+    // run (a loop the compiler can vectorise when it stores through the
+    // cache); a full ring pushes as push does, each item evicting the oldest.
+    template <class Gen, class Store>
+    void push_runs(std::size_t n, Gen& gen, Store store) {
+        std::size_t done = 0;
+        while (done < n) {
+            const std::size_t room = N - size();
+            if (room == 0) {  // full: one eviction per item, as push (I4)
+                push(gen(done));
+                ++done;
+                continue;
+            }
+            std::size_t k = std::min(room, n - done);
+            while (k != 0) {
+                const std::size_t run = std::min(k, N - static_cast<std::size_t>(tail_ & mask));
+                T* out = slot(tail_);
+                for (std::size_t j = 0; j < run; ++j) store(out + j, gen(done + j));
+                tail_ += run;
+                done += run;
+                k -= run;
+            }
+        }
+    }
 
     std::uint64_t head_ = 0;
     std::uint64_t tail_ = 0;
     [[no_unique_address]] S spout_{};
+    bool streams_ = false;  // push_n streams its free runs (stream_writes)
     // Raw storage for N items: the union has no active member until an item is
     // constructed in a slot (I2), and never destroys any by itself.
     union Storage {

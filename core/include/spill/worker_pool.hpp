@@ -156,6 +156,9 @@ struct HandoffStats {
     std::uint64_t takes = 0;      ///< batches taken (handoffs)
     std::uint64_t items = 0;      ///< items in them, summed
     std::uint64_t max_items = 0;  ///< largest batch
+    std::uint64_t streamed = 0;   ///< batches their worker was told to stream to memory (PoolBuilder::streaming)
+    std::uint64_t stream_trials = 0;    ///< trials of the other way an adaptive choice made (detail/stream.hpp)
+    std::uint64_t stream_switches = 0;  ///< trials after which it changed the way
     /// Batches by size: entry b counts batches of n items with bit_width(n) == b
     /// (entry 0: empty batches, 1: one item, 2: 2..3, 3: 4..7, ...).
     std::array<std::uint64_t, 65> by_log2{};
@@ -210,6 +213,7 @@ public:
         std::uint64_t spin_limit_ns = detail::SpinBudget::adaptive;
         bool time_waits = false;
         std::size_t rounds_ahead = 0;  ///< 1 or 2; 0: decided at the first dispatch (PoolBuilder::rounds_ahead)
+        Streaming streaming = Streaming::adaptive;  ///< PoolBuilder::streaming
     };
 
     WorkerPool(Config cfg, F task) : task_(std::move(task)), spin_limit_ns_(cfg.spin_limit_ns), time_waits_(cfg.time_waits) {
@@ -230,7 +234,11 @@ public:
         static_cast<void>(sde::register_events());  // once per process (detail/sde.hpp; nothing when off)
         owner_.wait.timed = time_waits_;
         workers_.reserve(cfg.workers);
-        for (std::size_t w = 0; w < cfg.workers; ++w) workers_.push_back(std::make_unique<Worker>(make_overflow(cfg, w)));
+        for (std::size_t w = 0; w < cfg.workers; ++w) {
+            workers_.push_back(std::make_unique<Worker>(make_overflow(cfg, w)));
+            // Items that cannot stream are always written through the cache, and nothing is measured.
+            workers_.back()->chooser.mode = detail::streamable<T> ? cfg.streaming : Streaming::never;
+        }
         for (auto& w : workers_) {
             w->signal.handoff.word.store(slot_type::recycled(w->rings[1].get()), std::memory_order_relaxed);  // before any thread exists
             w->active = w->rings[0].get();
@@ -547,6 +555,7 @@ private:
         std::uint64_t complete = 0;    // every item of rounds <= complete is in front or delivered
         std::uint64_t next_round = 1;  // next round to emit on the ordered path
         HandoffStats taken;            // every batch taken from the slot
+        detail::StreamChooser chooser;  // how the worker is to write each ring handed back to it (detail/stream.hpp)
         // Cold.
         alignas(cache_line) S overflow;
         detail::OverflowGate<S> gate;          // the rings' spout: forwards to `overflow`
@@ -869,10 +878,19 @@ private:
     }
 
     // After a successful take (C3) of the fresh word `cur`: its ring becomes
-    // k's front, counted, its head asked for.
+    // k's front, counted, its head asked for; the worker's StreamChooser
+    // learns how it was written and when it came.
     static void adopt_front(Worker& k, std::uintptr_t cur) noexcept {
         k.front = slot_type::ring_of(cur);
-        k.taken.record(k.front->ring.size());
+        const std::size_t n = k.front->ring.size();
+        const bool streamed = k.front->ring.streams_writes();
+        k.taken.record(n);
+        if (streamed) ++k.taken.streamed;
+        if (k.chooser.measures()) {
+            k.chooser.took(streamed, n, [] { return detail::stream_ticks(); });
+            k.taken.stream_trials = k.chooser.trials;
+            k.taken.stream_switches = k.chooser.switches;
+        }
         prefetch_front(*k.front);
     }
 
@@ -903,11 +921,16 @@ private:
     // (paired with P1/P2's acquire). On success `cur` is the word taken and
     // `f` is the ring handed back last (third_ring()); on failure `cur` is
     // the word found, read with acquire as (C2).
+    // Before the CAS, `f` is marked with the way the worker is to write it
+    // (StreamChooser): the mark travels with the ring, published by the
+    // CAS's release.
     static bool cas_front(Worker& k, batch_type& f, std::uintptr_t& cur) noexcept {
+        f.ring.stream_writes(k.chooser.streams_next());
         if (!k.signal.handoff.word.compare_exchange_strong(cur, slot_type::recycled(&f), std::memory_order_acq_rel,
                                                  std::memory_order_acquire))
             return false;
         k.handed_back = &f;
+        k.chooser.handed();
         return true;
     }
 
@@ -1076,6 +1099,7 @@ public:
         b.cfg_.spin_limit_ns = cfg_.spin_limit_ns;
         b.cfg_.time_waits = cfg_.time_waits;
         b.cfg_.rounds_ahead = cfg_.rounds_ahead;
+        b.cfg_.streaming = cfg_.streaming;
         b.cfg_.make_overflow = std::move(factory);
         return b;
     }
@@ -1126,6 +1150,24 @@ public:
         cfg_.rounds_ahead = n;
         return *this;
     }
+    /// How the workers write the free runs of their push_n calls: through
+    /// the cache, or streamed to memory with non-temporal stores, for the
+    /// collector, on another core, to read from there. `adaptive` (the
+    /// default): each worker's collector measures how fast rings come both
+    /// ways and keeps the faster, trying the other from time to time (which
+    /// is faster depends on how far apart the host put the two cores, and
+    /// can change while the program runs: detail/stream.hpp). Only
+    /// trivially copyable items of whole 8-byte words stream, on x86-64;
+    /// other items, push() and builds with AddressSanitizer or
+    /// ThreadSanitizer always write through the cache.
+    ///
+    ///     auto p = spill::pool<std::uint64_t, 65536>(1).streaming(spill::Streaming::never).spawn<int>(task);
+    PoolBuilder& streaming(Streaming how) {
+        if (how != Streaming::adaptive && how != Streaming::never && how != Streaming::always)
+            throw std::invalid_argument("spill::PoolBuilder::streaming: unknown value " + std::to_string(static_cast<int>(how)));
+        cfg_.streaming = how;
+        return *this;
+    }
     /// Starts the threads. The task is called as `f(ring, worker, const A&)`.
     template <class A, class F>
     WorkerPool<T, N, S, std::decay_t<F>, A> spawn(F&& task) const {
@@ -1136,6 +1178,7 @@ public:
         cfg.spin_limit_ns = cfg_.spin_limit_ns;
         cfg.time_waits = cfg_.time_waits;
         cfg.rounds_ahead = cfg_.rounds_ahead;
+        cfg.streaming = cfg_.streaming;
         return WorkerPool<T, N, S, std::decay_t<F>, A>(std::move(cfg), std::forward<F>(task));
     }
 
@@ -1149,6 +1192,7 @@ private:
         std::uint64_t spin_limit_ns = detail::SpinBudget::adaptive;
         bool time_waits = false;
         std::size_t rounds_ahead = 0;
+        Streaming streaming = Streaming::adaptive;
     } cfg_;
 };
 
