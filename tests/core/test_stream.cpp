@@ -43,7 +43,9 @@ struct Drive {
         const bool taken = in_flight.front();
         in_flight.pop_front();
         tick += static_cast<std::uint64_t>(static_cast<double>(n) / (taken ? streamed_pace : cached_pace));
-        c.took(taken, n, [this] { return tick; });
+        const std::uint64_t trials = c.trials;
+        const bool decided = c.took(taken, n, [this] { return tick; });
+        REQUIRE(decided == (c.trials != trials));  // the pool copies the counters only then
     }
     void steps(std::uint64_t k) {
         for (std::uint64_t i = 0; i < k; ++i) step();
@@ -64,7 +66,7 @@ TEST_CASE("stream_chooser: never and always are constant and measure nothing", "
     Drive d{c};
     d.steps(1000);
     CHECK(d.streamed_handed == 0);
-    CHECK_FALSE(c.measures());
+    CHECK_FALSE(c.took(false, 512, [] { return std::uint64_t{1}; }));  // measures nothing
     c.mode = Streaming::always;
     d.streamed_handed = 0;
     d.steps(1000);

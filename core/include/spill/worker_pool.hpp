@@ -886,8 +886,7 @@ private:
         const bool streamed = k.front->ring.streams_writes();
         k.taken.record(n);
         if (streamed) ++k.taken.streamed;
-        if (k.chooser.measures()) {
-            k.chooser.took(streamed, n, [] { return detail::stream_ticks(); });
+        if (k.chooser.took(streamed, n, [] { return detail::stream_ticks(); })) {  // a trial was decided
             k.taken.stream_trials = k.chooser.trials;
             k.taken.stream_switches = k.chooser.switches;
         }

@@ -184,14 +184,13 @@ struct StreamChooser {
             trial_at = handed_n + gap;
         }
     }
-    /// Whether took() is to be called (only an adaptive choice measures).
-    [[nodiscard]] bool measures() const noexcept { return mode == Streaming::adaptive; }
-
     /// A ring written `streamed`, holding `n` items, was just taken;
-    /// `clock()` reads the tick of the take (called only when needed).
+    /// `clock()` reads the tick of the take (called only when needed; an
+    /// adaptive choice alone measures). Returns whether this take decided a
+    /// trial (`trials`, perhaps `switches`, changed).
     template <class Clock>
-    void took(bool streamed, std::uint64_t n, Clock&& clock) noexcept {
-        if (mode != Streaming::adaptive) return;
+    bool took(bool streamed, std::uint64_t n, Clock&& clock) noexcept {
+        if (mode != Streaming::adaptive) return false;
         if (streamed != current) {  // a ring of a trial
             blk_takes = 0;          // the open block is interrupted
             const std::uint64_t t = clock();
@@ -202,23 +201,25 @@ struct StreamChooser {
             }
             other_open = true;
             other_tick = t;
-            if (other.intervals + 1 >= trial) decide();
-            return;
+            if (other.intervals + 1 < trial) return false;
+            decide();
+            return true;
         }
         other_open = false;
         if (blk_takes == 0) {  // opens a block
             blk_tick = clock();
             blk_items = 0;
             blk_takes = 1;
-            return;
+            return false;
         }
         blk_items += n;
-        if (++blk_takes <= block) return;
+        if (++blk_takes <= block) return false;
         const std::uint64_t t = clock();  // closes the block, and opens the next at the same take
         if (t > blk_tick) close_block(t - blk_tick);
         blk_tick = t;
         blk_items = 0;
         blk_takes = 1;
+        return false;
     }
 
 private:
